@@ -1,0 +1,1 @@
+"""The `nlpkit` command line: parse, call the library, render."""

@@ -1,0 +1,79 @@
+"""The typer app: every command is registered here, once; errors are rendered here."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import typer
+
+from nlpkit import __version__
+from nlpkit.cli import env as env_cli
+from nlpkit.cli import tasks as tasks_cli
+from nlpkit.errors import NlpkitError
+
+app = typer.Typer(
+    name="nlpkit",
+    help="Hugging Face models as everyday NLP tools: classify, generate, summarize, translate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+_state = {"debug": False}
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"nlpkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and library warnings."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Hugging Face models as everyday NLP tools."""
+    _state["debug"] = debug
+
+
+app.command("classify")(tasks_cli.classify_cmd)
+app.command("generate")(tasks_cli.generate_cmd)
+app.command("summarize")(tasks_cli.summarize_cmd)
+app.command("translate")(tasks_cli.translate_cmd)
+app.command("env")(env_cli.env_cmd)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings read as one line; library chatter only with --debug."""
+    from nlpkit.tasks.loading import NlpkitWarning
+
+    if issubclass(category, NlpkitWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    elif _state["debug"]:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Console-script entry: run the app, turn NlpkitError into one line and an exit code."""
+    warnings.showwarning = _show_warning
+    try:
+        app()
+    except NlpkitError as exc:
+        if _state["debug"]:
+            raise
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", 1)

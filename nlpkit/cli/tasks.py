@@ -1,0 +1,171 @@
+"""classify, generate, summarize, translate: parse, call the library, render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nlpkit.cli import options as opt
+from nlpkit.cli.render import emit
+from nlpkit.data import collect_texts, read_document
+from nlpkit.devices import check_device_name
+from nlpkit.models import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
+
+PROGRESS_MIN_TEXTS = 32
+
+
+def _texts(texts, input_file, text_column, skip_empty) -> list[str]:
+    return collect_texts(texts or [], input_file, text_column, skip_empty)
+
+
+def _common(device: str, batch_size: int | None, items: list[str]) -> dict:
+    """Keyword arguments every task function takes."""
+    check_device_name(device)
+    common = {"device": device, "progress": len(items) >= PROGRESS_MIN_TEXTS}
+    if batch_size is not None:
+        common["batch_size"] = batch_size
+    return common
+
+
+def classify_cmd(
+    texts: opt.Texts = None,
+    model: opt.model_option(DEFAULT_MODELS["classify"]) = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Labels to show per text.")] = 1,
+    labels: Annotated[
+        str | None,
+        typer.Option("--labels", help="Comma-separated label names, for models without them.",
+                     show_default=False),
+    ] = None,
+    input_file: opt.InputFile = None,
+    text_column: opt.TextColumn = None,
+    skip_empty: opt.SkipEmpty = False,
+    device: opt.Device = "auto",
+    dtype: opt.Dtype = opt.DType.auto,
+    batch_size: opt.BatchSize = None,
+    format: opt.Format = opt.OutputFormat.table,
+    output: opt.Output = None,
+    overwrite: opt.Overwrite = False,
+) -> None:
+    """Label texts with a text-classification model (sentiment by default).
+
+    Example: nlpkit classify "I love Python!" "This is awful" --top-k 2
+    """
+    from nlpkit.tasks.classify import classify
+
+    items = _texts(texts, input_file, text_column, skip_empty)
+    names = [name.strip() for name in labels.split(",")] if labels else None
+    results = classify(items, model=model, top_k=top_k, labels=names, dtype=dtype.value,
+                       **_common(device, batch_size, items))
+    emit(results, format, output, overwrite, title="classify")
+
+
+def generate_cmd(
+    prompts: opt.Texts = None,
+    model: opt.model_option(DEFAULT_MODELS["generate"]) = None,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", help="Most tokens to generate per prompt.")
+    ] = 50,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", help="Sample with this temperature.",
+                                   show_default=False)] = None,
+    top_p: Annotated[
+        float | None, typer.Option("--top-p", help="Sample from the top-p nucleus.",
+                                   show_default=False)] = None,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", help="Sample from the k likeliest tokens.",
+                                 show_default=False)] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="Sample instead of greedy decoding.")] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for reproducible sampling.",
+                                             show_default=False)] = None,
+    input_file: opt.InputFile = None,
+    text_column: opt.TextColumn = None,
+    skip_empty: opt.SkipEmpty = False,
+    device: opt.Device = "auto",
+    dtype: opt.Dtype = opt.DType.auto,
+    batch_size: opt.BatchSize = None,
+    format: opt.Format = opt.OutputFormat.table,
+    output: opt.Output = None,
+    overwrite: opt.Overwrite = False,
+) -> None:
+    """Continue prompts with a causal language model (greedy unless sampling is asked for).
+
+    Example: nlpkit generate "Once upon a time" --max-new-tokens 40 --temperature 0.8 --seed 1
+    """
+    from nlpkit.tasks.generate import check_generation_args, generate
+
+    check_generation_args(max_new_tokens, temperature, top_p, top_k)
+    items = _texts(prompts, input_file, text_column, skip_empty)
+    results = generate(items, model=model, max_new_tokens=max_new_tokens, temperature=temperature,
+                       top_p=top_p, top_k=top_k, sample=sample, seed=seed, dtype=dtype.value,
+                       **_common(device, batch_size, items))
+    emit(results, format, output, overwrite, title="generate")
+
+
+def summarize_cmd(
+    texts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Texts or .txt files (a file is one document); '-' reads stdin.",
+                       show_default=False),
+    ] = None,
+    model: opt.model_option(DEFAULT_MODELS["summarize"]) = None,
+    max_new_tokens: opt.MaxNewTokens = None,
+    num_beams: opt.NumBeams = None,
+    input_file: opt.InputFile = None,
+    text_column: opt.TextColumn = None,
+    skip_empty: opt.SkipEmpty = False,
+    device: opt.Device = "auto",
+    dtype: opt.Dtype = opt.DType.auto,
+    batch_size: opt.BatchSize = None,
+    format: opt.Format = opt.OutputFormat.table,
+    output: opt.Output = None,
+    overwrite: opt.Overwrite = False,
+) -> None:
+    """Summarize documents with a seq2seq model (BART, T5, Pegasus...).
+
+    Example: nlpkit summarize article.txt --max-new-tokens 60
+    """
+    from nlpkit.tasks.generate import check_generation_args
+    from nlpkit.tasks.summarize import summarize
+
+    check_generation_args(max_new_tokens)
+    documents = [read_document(Path(t)) if Path(t).is_file() else t for t in texts or []]
+    items = _texts(documents, input_file, text_column, skip_empty)
+    results = summarize(items, model=model, max_new_tokens=max_new_tokens, num_beams=num_beams,
+                        dtype=dtype.value, **_common(device, batch_size, items))
+    emit(results, format, output, overwrite, title="summarize")
+
+
+def translate_cmd(
+    texts: opt.Texts = None,
+    src: Annotated[str, typer.Option("--src", help="Source language code (ISO 639-1).")] = "en",
+    tgt: Annotated[str, typer.Option("--tgt", help="Target language code (ISO 639-1).")] = "de",
+    model: opt.model_option(TRANSLATION_MODEL_TEMPLATE) = None,
+    max_new_tokens: opt.MaxNewTokens = None,
+    num_beams: opt.NumBeams = None,
+    input_file: opt.InputFile = None,
+    text_column: opt.TextColumn = None,
+    skip_empty: opt.SkipEmpty = False,
+    device: opt.Device = "auto",
+    dtype: opt.Dtype = opt.DType.auto,
+    batch_size: opt.BatchSize = None,
+    format: opt.Format = opt.OutputFormat.table,
+    output: opt.Output = None,
+    overwrite: opt.Overwrite = False,
+) -> None:
+    """Translate texts with a seq2seq model (opus-mt for the language pair by default).
+
+    Example: nlpkit translate --src en --tgt de "How are you?"
+    """
+    from nlpkit.tasks.generate import check_generation_args
+    from nlpkit.tasks.translate import pick_translation_model, translate
+
+    check_generation_args(max_new_tokens)
+    items = _texts(texts, input_file, text_column, skip_empty)
+    name = pick_translation_model(src, tgt, model)
+    print(f"model: {name}", file=sys.stderr)
+    results = translate(items, src=src, tgt=tgt, model=name, max_new_tokens=max_new_tokens,
+                        num_beams=num_beams, dtype=dtype.value, **_common(device, batch_size, items))
+    emit(results, format, output, overwrite, title="translate")

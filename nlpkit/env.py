@@ -1,0 +1,37 @@
+"""What `nlpkit env` reports: versions, devices, offline state, default models."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+from nlpkit import __version__
+from nlpkit.models import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE, hub_offline, hub_reachable
+
+PACKAGES = ("torch", "transformers", "accelerate", "datasets", "peft", "tokenizers", "safetensors")
+
+
+def collect_env(probe_hub: bool = True) -> dict[str, object]:
+    """Everything a bug report needs, as plain data."""
+    from nlpkit.devices import describe_devices
+
+    offline = hub_offline()
+    return {
+        "nlpkit": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **{name: _version(name) for name in PACKAGES},
+        **describe_devices(),
+        "hf_hub_offline": offline,
+        "hub_reachable": (not offline and hub_reachable()) if probe_hub else None,
+        "hf_home": os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")),
+        "default_models": {**DEFAULT_MODELS, "translate": TRANSLATION_MODEL_TEMPLATE},
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"

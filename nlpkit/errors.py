@@ -1,0 +1,51 @@
+"""One exception family: every failure a user can cause is an NlpkitError.
+
+The CLI renders these as one line and exits with ``exit_code``: 2 for usage
+errors (bad arguments, bad input files, bad recipes), 1 for runtime failures.
+"""
+
+from __future__ import annotations
+
+
+class NlpkitError(Exception):
+    """Base of all nlpkit errors; the message says what, where and how to fix."""
+
+    exit_code = 1
+
+
+class UsageError(NlpkitError):
+    """The user asked for something that cannot work as stated."""
+
+    exit_code = 2
+
+
+class InputError(UsageError):
+    """An input text, file or column is missing, empty or unreadable."""
+
+
+class RecipeError(UsageError):
+    """A recipe file is malformed or fails validation."""
+
+
+class DeviceError(UsageError):
+    """A device or dtype was asked for that this machine does not have."""
+
+
+class OutputError(NlpkitError):
+    """An output path cannot be written, or would overwrite something unasked."""
+
+
+class ModelNotFoundError(NlpkitError):
+    """A model is neither a local folder nor reachable on the Hub."""
+
+
+class ModelLoadError(NlpkitError):
+    """A model was found but could not be loaded (corrupt, mismatched, unsupported)."""
+
+
+class TrainingError(NlpkitError):
+    """A fine-tuning run failed or cannot be resumed."""
+
+
+class DependencyError(NlpkitError):
+    """An optional package needed for this feature is not installed."""

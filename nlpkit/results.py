@@ -1,0 +1,38 @@
+"""Typed results returned by the Python API and rendered by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Classification:
+    text: str
+    label: str
+    score: float
+    top: list[LabelScore] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Generation:
+    prompt: str
+    text: str
+    new_tokens: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Translation:
+    text: str
+    translation: str

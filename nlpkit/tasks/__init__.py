@@ -1,0 +1,1 @@
+"""One module per task; each exposes a plain function returning typed results."""

@@ -1,0 +1,73 @@
+"""Text classification: batched, length-sorted, dynamically padded inference."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+
+from nlpkit.models import DEFAULT_MODELS
+from nlpkit.progress import progress_bar
+from nlpkit.results import Classification, LabelScore
+from nlpkit.tasks.batching import length_sorted_batches, pad_batch, tokenize_truncated
+from nlpkit.tasks.loading import LoadedModel, NlpkitWarning, load_model
+
+_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
+
+
+def classify(
+    texts: str | Sequence[str],
+    model: str | None = None,
+    top_k: int = 1,
+    batch_size: int = 64,
+    device: str = "auto",
+    dtype: str = "auto",
+    labels: Sequence[str] | None = None,
+    progress: bool = False,
+) -> list[Classification]:
+    """Label each text; ``top_k`` keeps the best k labels per text in ``.top``."""
+    import torch
+
+    items = [texts] if isinstance(texts, str) else list(texts)
+    loaded = load_model("classify", model or DEFAULT_MODELS["classify"], device, dtype)
+    names = label_names(loaded, labels)
+    ids = tokenize_truncated(loaded, items, loaded.max_input_tokens)
+    results: list[Classification | None] = [None] * len(items)
+    multi_label = loaded.model.config.problem_type == "multi_label_classification"
+    with progress_bar(len(items), "classify", progress) as advance, torch.inference_mode():
+        for batch in length_sorted_batches([len(row) for row in ids], batch_size):
+            logits = loaded.model(**pad_batch(loaded, [ids[i] for i in batch])).logits.float()
+            scores = logits.sigmoid() if multi_label else logits.softmax(dim=-1)
+            for i, row in zip(batch, scores.tolist(), strict=True):
+                results[i] = _result(items[i], row, names, top_k)
+            advance(len(batch))
+    return results  # type: ignore[return-value]
+
+
+def label_names(loaded: LoadedModel, labels: Sequence[str] | None = None) -> list[str]:
+    """The model's label names, or the ones given (which must match its label count)."""
+    count = loaded.model.config.num_labels
+    if labels is not None:
+        from nlpkit.errors import UsageError
+
+        if len(labels) != count:
+            raise UsageError(
+                f"--labels gives {len(labels)} names but model '{loaded.name}' has {count} labels"
+            )
+        return list(labels)
+    id2label = loaded.model.config.id2label or {}
+    names = [str(id2label.get(i, f"LABEL_{i}")) for i in range(count)]
+    if all(_GENERIC_LABEL.match(name) for name in names):
+        warnings.warn(
+            f"model '{loaded.name}' has no label names (only {names[0]}...); "
+            "pass --labels name1,name2,... to name them",
+            NlpkitWarning,
+            stacklevel=3,
+        )
+    return names
+
+
+def _result(text: str, scores: list[float], names: list[str], top_k: int) -> Classification:
+    ranked = sorted(range(len(scores)), key=lambda j: -scores[j])[: max(1, top_k)]
+    top = [LabelScore(names[j], round(scores[j], 6)) for j in ranked]
+    return Classification(text=text, label=top[0].label, score=top[0].score, top=top)

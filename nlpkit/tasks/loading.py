@@ -1,0 +1,110 @@
+"""Load a model and tokenizer once per (kind, model, device, dtype) and reuse them.
+
+Loading failures become ModelLoadError with the model name and the likely fix,
+so the CLI never shows a transformers traceback for a bad folder.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from nlpkit.devices import resolve_device, resolve_dtype
+from nlpkit.errors import ModelLoadError
+from nlpkit.models import resolve_model
+
+_AUTO_CLASSES = {
+    "classify": "AutoModelForSequenceClassification",
+    "causal": "AutoModelForCausalLM",
+    "seq2seq": "AutoModelForSeq2SeqLM",
+}
+_CACHE: dict[tuple, LoadedModel] = {}
+LIMIT_FALLBACK = 512
+
+
+class NlpkitWarning(UserWarning):
+    """Something the user should know once (truncation, untrained heads)."""
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: Any
+    tokenizer: Any
+    device: Any
+
+    @property
+    def max_input_tokens(self) -> int:
+        """The longest input the model takes, from tokenizer and config."""
+        limits = [self.tokenizer.model_max_length]
+        config_limit = getattr(self.model.config, "max_position_embeddings", None)
+        if config_limit:
+            limits.append(config_limit)
+        limit = min(limits)
+        return limit if limit < 1_000_000 else LIMIT_FALLBACK
+
+
+def load_model(
+    kind: str,
+    name: str,
+    device: str = "auto",
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """The cached model for this key, loading it on first use."""
+    key = (kind, name, device, dtype, trust_remote_code)
+    if key not in _CACHE:
+        _CACHE[key] = _load(kind, name, device, dtype, trust_remote_code)
+    return _CACHE[key]
+
+
+def _load(kind: str, name: str, device: str, dtype: str, trust_remote_code: bool) -> LoadedModel:
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    source = resolve_model(name)
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    auto_class = getattr(transformers, _AUTO_CLASSES[kind])
+    options = {"local_files_only": source.local_files_only, "trust_remote_code": trust_remote_code}
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source.path, **options)
+        model, info = auto_class.from_pretrained(
+            source.path, dtype=torch_dtype, output_loading_info=True, **options
+        )
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+        raise ModelLoadError(f"model '{name}': cannot load ({_first_line(exc)})") from exc
+    _check_fit(kind, name, model, tokenizer, info)
+    model.to(torch_device).eval()
+    return LoadedModel(name, model, tokenizer, torch_device)
+
+
+def _check_fit(kind: str, name: str, model: Any, tokenizer: Any, info: dict) -> None:
+    if kind == "seq2seq" and not model.config.is_encoder_decoder:
+        raise ModelLoadError(f"model '{name}' is not an encoder-decoder (seq2seq) model")
+    vocab = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > vocab:
+        raise ModelLoadError(
+            f"model '{name}': tokenizer has {len(tokenizer)} tokens but the model embeds only "
+            f"{vocab}; the tokenizer does not belong to this model"
+        )
+    missing = info.get("missing_keys") or []
+    if missing:
+        warnings.warn(
+            f"model '{name}': {len(missing)} weights are not in the checkpoint and were "
+            f"initialized randomly (e.g. {sorted(missing)[0]}); its outputs are untrained",
+            NlpkitWarning,
+            stacklevel=3,
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def clear_cache() -> None:
+    """Forget loaded models (frees memory; the next call loads again)."""
+    _CACHE.clear()

@@ -1,0 +1,46 @@
+"""Translation with seq2seq models; opus-mt per language pair by default."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nlpkit.errors import UsageError
+from nlpkit.models import default_translation_model
+from nlpkit.results import Translation
+from nlpkit.tasks.seq2seq import seq2seq_generate
+
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "ro": "Romanian", "es": "Spanish",
+    "it": "Italian", "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "zh": "Chinese",
+    "ja": "Japanese", "cs": "Czech", "fi": "Finnish", "tr": "Turkish", "pl": "Polish",
+}
+
+
+def pick_translation_model(src: str, tgt: str, model: str | None = None) -> str:
+    """The model to use: the one given, else Helsinki-NLP/opus-mt-SRC-TGT."""
+    if src == tgt:
+        raise UsageError(f"--src and --tgt are both '{src}'; pick two different languages")
+    return model or default_translation_model(src, tgt)
+
+
+def translate(
+    texts: str | Sequence[str],
+    src: str = "en",
+    tgt: str = "de",
+    model: str | None = None,
+    max_new_tokens: int | None = None,
+    num_beams: int | None = None,
+    batch_size: int = 16,
+    device: str = "auto",
+    dtype: str = "auto",
+    progress: bool = False,
+) -> list[Translation]:
+    """Translate each text from ``src`` to ``tgt`` (ISO 639-1 codes)."""
+    items = [texts] if isinstance(texts, str) else list(texts)
+    name = pick_translation_model(src, tgt, model)
+    prefix = f"translate {LANGUAGE_NAMES.get(src, src)} to {LANGUAGE_NAMES.get(tgt, tgt)}: "
+    outputs = seq2seq_generate(
+        items, name, prefix, max_new_tokens, num_beams, batch_size, device, dtype, progress,
+        "translate",
+    )
+    return [Translation(text=t, translation=o) for t, o in zip(items, outputs, strict=True)]

