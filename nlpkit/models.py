@@ -70,9 +70,7 @@ def resolve_model(name: str) -> ModelSource:
 
 def _looks_like_path(name: str) -> bool:
     return (
-        name.startswith((".", "/", "~"))
-        or name.count("/") > 1
-        or os.sep != "/" and os.sep in name
+        name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
     )
 
 

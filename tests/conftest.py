@@ -57,12 +57,18 @@ def nlpkit_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "nlpkit"]
 
 
-def run_nlpkit(*args: str, input: str | None = None, cwd: Path | None = None,
-               timeout: float = 180, **env: str) -> subprocess.CompletedProcess:
+def run_nlpkit(
+    *args: str, input: str | None = None, cwd: Path | None = None, timeout: float = 180, **env: str
+) -> subprocess.CompletedProcess:
     """Run the real `nlpkit` command the way a user does."""
     return subprocess.run(
-        [*nlpkit_command(), *args], input=input, capture_output=True, text=True,
-        env=subprocess_env(**env), cwd=cwd, timeout=timeout,
+        [*nlpkit_command(), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(**env),
+        cwd=cwd,
+        timeout=timeout,
     )
 
 

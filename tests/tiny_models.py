@@ -30,21 +30,29 @@ def _fast_tokenizer(kind: str):
         tok.normalizer = normalizers.BertNormalizer(lowercase=True)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
-        tok.train_from_iterator(SENTENCES, trainers.WordPieceTrainer(vocab_size=200,
-                                                                     special_tokens=special))
+        tok.train_from_iterator(
+            SENTENCES, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special)
+        )
         tok.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+            single="[CLS] $A [SEP]",
+            pair="[CLS] $A [SEP] $B [SEP]",
             special_tokens=[(t, tok.token_to_id(t)) for t in ("[CLS]", "[SEP]")],
         )
-        names = dict(unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-                     mask_token="[MASK]")
+        names = dict(
+            unk_token="[UNK]",
+            pad_token="[PAD]",
+            cls_token="[CLS]",
+            sep_token="[SEP]",
+            mask_token="[MASK]",
+        )
     else:
         special = ["<pad>", "</s>", "<unk>", "<s>"]
         tok = Tokenizer(models.BPE(unk_token="<unk>"))
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.decoder = decoders.Metaspace()
-        tok.train_from_iterator(SENTENCES, trainers.BpeTrainer(vocab_size=200,
-                                                               special_tokens=special))
+        tok.train_from_iterator(
+            SENTENCES, trainers.BpeTrainer(vocab_size=200, special_tokens=special)
+        )
         if kind == "seq2seq":
             tok.post_processor = processors.TemplateProcessing(
                 single="$A </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
@@ -60,9 +68,14 @@ def build_bert_classifier(folder: Path, labels=("negative", "positive")) -> Path
     torch.manual_seed(0)
     tokenizer = _fast_tokenizer("bert")
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=MAX_LENGTH,
-        id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=MAX_LENGTH,
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
     )
     return _save(BertForSequenceClassification(config), tokenizer, folder)
 
@@ -74,8 +87,13 @@ def build_gpt2(folder: Path) -> Path:
     torch.manual_seed(0)
     tokenizer = _fast_tokenizer("causal")
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=MAX_LENGTH,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=MAX_LENGTH,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     return _save(GPT2LMHeadModel(config), tokenizer, folder)
@@ -88,8 +106,14 @@ def build_t5(folder: Path) -> Path:
     torch.manual_seed(0)
     tokenizer = _fast_tokenizer("seq2seq")
     config = T5Config(
-        vocab_size=len(tokenizer), d_model=32, d_ff=64, d_kv=16, num_layers=2, num_heads=2,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_ff=64,
+        d_kv=16,
+        num_layers=2,
+        num_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id,
     )
     return _save(T5ForConditionalGeneration(config), tokenizer, folder)
@@ -102,11 +126,19 @@ def build_marian(folder: Path) -> Path:
     torch.manual_seed(0)
     tokenizer = _fast_tokenizer("seq2seq")
     config = MarianConfig(
-        vocab_size=len(tokenizer), d_model=32, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
-        decoder_ffn_dim=64, max_position_embeddings=MAX_LENGTH,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id, forced_eos_token_id=None,
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=MAX_LENGTH,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        forced_eos_token_id=None,
     )
     return _save(MarianMTModel(config), tokenizer, folder)
 
@@ -120,5 +152,9 @@ def _save(model, tokenizer, folder: Path) -> Path:
     return folder
 
 
-BUILDERS = {"bert": build_bert_classifier, "gpt2": build_gpt2, "t5": build_t5,
-            "marian": build_marian}
+BUILDERS = {
+    "bert": build_bert_classifier,
+    "gpt2": build_gpt2,
+    "t5": build_t5,
+    "marian": build_marian,
+}

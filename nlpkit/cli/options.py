@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,14 +11,14 @@ import typer
 from nlpkit.devices import DEVICE_CHOICES
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
 
 
-class DType(str, Enum):
+class DType(StrEnum):
     auto = "auto"
     float32 = "float32"
     float16 = "float16"
@@ -27,55 +27,95 @@ class DType(str, Enum):
 
 Texts = Annotated[
     list[str] | None,
-    typer.Argument(help="Texts to process; '-' reads stdin, one text per line.", show_default=False),
+    typer.Argument(
+        help="Texts to process; '-' reads stdin, one text per line.", show_default=False
+    ),
 ]
 Device = Annotated[
     str, typer.Option("--device", help=f"Where to run: {DEVICE_CHOICES}.", rich_help_panel="Model")
 ]
 Dtype = Annotated[
-    DType, typer.Option("--dtype", help="Weights dtype; auto = bf16/fp16 on GPU, fp32 on CPU.",
-                        rich_help_panel="Model")
+    DType,
+    typer.Option(
+        "--dtype",
+        help="Weights dtype; auto = bf16/fp16 on GPU, fp32 on CPU.",
+        rich_help_panel="Model",
+    ),
 ]
 BatchSize = Annotated[
     int | None,
-    typer.Option("--batch-size", min=1, help="Texts per batch (default: per task).",
-                 rich_help_panel="Model", show_default=False),
+    typer.Option(
+        "--batch-size",
+        min=1,
+        help="Texts per batch (default: per task).",
+        rich_help_panel="Model",
+        show_default=False,
+    ),
 ]
 InputFile = Annotated[
     Path | None,
-    typer.Option("--input", "-i", help="Read texts from a .txt (one per line), .csv, .tsv, "
-                 ".jsonl or .parquet file.", rich_help_panel="Input", show_default=False),
+    typer.Option(
+        "--input",
+        "-i",
+        help="Read texts from a .txt (one per line), .csv, .tsv, .jsonl or .parquet file.",
+        rich_help_panel="Input",
+        show_default=False,
+    ),
 ]
 TextColumn = Annotated[
     str | None,
-    typer.Option("--text-column", help="Column holding the text in csv/tsv/jsonl/parquet input.",
-                 rich_help_panel="Input", show_default=False),
+    typer.Option(
+        "--text-column",
+        help="Column holding the text in csv/tsv/jsonl/parquet input.",
+        rich_help_panel="Input",
+        show_default=False,
+    ),
 ]
 SkipEmpty = Annotated[
-    bool, typer.Option("--skip-empty", help="Drop empty texts instead of failing.",
-                       rich_help_panel="Input")
+    bool,
+    typer.Option(
+        "--skip-empty", help="Drop empty texts instead of failing.", rich_help_panel="Input"
+    ),
 ]
 Format = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="Output format: a table for people, "
-                               "jsonl for pipes.", rich_help_panel="Output")
+    OutputFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format: a table for people, jsonl for pipes.",
+        rich_help_panel="Output",
+    ),
 ]
 Output = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write results to this file instead of stdout.",
-                 rich_help_panel="Output", show_default=False),
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write results to this file instead of stdout.",
+        rich_help_panel="Output",
+        show_default=False,
+    ),
 ]
 Overwrite = Annotated[
-    bool, typer.Option("--overwrite", help="Replace --output if it exists.", rich_help_panel="Output")
+    bool,
+    typer.Option("--overwrite", help="Replace --output if it exists.", rich_help_panel="Output"),
 ]
 MaxNewTokens = Annotated[
     int | None,
-    typer.Option("--max-new-tokens", help="Most tokens to generate per text (default: the "
-                 "model's own setting).", show_default=False),
+    typer.Option(
+        "--max-new-tokens",
+        help="Most tokens to generate per text (default: the model's own setting).",
+        show_default=False,
+    ),
 ]
 NumBeams = Annotated[
     int | None,
-    typer.Option("--num-beams", min=1, help="Beam search width (default: the model's own setting).",
-                 show_default=False),
+    typer.Option(
+        "--num-beams",
+        min=1,
+        help="Beam search width (default: the model's own setting).",
+        show_default=False,
+    ),
 ]
 
 
@@ -83,6 +123,11 @@ def model_option(default_help: str):
     """The --model option; each task names its own default in the help."""
     return Annotated[
         str | None,
-        typer.Option("--model", "-m", help=f"Hub id or local folder. Default: {default_help}.",
-                     rich_help_panel="Model", show_default=False),
+        typer.Option(
+            "--model",
+            "-m",
+            help=f"Hub id or local folder. Default: {default_help}.",
+            rich_help_panel="Model",
+            show_default=False,
+        ),
     ]

@@ -36,8 +36,11 @@ def classify_cmd(
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Labels to show per text.")] = 1,
     labels: Annotated[
         str | None,
-        typer.Option("--labels", help="Comma-separated label names, for models without them.",
-                     show_default=False),
+        typer.Option(
+            "--labels",
+            help="Comma-separated label names, for models without them.",
+            show_default=False,
+        ),
     ] = None,
     input_file: opt.InputFile = None,
     text_column: opt.TextColumn = None,
@@ -57,8 +60,14 @@ def classify_cmd(
 
     items = _texts(texts, input_file, text_column, skip_empty)
     names = [name.strip() for name in labels.split(",")] if labels else None
-    results = classify(items, model=model, top_k=top_k, labels=names, dtype=dtype.value,
-                       **_common(device, batch_size, items))
+    results = classify(
+        items,
+        model=model,
+        top_k=top_k,
+        labels=names,
+        dtype=dtype.value,
+        **_common(device, batch_size, items),
+    )
     emit(results, format, output, overwrite, title="classify")
 
 
@@ -69,17 +78,24 @@ def generate_cmd(
         int, typer.Option("--max-new-tokens", help="Most tokens to generate per prompt.")
     ] = 50,
     temperature: Annotated[
-        float | None, typer.Option("--temperature", help="Sample with this temperature.",
-                                   show_default=False)] = None,
+        float | None,
+        typer.Option("--temperature", help="Sample with this temperature.", show_default=False),
+    ] = None,
     top_p: Annotated[
-        float | None, typer.Option("--top-p", help="Sample from the top-p nucleus.",
-                                   show_default=False)] = None,
+        float | None,
+        typer.Option("--top-p", help="Sample from the top-p nucleus.", show_default=False),
+    ] = None,
     top_k: Annotated[
-        int | None, typer.Option("--top-k", help="Sample from the k likeliest tokens.",
-                                 show_default=False)] = None,
-    sample: Annotated[bool, typer.Option("--sample", help="Sample instead of greedy decoding.")] = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for reproducible sampling.",
-                                             show_default=False)] = None,
+        int | None,
+        typer.Option("--top-k", help="Sample from the k likeliest tokens.", show_default=False),
+    ] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Sample instead of greedy decoding.")
+    ] = False,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed for reproducible sampling.", show_default=False),
+    ] = None,
     input_file: opt.InputFile = None,
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
@@ -98,17 +114,28 @@ def generate_cmd(
 
     check_generation_args(max_new_tokens, temperature, top_p, top_k)
     items = _texts(prompts, input_file, text_column, skip_empty)
-    results = generate(items, model=model, max_new_tokens=max_new_tokens, temperature=temperature,
-                       top_p=top_p, top_k=top_k, sample=sample, seed=seed, dtype=dtype.value,
-                       **_common(device, batch_size, items))
+    results = generate(
+        items,
+        model=model,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        sample=sample,
+        seed=seed,
+        dtype=dtype.value,
+        **_common(device, batch_size, items),
+    )
     emit(results, format, output, overwrite, title="generate")
 
 
 def summarize_cmd(
     texts: Annotated[
         list[str] | None,
-        typer.Argument(help="Texts or .txt files (a file is one document); '-' reads stdin.",
-                       show_default=False),
+        typer.Argument(
+            help="Texts or .txt files (a file is one document); '-' reads stdin.",
+            show_default=False,
+        ),
     ] = None,
     model: opt.model_option(DEFAULT_MODELS["summarize"]) = None,
     max_new_tokens: opt.MaxNewTokens = None,
@@ -133,8 +160,14 @@ def summarize_cmd(
     check_generation_args(max_new_tokens)
     documents = [read_document(Path(t)) if Path(t).is_file() else t for t in texts or []]
     items = _texts(documents, input_file, text_column, skip_empty)
-    results = summarize(items, model=model, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                        dtype=dtype.value, **_common(device, batch_size, items))
+    results = summarize(
+        items,
+        model=model,
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+        dtype=dtype.value,
+        **_common(device, batch_size, items),
+    )
     emit(results, format, output, overwrite, title="summarize")
 
 
@@ -166,6 +199,14 @@ def translate_cmd(
     items = _texts(texts, input_file, text_column, skip_empty)
     name = pick_translation_model(src, tgt, model)
     print(f"model: {name}", file=sys.stderr)
-    results = translate(items, src=src, tgt=tgt, model=name, max_new_tokens=max_new_tokens,
-                        num_beams=num_beams, dtype=dtype.value, **_common(device, batch_size, items))
+    results = translate(
+        items,
+        src=src,
+        tgt=tgt,
+        model=name,
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+        dtype=dtype.value,
+        **_common(device, batch_size, items),
+    )
     emit(results, format, output, overwrite, title="translate")

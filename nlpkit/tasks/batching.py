@@ -15,7 +15,9 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[l
         yield order[start : start + batch_size]
 
 
-def tokenize_truncated(loaded: LoadedModel, texts: Sequence[str], max_length: int) -> list[list[int]]:
+def tokenize_truncated(
+    loaded: LoadedModel, texts: Sequence[str], max_length: int
+) -> list[list[int]]:
     """Token ids per text, cut to ``max_length``; warns once when any text was cut."""
     encoded = loaded.tokenizer(list(texts), truncation=True, max_length=max_length)
     ids = encoded["input_ids"]

@@ -34,8 +34,9 @@ def generate(
     options = sampling_options(sample, temperature, top_p, top_k, seed)
     limit = max(1, loaded.max_input_tokens - max_new_tokens)
     ids = tokenize_truncated(loaded, items, limit)
-    texts = run_generation(loaded, ids, batch_size, progress, "generate",
-                           max_new_tokens=max_new_tokens, **options)
+    texts = run_generation(
+        loaded, ids, batch_size, progress, "generate", max_new_tokens=max_new_tokens, **options
+    )
     return [
         Generation(prompt=prompt, text=text, new_tokens=count)
         for prompt, (text, count) in zip(items, texts, strict=True)
@@ -59,7 +60,10 @@ def check_generation_args(
 
 
 def sampling_options(
-    sample: bool, temperature: float | None, top_p: float | None, top_k: int | None,
+    sample: bool,
+    temperature: float | None,
+    top_p: float | None,
+    top_k: int | None,
     seed: int | None,
 ) -> dict:
     """generate() keyword arguments; seeds torch so sampled runs are reproducible."""

@@ -24,7 +24,15 @@ def summarize(
     """Summarize each text; unset options use the model's own generation settings."""
     items = [texts] if isinstance(texts, str) else list(texts)
     summaries = seq2seq_generate(
-        items, model or DEFAULT_MODELS["summarize"], T5_PREFIX, max_new_tokens, num_beams,
-        batch_size, device, dtype, progress, "summarize",
+        items,
+        model or DEFAULT_MODELS["summarize"],
+        T5_PREFIX,
+        max_new_tokens,
+        num_beams,
+        batch_size,
+        device,
+        dtype,
+        progress,
+        "summarize",
     )
     return [Summary(text=t, summary=s) for t, s in zip(items, summaries, strict=True)]

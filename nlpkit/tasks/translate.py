@@ -10,9 +10,21 @@ from nlpkit.results import Translation
 from nlpkit.tasks.seq2seq import seq2seq_generate
 
 LANGUAGE_NAMES = {
-    "en": "English", "de": "German", "fr": "French", "ro": "Romanian", "es": "Spanish",
-    "it": "Italian", "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "zh": "Chinese",
-    "ja": "Japanese", "cs": "Czech", "fi": "Finnish", "tr": "Turkish", "pl": "Polish",
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "ro": "Romanian",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ru": "Russian",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "cs": "Czech",
+    "fi": "Finnish",
+    "tr": "Turkish",
+    "pl": "Polish",
 }
 
 
@@ -40,7 +52,15 @@ def translate(
     name = pick_translation_model(src, tgt, model)
     prefix = f"translate {LANGUAGE_NAMES.get(src, src)} to {LANGUAGE_NAMES.get(tgt, tgt)}: "
     outputs = seq2seq_generate(
-        items, name, prefix, max_new_tokens, num_beams, batch_size, device, dtype, progress,
+        items,
+        name,
+        prefix,
+        max_new_tokens,
+        num_beams,
+        batch_size,
+        device,
+        dtype,
+        progress,
         "translate",
     )
     return [Translation(text=t, translation=o) for t, o in zip(items, outputs, strict=True)]
