@@ -7,6 +7,7 @@ that name the file, the line or row, and the fix.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -85,7 +86,7 @@ def _delimited_records(path: Path, content: str, column: str | None) -> list[tup
         # TSV fields may contain '"' (SST-2 does): read them literally.
         reader = csv.reader(content.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
     else:
-        reader = csv.reader(content.splitlines())
+        reader = csv.reader(io.StringIO(content, newline=""), strict=True)
     try:
         rows = list(reader)
     except csv.Error as exc:
@@ -179,4 +180,7 @@ def _drop_or_reject_empty(records: list[tuple[str, str]], skip_empty: bool) -> l
         raise InputError(
             f"{empty[0]}: empty text{more}; remove it or pass --skip-empty to drop empty texts"
         )
-    return [text for _, text in records if text.strip()]
+    kept = [text for _, text in records if text.strip()]
+    if not kept:
+        raise InputError(f"no input text left after dropping {len(empty)} empty texts")
+    return kept

@@ -70,20 +70,36 @@ def _load(kind: str, name: str, device: str, dtype: str, trust_remote_code: bool
     auto_class = getattr(transformers, _AUTO_CLASSES[kind])
     options = {"local_files_only": source.local_files_only, "trust_remote_code": trust_remote_code}
     try:
+        config = transformers.AutoConfig.from_pretrained(source.path, **options)
+        _check_kind(kind, name, config)
         tokenizer = transformers.AutoTokenizer.from_pretrained(source.path, **options)
         model, info = auto_class.from_pretrained(
             source.path, dtype=torch_dtype, output_loading_info=True, **options
         )
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # any failure here means the folder cannot serve this task
         raise ModelLoadError(f"model '{name}': cannot load ({_first_line(exc)})") from exc
-    _check_fit(kind, name, model, tokenizer, info)
+    _check_fit(name, model, tokenizer, info)
     model.to(torch_device).eval()
     return LoadedModel(name, model, tokenizer, torch_device)
 
 
-def _check_fit(kind: str, name: str, model: Any, tokenizer: Any, info: dict) -> None:
-    if kind == "seq2seq" and not model.config.is_encoder_decoder:
-        raise ModelLoadError(f"model '{name}' is not an encoder-decoder (seq2seq) model")
+def _check_kind(kind: str, name: str, config: Any) -> None:
+    """Refuse a model of the wrong family before its weights are read."""
+    if kind == "seq2seq" and not config.is_encoder_decoder:
+        raise ModelLoadError(
+            f"model '{name}' is a {config.model_type} model, not an encoder-decoder (seq2seq) "
+            "model; use one like BART, T5, Pegasus or Marian (opus-mt)"
+        )
+    if kind == "causal" and config.is_encoder_decoder:
+        raise ModelLoadError(
+            f"model '{name}' is an encoder-decoder ({config.model_type}) model; "
+            "use it with summarize or translate, or pick a causal LM for generate"
+        )
+
+
+def _check_fit(name: str, model: Any, tokenizer: Any, info: dict) -> None:
     vocab = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > vocab:
         raise ModelLoadError(

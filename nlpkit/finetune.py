@@ -1,0 +1,166 @@
+"""recipe -> datasets -> Trainer -> metrics -> a saved run folder.
+
+    from nlpkit import finetune
+    result = finetune("recipes/sst2-minilm.yaml", overrides={"training.epochs": 1})
+
+The recipe is validated before torch or transformers are imported, so a typo
+costs milliseconds. Progress goes to stderr; nothing here prints a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nlpkit.errors import NlpkitError, TrainingError
+from nlpkit.recipe import Recipe, load_recipe
+
+Overrides = Sequence[str] | Mapping[str, Any] | None
+
+
+@dataclass
+class FinetuneResult:
+    """What a run produced; ``metrics`` are the final evaluation without the eval_ prefix."""
+
+    output_dir: str
+    task: str
+    metrics: dict[str, float]
+    train_metrics: dict[str, float]
+    global_step: int
+    resumed_from_step: int | None = None
+    adapter_dir: str | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    trainable_parameters: int = 0
+    total_parameters: int = 0
+    precision: str = "fp32"
+
+
+def finetune(
+    recipe: str | Path | Recipe,
+    overrides: Overrides = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: list | None = None,
+) -> FinetuneResult:
+    """Train as the recipe says and save the run; see nlpkit/training/outputs.py for the layout.
+
+    ``overrides`` are ``--set`` style: ``["training.epochs=1"]`` or ``{"training.epochs": 1}``.
+    ``overwrite`` replaces a previous run in output_dir; ``resume`` continues its last
+    checkpoint. ``callbacks`` are extra transformers TrainerCallbacks.
+    """
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, overrides)
+    from nlpkit.training import outputs
+
+    checkpoint = outputs.prepare_output_dir(recipe, overwrite, resume)
+    out = Path(recipe.output_dir)
+    run = _prepare(recipe, out, progress, callbacks)
+    resumed = outputs.checkpoint_step(checkpoint) if checkpoint else None
+    if checkpoint is not None:
+        from nlpkit.training.callbacks import truncate_log
+
+        truncate_log(out / outputs.LOG_FILE, resumed)
+        _say(progress, f"resuming from {checkpoint.name} (step {resumed})")
+    train_output = _train(run.trainer, checkpoint, out)
+    from nlpkit.training.trainer import final_metrics
+
+    metrics = final_metrics(recipe, run.trainer) if recipe.has_eval else {}
+    result = FinetuneResult(
+        output_dir=str(out),
+        task=recipe.task,
+        metrics=metrics,
+        train_metrics=dict(train_output.metrics),
+        global_step=run.trainer.state.global_step,
+        resumed_from_step=resumed,
+        rows=run.rows,
+        trainable_parameters=run.trainable,
+        total_parameters=run.total,
+        precision=run.precision,
+    )
+    _save_run(recipe, run, result)
+    return result
+
+
+@dataclass
+class _Run:
+    trainer: Any
+    tokenizer: Any
+    rows: dict[str, int]
+    trainable: int
+    total: int
+    precision: str
+
+
+def _prepare(recipe: Recipe, out: Path, progress: bool, callbacks: list | None) -> _Run:
+    from nlpkit.training import data, model, outputs, trainer
+    from nlpkit.training.callbacks import JsonlLog, RichProgress
+
+    precision = trainer.resolve_precision(recipe)
+    raw = data.load_raw(recipe)
+    names = data.label_names(recipe, raw["train"]) if recipe.task == "text-classification" else None
+    network, tokenizer = model.load_for_task(recipe.task, recipe.model, names)
+    if recipe.lora:
+        network = model.apply_lora(network, recipe)
+    encoded = {
+        split: data.tokenize(recipe, tokenizer, ds, split, names) for split, ds in raw.items()
+    }
+    args = trainer.training_arguments(recipe, out / outputs.CHECKPOINTS, precision)
+    extra = [JsonlLog(out / outputs.LOG_FILE), *(callbacks or [])]
+    if progress:
+        extra.append(RichProgress(recipe.metric))
+    built = trainer.build_trainer(
+        recipe, network, tokenizer, args, encoded["train"], encoded.get("eval"), extra
+    )
+    trainable, total = model.trainable_parameters(network)
+    rows = {split: len(ds) for split, ds in encoded.items()}
+    return _Run(built, tokenizer, rows, trainable, total, precision)
+
+
+def _train(trainer: Any, checkpoint: Path | None, out: Path):
+    try:
+        return trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except (NlpkitError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        step = trainer.state.global_step
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        raise TrainingError(
+            f"training stopped at step {step}: {type(exc).__name__}: {first}; checkpoints are in "
+            f"{out / 'checkpoints'}: continue with `nlpkit finetune RECIPE --resume`"
+        ) from exc
+
+
+def _save_run(recipe: Recipe, run: _Run, result: FinetuneResult) -> None:
+    """Final model (atomically), metrics, card and curves; checkpoints go on success."""
+    from nlpkit.training import card, outputs
+
+    trainer, out = run.trainer, Path(recipe.output_dir)
+    if not trainer.is_world_process_zero():
+        return
+    adapter = outputs.save_final_model(trainer.model, run.tokenizer, out, bool(recipe.lora))
+    result.adapter_dir = str(adapter) if adapter else None
+    summary = {
+        "task": recipe.task,
+        "metrics": result.metrics,
+        "train": result.train_metrics,
+        "global_step": result.global_step,
+        "resumed_from_step": result.resumed_from_step,
+        "rows": result.rows,
+        "trainable_parameters": result.trainable_parameters,
+        "total_parameters": result.total_parameters,
+        "precision": result.precision,
+    }
+    outputs.write_json(out / outputs.METRICS_FILE, summary)
+    outputs.write_text(out / outputs.CARD_FILE, card.model_card(recipe, summary))
+    card.plot_curves(trainer.state.log_history, recipe.metric, out / outputs.CURVES_FILE)
+    outputs.remove_checkpoints(out)
+
+
+def _say(enabled: bool, message: str) -> None:
+    if enabled:
+        from rich.console import Console
+
+        Console(stderr=True).print(message)

@@ -1,0 +1,426 @@
+"""Recipes: the pydantic schema of a fine-tuning run, loading, `--set` overrides, errors.
+
+A recipe is data only: YAML validated with ``extra="forbid"``. Every problem is
+reported with the file, the line and the key path, plus the closest valid key.
+This module imports neither torch nor transformers, so validation is instant.
+
+Paths: a relative path written in the recipe file resolves against the recipe
+file's folder (the recipe runs the same from any working directory); a path
+given with ``--set`` resolves against the current directory, like any other
+command-line path. ``model`` is a Hub id, a folder (relative only as ``./x`` or
+``../x``), or ``package:NAME/SUBDIR``: a folder inside an installed Python
+package, located with importlib without importing it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nlpkit.errors import RecipeError
+from nlpkit.recipe_errors import Problem, SourceMap, format_problems, schema_problems
+
+TASKS = ("text-classification", "summarization", "translation", "text-generation")
+Task = Literal["text-classification", "summarization", "translation", "text-generation"]
+DATA_SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+    ".txt": "text",
+}
+TASK_METRICS = {
+    "text-classification": ("accuracy", "f1_macro", "loss"),
+    "summarization": ("rougeL", "rouge1", "rouge2", "loss"),
+    "translation": ("bleu", "chrf", "loss"),
+    "text-generation": ("loss", "perplexity"),
+}
+PACKAGE_SCHEME = "package:"
+_PATH_KEYS = {("data", "train_file"), ("data", "eval_file"), ("output_dir",)}
+_TASK_FIELDS = {
+    "text_pair_column": ("text-classification",),
+    "label_column": ("text-classification",),
+    "label_names": ("text-classification",),
+    "source_column": ("summarization", "translation"),
+    "target_column": ("summarization", "translation"),
+    "source_prefix": ("summarization", "translation"),
+    "max_target_length": ("summarization", "translation"),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DataConfig(_Section):
+    """Where the examples come from and how they become model inputs."""
+
+    dataset: str | None = Field(None, description="Hub dataset id, e.g. nyu-mll/glue")
+    dataset_config: str | None = Field(None, description="Hub dataset configuration, e.g. sst2")
+    train_split: str = Field("train", description="Hub split to train on")
+    eval_split: str | None = Field("validation", description="Hub split to evaluate on")
+    train_file: str | None = Field(None, description="local csv/tsv/json/jsonl/parquet/txt file")
+    eval_file: str | None = Field(None, description="local evaluation file, same format")
+    text_column: str = Field("text", description="input text column")
+    text_pair_column: str | None = Field(None, description="second text column (pairs)")
+    label_column: str = Field("label", description="label column: ints or label names")
+    label_names: list[str] | None = Field(None, description="names of labels 0, 1, ...")
+    source_column: str = Field("source", description="seq2seq input column; a.b reads nested")
+    target_column: str = Field("target", description="seq2seq output column; a.b reads nested")
+    source_prefix: str | None = Field(None, description="text put before each source (T5)")
+    max_length: int = Field(128, gt=0, description="truncate inputs to this many tokens")
+    max_target_length: int = Field(128, gt=0, description="truncate targets to this many tokens")
+    max_train_samples: int | None = Field(None, gt=0, description="use only the first N rows")
+    max_eval_samples: int | None = Field(None, gt=0, description="evaluate on the first N rows")
+
+
+class TrainingConfig(_Section):
+    """Trainer hyper-parameters, spelled as transformers spells them where it has them."""
+
+    epochs: float = Field(3.0, gt=0, description="passes over the training data")
+    max_steps: int | None = Field(None, gt=0, description="stop after N steps (beats epochs)")
+    learning_rate: float = Field(5e-5, gt=0, description="peak learning rate")
+    batch_size: int = Field(16, gt=0, description="examples per device per step")
+    eval_batch_size: int | None = Field(None, gt=0, description="default: batch_size")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="steps per optimizer update")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="fraction of steps warming up")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    lr_scheduler_type: str = Field("linear", description="transformers scheduler name")
+    max_grad_norm: float = Field(1.0, ge=0, description="gradient clipping")
+    seed: int = Field(42, description="seed for weights init, shuffling and dropout")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="auto: bf16/fp16 on GPU, fp32 on CPU"
+    )
+    group_by_length: bool = Field(True, description="batch similar lengths together")
+    eval_strategy: Literal["no", "steps", "epoch"] = Field("epoch", description="when to evaluate")
+    eval_steps: int | None = Field(None, gt=0, description="evaluate every N steps")
+    save_strategy: Literal["no", "steps", "epoch"] | None = Field(
+        None, description="when to checkpoint; default: as eval_strategy"
+    )
+    save_steps: int | None = Field(None, gt=0, description="default: eval_steps")
+    save_total_limit: int | None = Field(2, gt=0, description="checkpoints kept on disk")
+    logging_steps: int = Field(50, gt=0, description="log the loss every N steps")
+    load_best_model_at_end: bool = Field(False, description="keep the best checkpoint")
+    metric_for_best_model: str | None = Field(None, description="default: the task's metric")
+    early_stopping_patience: int | None = Field(None, gt=0, description="evaluations w/o gain")
+    early_stopping_threshold: float = Field(0.0, ge=0, description="smallest gain that counts")
+    generation_max_length: int | None = Field(None, gt=0, description="seq2seq eval: max tokens")
+    generation_num_beams: int | None = Field(None, gt=0, description="seq2seq eval: beam width")
+    use_cpu: bool = Field(False, description="train on the CPU even when a GPU is present")
+
+
+class LoraConfig(_Section):
+    """Low-rank adapters (peft): train a few parameters instead of the whole model."""
+
+    r: int = Field(8, gt=0, description="adapter rank")
+    alpha: int = Field(16, gt=0, description="scaling (lora_alpha)")
+    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on adapter inputs")
+    target_modules: str | list[str] | None = Field(
+        None, description="module names or a regex; default: peft's choice for the model"
+    )
+    modules_to_save: list[str] | None = Field(None, description="modules trained in full")
+    bias: Literal["none", "all", "lora_only"] = Field("none", description="train biases too")
+
+
+class Recipe(_Section):
+    """One reproducible fine-tuning run."""
+
+    task: Task = Field(description=" | ".join(TASKS))
+    model: str = Field(description="Hub id, ./folder, or package:NAME/SUBDIR")
+    data: DataConfig
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    lora: LoraConfig | None = None
+    output_dir: str = Field(description="where the run is written")
+
+    @property
+    def metric(self) -> str:
+        """The metric that picks the best checkpoint (without the eval_ prefix)."""
+        return metric_name(self.training.metric_for_best_model or TASK_METRICS[self.task][0])
+
+    @property
+    def has_eval(self) -> bool:
+        return bool(self.data.eval_file or (self.data.dataset and self.data.eval_split))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def metric_name(name: str) -> str:
+    return name.removeprefix("eval_")
+
+
+def load_recipe(
+    path: str | Path,
+    overrides: Sequence[str] | Mapping[str, Any] | None = None,
+    for_training: bool = True,
+) -> Recipe:
+    """Read, override and validate a recipe; RecipeError lists every problem found.
+
+    ``for_training=False`` (evaluation) does not require training data.
+    """
+    path = Path(path)
+    text = _read(path)
+    data, lines = parse_yaml(text, str(path))
+    source = SourceMap(str(path), lines)
+    resolve_paths(data, path.resolve().parent)
+    for key, value in parse_overrides(overrides):
+        apply_override(data, key, value, source)
+    return validate_recipe(data, source, for_training)
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        hint = "a folder" if path.is_dir() else "no such file"
+        raise RecipeError(
+            f"{path}: {hint}; expected a recipe .yaml file (see `nlpkit recipe init`)"
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"{path}: cannot read ({exc})") from None
+
+
+def parse_yaml(text: str, filename: str) -> tuple[dict, dict[tuple, int]]:
+    """The recipe mapping and the line of every key path in it."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{filename}:{mark.line + 1}" if mark else filename
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RecipeError(f"{where}: invalid YAML: {problem}") from None
+    if data is None:
+        raise RecipeError(f"{filename}: the recipe is empty (see `nlpkit recipe init TASK`)")
+    if not isinstance(data, dict):
+        raise RecipeError(f"{filename}:1: a recipe is a mapping of keys (task, model, data, ...)")
+    lines: dict[tuple, int] = {}
+    duplicates: list[Problem] = []
+    _collect_lines(node, (), lines, duplicates)
+    if duplicates:
+        raise RecipeError(format_problems(filename, duplicates))
+    return data, lines
+
+
+def _collect_lines(node, path: tuple, lines: dict, duplicates: list[Problem]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            sub = (*path, key_node.value)
+            if sub in lines:
+                line = key_node.start_mark.line + 1
+                duplicates.append(Problem(sub, "duplicate key", line))
+            lines[sub] = key_node.start_mark.line + 1
+            _collect_lines(value_node, sub, lines, duplicates)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, (*path, index), lines, duplicates)
+
+
+def resolve_paths(data: dict, base: Path) -> None:
+    """Make the recipe's relative paths absolute against ``base`` (its folder)."""
+    for key in _PATH_KEYS:
+        value = _get(data, key)
+        if isinstance(value, str) and value:
+            _set(data, key, str(_absolute(value, base)))
+    model = data.get("model")
+    if isinstance(model, str) and model.startswith(("./", "../", "~")):
+        data["model"] = str(_absolute(model, base))
+
+
+def _absolute(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def parse_overrides(
+    overrides: Sequence[str] | Mapping[str, Any] | None,
+) -> list[tuple[tuple[str, ...], Any]]:
+    """``["training.epochs=1"]`` or ``{"training.epochs": 1}`` as (key path, value) pairs.
+
+    Command-line values are YAML scalars (``1`` is an int, ``null`` is None,
+    ``[a, b]`` a list); values in a Python mapping are used as they are.
+    """
+    if not overrides:
+        return []
+    if isinstance(overrides, Mapping):
+        return [(_key_path(str(key), str(key)), value) for key, value in overrides.items()]
+    pairs = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise RecipeError(f"--set {item}: expected KEY.PATH=VALUE, e.g. training.epochs=1")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        pairs.append((_key_path(key.strip(), item), value))
+    return pairs
+
+
+def _key_path(key: str, item: str) -> tuple[str, ...]:
+    parts = tuple(key.split("."))
+    if not key or any(not part for part in parts):
+        raise RecipeError(f"--set {item}: '{key}' is not a key path like training.epochs")
+    return parts
+
+
+def apply_override(data: dict, key: tuple[str, ...], value: Any, source: SourceMap) -> None:
+    """Set ``data[key]``; paths given on the command line resolve against the cwd."""
+    node = data
+    for depth, part in enumerate(key[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            name = ".".join(key[: depth + 1])
+            raise RecipeError(f"--set {'.'.join(key)}: '{name}' is a value, not a section")
+        node = child
+    if key in _PATH_KEYS and isinstance(value, str) and value:
+        value = str(_absolute(value, Path.cwd()))
+    if key == ("model",) and isinstance(value, str) and Path(value).expanduser().is_dir():
+        value = str(Path(value).expanduser().resolve())
+    node[key[-1]] = value
+    source.mark_override(key, f"--set {'.'.join(key)}")
+
+
+def validate_recipe(
+    data: dict, source: SourceMap | None = None, for_training: bool = True
+) -> Recipe:
+    """A Recipe from a plain mapping, or a RecipeError naming every problem."""
+    source = source or SourceMap("<recipe>", {})
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise RecipeError(source.render(schema_problems(exc, data, Recipe))) from None
+    problems = check_recipe(recipe, for_training)
+    if problems:
+        raise RecipeError(source.render(problems))
+    return recipe
+
+
+def check_recipe(recipe: Recipe, for_training: bool = True) -> list[Problem]:
+    """Rules that span several keys, and files that must exist."""
+    problems = [
+        *_check_model(recipe.model),
+        *_check_data(recipe, for_training),
+        *_check_training(recipe),
+    ]
+    if recipe.lora and isinstance(recipe.lora.target_modules, str):
+        try:
+            re.compile(recipe.lora.target_modules)
+        except re.error as exc:
+            problems.append(Problem(("lora", "target_modules"), f"invalid regex ({exc})"))
+    return problems
+
+
+def _check_model(model: str) -> list[Problem]:
+    if model.startswith(PACKAGE_SCHEME):
+        try:
+            resolve_model_reference(model)
+        except RecipeError as exc:
+            return [Problem(("model",), str(exc))]
+    elif Path(model).is_absolute() and not Path(model).is_dir():
+        return [Problem(("model",), f"no such folder: {model}")]
+    return []
+
+
+def resolve_model_reference(model: str) -> str:
+    """``package:NAME/SUBDIR`` as a folder path (the package is found, never imported)."""
+    if not model.startswith(PACKAGE_SCHEME):
+        return model
+    name, _, subdir = model.removeprefix(PACKAGE_SCHEME).partition("/")
+    if not name.isidentifier():
+        raise RecipeError(f"'{model}': expected package:NAME/SUBDIR with a top-level package NAME")
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        pip_name = name.replace("_", "-")
+        raise RecipeError(f"package '{name}' is not installed (pip install {pip_name})")
+    folder = Path(next(iter(spec.submodule_search_locations))) / subdir
+    if not folder.is_dir():
+        raise RecipeError(f"package '{name}' has no folder '{subdir}' ({folder})")
+    return str(folder)
+
+
+def _check_data(recipe: Recipe, for_training: bool) -> list[Problem]:
+    data, problems = recipe.data, []
+    if data.dataset and data.train_file:
+        problems.append(Problem(("data", "train_file"), "set either data.dataset or local files"))
+    if for_training and not data.dataset and not data.train_file:
+        problems.append(Problem(("data",), "needs data.dataset (Hub) or data.train_file (local)"))
+    if data.dataset and data.eval_file:
+        problems.append(Problem(("data", "eval_file"), "with data.dataset, use data.eval_split"))
+    for key in ("train_file", "eval_file") if for_training else ("eval_file",):
+        value = getattr(data, key)
+        if value and Path(value).suffix.lower() not in DATA_SUFFIXES:
+            formats = ", ".join(DATA_SUFFIXES)
+            problems.append(Problem(("data", key), f"unsupported file type; use {formats}"))
+        elif value and not Path(value).is_file():
+            problems.append(Problem(("data", key), f"no such file: {value}"))
+    for key in sorted(data.model_fields_set & set(_TASK_FIELDS)):
+        if recipe.task not in _TASK_FIELDS[key]:
+            tasks = " or ".join(_TASK_FIELDS[key])
+            problems.append(Problem(("data", key), f"only used by {tasks}, not {recipe.task}"))
+    if data.label_names is not None and len(set(data.label_names)) < 2:
+        problems.append(Problem(("data", "label_names"), "needs at least two distinct names"))
+    return problems
+
+
+def _check_training(recipe: Recipe) -> list[Problem]:
+    train, problems = recipe.training, []
+    needs_eval = train.eval_strategy != "no" or train.load_best_model_at_end
+    if needs_eval and not recipe.has_eval:
+        problems.append(
+            Problem(
+                ("training", "eval_strategy"),
+                "evaluation needs data.eval_file (or data.eval_split); "
+                "add one or set training.eval_strategy: no",
+            )
+        )
+    if recipe.metric not in TASK_METRICS[recipe.task]:
+        choices = ", ".join(TASK_METRICS[recipe.task])
+        problems.append(
+            Problem(
+                ("training", "metric_for_best_model"),
+                f"'{recipe.metric}' is not a {recipe.task} metric; use one of {choices}",
+            )
+        )
+    if (train.load_best_model_at_end or train.early_stopping_patience) and (
+        train.eval_strategy == "no"
+    ):
+        problems.append(
+            Problem(("training", "eval_strategy"), "keeping the best model needs evaluation")
+        )
+    if train.save_strategy and train.load_best_model_at_end:
+        if train.save_strategy != train.eval_strategy:
+            problems.append(
+                Problem(("training", "save_strategy"), "must match eval_strategy to keep the best")
+            )
+    save_steps = train.save_steps or train.eval_steps
+    if train.load_best_model_at_end and train.eval_strategy == "steps" and train.eval_steps:
+        if save_steps and save_steps % train.eval_steps:
+            problems.append(Problem(("training", "save_steps"), "must be a multiple of eval_steps"))
+    return problems
+
+
+def _get(data: dict, key: tuple) -> Any:
+    node: Any = data
+    for part in key:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _set(data: dict, key: tuple, value: Any) -> None:
+    node = data
+    for part in key[:-1]:
+        node = node[part]
+    node[key[-1]] = value

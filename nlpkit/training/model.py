@@ -1,0 +1,89 @@
+"""The model and tokenizer a recipe trains, with label names and optional LoRA (peft)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nlpkit.errors import ModelLoadError, RecipeError
+from nlpkit.models import resolve_model
+from nlpkit.recipe import Recipe, resolve_model_reference
+
+AUTO_CLASSES = {
+    "text-classification": "AutoModelForSequenceClassification",
+    "summarization": "AutoModelForSeq2SeqLM",
+    "translation": "AutoModelForSeq2SeqLM",
+    "text-generation": "AutoModelForCausalLM",
+}
+PEFT_TASK_TYPES = {
+    "text-classification": "SEQ_CLS",
+    "summarization": "SEQ_2_SEQ_LM",
+    "translation": "SEQ_2_SEQ_LM",
+    "text-generation": "CAUSAL_LM",
+}
+
+
+def quiet_transformers() -> None:
+    """Our progress display replaces the libraries' bars and load reports."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def load_for_task(task: str, model: str, label_names: list[str] | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) for ``task``; a classifier gets ``label_names`` in its config."""
+    import transformers
+
+    quiet_transformers()
+    source = resolve_model(resolve_model_reference(model))
+    options: dict[str, Any] = {"local_files_only": source.local_files_only}
+    if task == "text-classification" and label_names:
+        options.update(
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: i for i, name in enumerate(label_names)},
+            ignore_mismatched_sizes=True,
+        )
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            source.path, local_files_only=source.local_files_only
+        )
+        auto_class = getattr(transformers, AUTO_CLASSES[task])
+        loaded = auto_class.from_pretrained(source.path, **options)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        raise ModelLoadError(f"model '{model}': cannot load for {task} ({first})") from exc
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token  # GPT-2 style models ship without one
+    if loaded.config.pad_token_id is None:
+        loaded.config.pad_token_id = tokenizer.pad_token_id
+    return loaded, tokenizer
+
+
+def apply_lora(model: Any, recipe: Recipe) -> Any:
+    """Wrap ``model`` in a peft LoRA model as the recipe's ``lora:`` section says."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    lora = recipe.lora
+    assert lora is not None
+    config = LoraConfig(
+        task_type=getattr(TaskType, PEFT_TASK_TYPES[recipe.task]),
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        modules_to_save=lora.modules_to_save,
+        bias=lora.bias,
+    )
+    try:
+        return get_peft_model(model, config)
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0][:300]
+        raise RecipeError(f"lora: does not fit model '{recipe.model}' ({first})") from exc
+
+
+def trainable_parameters(model: Any) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total

@@ -1,0 +1,143 @@
+"""Recipe -> TrainingArguments and a Trainer (Seq2SeqTrainer with generation for seq2seq)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from nlpkit.errors import TrainingError
+from nlpkit.metrics import classification_scorer, generation_scorer
+from nlpkit.recipe import Recipe
+from nlpkit.training.data import collator
+
+SEQ2SEQ_TASKS = ("summarization", "translation")
+DEFAULT_SAVE_STEPS = 500
+
+
+def resolve_precision(recipe: Recipe) -> str:
+    """fp32 / fp16 / bf16 for this machine; ``auto`` is bf16 or fp16 on a GPU, fp32 on CPU."""
+    import torch
+
+    precision = recipe.training.precision
+    cuda = torch.cuda.is_available() and not recipe.training.use_cpu
+    if precision == "auto":
+        if not cuda:
+            return "fp32"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp16" and not cuda:
+        raise TrainingError(
+            "training.precision fp16 needs a CUDA GPU; use bf16 or fp32 on this machine"
+        )
+    return precision
+
+
+def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
+    """TrainingArguments spelled for transformers 5 (warmup_steps takes a ratio < 1)."""
+    from transformers import Seq2SeqTrainingArguments, TrainingArguments
+
+    train, data = recipe.training, recipe.data
+    best = "loss" if recipe.metric == "perplexity" else recipe.metric
+    eval_strategy = train.eval_strategy if recipe.has_eval else "no"
+    save_strategy = train.save_strategy or (eval_strategy if eval_strategy != "no" else "epoch")
+    options: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        num_train_epochs=train.epochs,
+        max_steps=train.max_steps or -1,
+        learning_rate=train.learning_rate,
+        per_device_train_batch_size=train.batch_size,
+        per_device_eval_batch_size=train.eval_batch_size or train.batch_size,
+        gradient_accumulation_steps=train.gradient_accumulation_steps,
+        warmup_steps=train.warmup_ratio,
+        weight_decay=train.weight_decay,
+        lr_scheduler_type=train.lr_scheduler_type,
+        max_grad_norm=train.max_grad_norm,
+        seed=train.seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=train.use_cpu,
+        eval_strategy=eval_strategy,
+        eval_steps=train.eval_steps,
+        save_strategy=save_strategy,
+        save_steps=train.save_steps or train.eval_steps or DEFAULT_SAVE_STEPS,
+        save_total_limit=train.save_total_limit,
+        logging_steps=train.logging_steps,
+        load_best_model_at_end=train.load_best_model_at_end and eval_strategy != "no",
+        metric_for_best_model=best,
+        greater_is_better=best != "loss",
+        train_sampling_strategy="group_by_length" if train.group_by_length else "random",
+        label_names=["labels"],
+        disable_tqdm=True,
+        report_to="none",
+    )
+    if recipe.task not in SEQ2SEQ_TASKS:
+        return _build(TrainingArguments, options)
+    options.update(
+        predict_with_generate=True,
+        generation_max_length=train.generation_max_length or data.max_target_length,
+        generation_num_beams=train.generation_num_beams,
+    )
+    return _build(Seq2SeqTrainingArguments, options)
+
+
+def _build(cls, options: dict[str, Any]):
+    try:
+        return cls(**options)
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0][:300]
+        raise TrainingError(f"training: inconsistent settings ({first})") from exc
+
+
+def build_trainer(
+    recipe: Recipe,
+    model: Any,
+    tokenizer: Any,
+    args: Any,
+    train_dataset: Any = None,
+    eval_dataset: Any = None,
+    callbacks: list | None = None,
+):
+    """The Trainer for this task, with offline metrics and our callbacks only."""
+    from transformers import EarlyStoppingCallback, PrinterCallback, Seq2SeqTrainer, Trainer
+
+    callbacks = list(callbacks or [])
+    if recipe.training.early_stopping_patience and args.eval_strategy != "no":
+        callbacks.append(
+            EarlyStoppingCallback(
+                recipe.training.early_stopping_patience, recipe.training.early_stopping_threshold
+            )
+        )
+    seq2seq = recipe.task in SEQ2SEQ_TASKS
+    trainer = (Seq2SeqTrainer if seq2seq else Trainer)(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        data_collator=collator(recipe.task, tokenizer, model),
+        compute_metrics=_scorer(recipe, tokenizer, model),
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
+    return trainer
+
+
+def _scorer(recipe: Recipe, tokenizer: Any, model: Any):
+    if recipe.task == "text-classification":
+        return classification_scorer(model.config.num_labels)
+    if recipe.task in SEQ2SEQ_TASKS:
+        return generation_scorer(tokenizer, recipe.task)
+    return None  # causal LM: perplexity comes from eval_loss
+
+
+def final_metrics(recipe: Recipe, trainer: Any) -> dict[str, float]:
+    """trainer.evaluate() without the eval_ prefix and timings; perplexity for causal LMs."""
+    raw = trainer.evaluate()
+    metrics = {
+        key.removeprefix("eval_"): value
+        for key, value in raw.items()
+        if not key.endswith(("_runtime", "_per_second")) and key != "epoch"
+    }
+    if recipe.task == "text-generation":
+        metrics["perplexity"] = math.exp(min(metrics["loss"], 700))
+    return metrics

@@ -1,0 +1,121 @@
+"""The real `nlpkit` command in a subprocess, as users run it (network guard on)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, run_nlpkit, subprocess_env
+
+
+def parse(fmt: str, out: str) -> list[dict]:
+    if fmt == "json":
+        return json.loads(out)
+    if fmt == "jsonl":
+        return [json.loads(line) for line in out.splitlines()]
+    return list(csv.DictReader(io.StringIO(out)))
+
+
+TASKS = {
+    "classify": ("bert", [], "label"),
+    "generate": ("gpt2", ["--max-new-tokens", "4"], "text"),
+    "summarize": ("t5", ["--max-new-tokens", "4"], "summary"),
+    "translate": ("marian", ["--src", "en", "--tgt", "ro"], "translation"),
+}
+
+
+@pytest.mark.parametrize(
+    ("task", "fmt"),
+    [("classify", "csv"), ("generate", "jsonl"), ("summarize", "json"), ("translate", "csv")],
+)
+def test_every_task_writes_a_format(tiny, tmp_path, task, fmt):
+    model, extra, field = TASKS[task]
+    out_file = tmp_path / f"out.{fmt}"
+    result = run_nlpkit(
+        task,
+        "the movie is great .",
+        "python",
+        "-m",
+        tiny[model],
+        *extra,
+        "-f",
+        fmt,
+        "-o",
+        str(out_file),
+    )
+    assert result.returncode == 0, result.stderr
+    rows = parse(fmt, out_file.read_text())
+    assert [r.get("prompt", r.get("text")) for r in rows] == ["the movie is great .", "python"]
+    assert all(field in r for r in rows)
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_every_task_table_from_input_file(tiny, tmp_path, task):
+    model, extra, _ = TASKS[task]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "body": f"text {i}"}) + "\n" for i in range(3)))
+    result = run_nlpkit(
+        task, "--input", str(source), "--text-column", "body", "-m", tiny[model], *extra
+    )
+    assert result.returncode == 0, result.stderr
+    assert "text 2" in result.stdout and "─" in result.stdout
+
+
+def test_stdin_pipe_keeps_stdout_clean(tiny):
+    lines = "".join(f"the movie {i} was great .\n" for i in range(40))
+    result = run_nlpkit("classify", "-", "-m", tiny["bert"], "-f", "jsonl", input=lines)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == lines.splitlines()
+
+
+def test_error_is_one_line_and_exit_code(tiny):
+    result = run_nlpkit("classify", "x", "--model", "org/not-cached")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: model 'org/not-cached'")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_python_dash_m_and_version():
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpkit", "--version"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=ROOT,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("nlpkit ")
+
+
+LAZY_CHECK = """
+import sys, time
+start = time.perf_counter()
+sys.argv = ["nlpkit"] + sys.argv[1:]
+from nlpkit.cli.app import main
+try:
+    main()
+except SystemExit:
+    pass
+heavy = [m for m in ("torch", "transformers", "datasets", "peft", "accelerate") if m in sys.modules]
+print("HEAVY", heavy, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["classify", "--help"], ["classify", "--top-k", "x"]])
+def test_help_and_argument_errors_do_not_import_heavy_libraries(args):
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", LAZY_CHECK, *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=ROOT,
+    )
+    elapsed = time.perf_counter() - start
+    assert "HEAVY []" in result.stderr, result.stderr
+    assert elapsed < 3, f"start-up took {elapsed:.2f}s"
