@@ -14,8 +14,6 @@ package, located with importlib without importing it.
 
 from __future__ import annotations
 
-import importlib.util
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -24,35 +22,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nlpkit.errors import RecipeError
+from nlpkit.recipe_checks import (
+    TASK_FIELDS,
+    TASK_METRICS,
+    TASKS,
+    check_recipe,
+)
 from nlpkit.recipe_errors import Problem, SourceMap, format_problems, schema_problems
 
-TASKS = ("text-classification", "summarization", "translation", "text-generation")
 Task = Literal["text-classification", "summarization", "translation", "text-generation"]
-DATA_SUFFIXES = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".json": "json",
-    ".jsonl": "json",
-    ".parquet": "parquet",
-    ".txt": "text",
-}
-TASK_METRICS = {
-    "text-classification": ("accuracy", "f1_macro", "loss"),
-    "summarization": ("rougeL", "rouge1", "rouge2", "loss"),
-    "translation": ("bleu", "chrf", "loss"),
-    "text-generation": ("loss", "perplexity"),
-}
-PACKAGE_SCHEME = "package:"
 _PATH_KEYS = {("data", "train_file"), ("data", "eval_file"), ("output_dir",)}
-_TASK_FIELDS = {
-    "text_pair_column": ("text-classification",),
-    "label_column": ("text-classification",),
-    "label_names": ("text-classification",),
-    "source_column": ("summarization", "translation"),
-    "target_column": ("summarization", "translation"),
-    "source_prefix": ("summarization", "translation"),
-    "max_target_length": ("summarization", "translation"),
-}
 
 
 class _Section(BaseModel):
@@ -148,8 +127,16 @@ class Recipe(_Section):
     def has_eval(self) -> bool:
         return bool(self.data.eval_file or (self.data.dataset and self.data.eval_split))
 
+    def resolved(self) -> dict[str, Any]:
+        """Every key with its value or default; data keys of other tasks left out."""
+        data = self.model_dump(mode="json")
+        for key, tasks in TASK_FIELDS.items():
+            if self.task not in tasks:
+                data["data"].pop(key, None)
+        return data
+
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        return yaml.safe_dump(self.resolved(), sort_keys=False, allow_unicode=True)
 
 
 def metric_name(name: str) -> str:
@@ -304,110 +291,6 @@ def validate_recipe(
     if problems:
         raise RecipeError(source.render(problems))
     return recipe
-
-
-def check_recipe(recipe: Recipe, for_training: bool = True) -> list[Problem]:
-    """Rules that span several keys, and files that must exist."""
-    problems = [
-        *_check_model(recipe.model),
-        *_check_data(recipe, for_training),
-        *_check_training(recipe),
-    ]
-    if recipe.lora and isinstance(recipe.lora.target_modules, str):
-        try:
-            re.compile(recipe.lora.target_modules)
-        except re.error as exc:
-            problems.append(Problem(("lora", "target_modules"), f"invalid regex ({exc})"))
-    return problems
-
-
-def _check_model(model: str) -> list[Problem]:
-    if model.startswith(PACKAGE_SCHEME):
-        try:
-            resolve_model_reference(model)
-        except RecipeError as exc:
-            return [Problem(("model",), str(exc))]
-    elif Path(model).is_absolute() and not Path(model).is_dir():
-        return [Problem(("model",), f"no such folder: {model}")]
-    return []
-
-
-def resolve_model_reference(model: str) -> str:
-    """``package:NAME/SUBDIR`` as a folder path (the package is found, never imported)."""
-    if not model.startswith(PACKAGE_SCHEME):
-        return model
-    name, _, subdir = model.removeprefix(PACKAGE_SCHEME).partition("/")
-    if not name.isidentifier():
-        raise RecipeError(f"'{model}': expected package:NAME/SUBDIR with a top-level package NAME")
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        pip_name = name.replace("_", "-")
-        raise RecipeError(f"package '{name}' is not installed (pip install {pip_name})")
-    folder = Path(next(iter(spec.submodule_search_locations))) / subdir
-    if not folder.is_dir():
-        raise RecipeError(f"package '{name}' has no folder '{subdir}' ({folder})")
-    return str(folder)
-
-
-def _check_data(recipe: Recipe, for_training: bool) -> list[Problem]:
-    data, problems = recipe.data, []
-    if data.dataset and data.train_file:
-        problems.append(Problem(("data", "train_file"), "set either data.dataset or local files"))
-    if for_training and not data.dataset and not data.train_file:
-        problems.append(Problem(("data",), "needs data.dataset (Hub) or data.train_file (local)"))
-    if data.dataset and data.eval_file:
-        problems.append(Problem(("data", "eval_file"), "with data.dataset, use data.eval_split"))
-    for key in ("train_file", "eval_file") if for_training else ("eval_file",):
-        value = getattr(data, key)
-        if value and Path(value).suffix.lower() not in DATA_SUFFIXES:
-            formats = ", ".join(DATA_SUFFIXES)
-            problems.append(Problem(("data", key), f"unsupported file type; use {formats}"))
-        elif value and not Path(value).is_file():
-            problems.append(Problem(("data", key), f"no such file: {value}"))
-    for key in sorted(data.model_fields_set & set(_TASK_FIELDS)):
-        if recipe.task not in _TASK_FIELDS[key]:
-            tasks = " or ".join(_TASK_FIELDS[key])
-            problems.append(Problem(("data", key), f"only used by {tasks}, not {recipe.task}"))
-    if data.label_names is not None and len(set(data.label_names)) < 2:
-        problems.append(Problem(("data", "label_names"), "needs at least two distinct names"))
-    return problems
-
-
-def _check_training(recipe: Recipe) -> list[Problem]:
-    train, problems = recipe.training, []
-    needs_eval = train.eval_strategy != "no" or train.load_best_model_at_end
-    if needs_eval and not recipe.has_eval:
-        problems.append(
-            Problem(
-                ("training", "eval_strategy"),
-                "evaluation needs data.eval_file (or data.eval_split); "
-                "add one or set training.eval_strategy: no",
-            )
-        )
-    if recipe.metric not in TASK_METRICS[recipe.task]:
-        choices = ", ".join(TASK_METRICS[recipe.task])
-        problems.append(
-            Problem(
-                ("training", "metric_for_best_model"),
-                f"'{recipe.metric}' is not a {recipe.task} metric; use one of {choices}",
-            )
-        )
-    if (train.load_best_model_at_end or train.early_stopping_patience) and (
-        train.eval_strategy == "no"
-    ):
-        problems.append(
-            Problem(("training", "eval_strategy"), "keeping the best model needs evaluation")
-        )
-    if train.save_strategy and train.load_best_model_at_end:
-        if train.save_strategy != train.eval_strategy:
-            problems.append(
-                Problem(("training", "save_strategy"), "must match eval_strategy to keep the best")
-            )
-    save_steps = train.save_steps or train.eval_steps
-    if train.load_best_model_at_end and train.eval_strategy == "steps" and train.eval_steps:
-        if save_steps and save_steps % train.eval_steps:
-            problems.append(Problem(("training", "save_steps"), "must be a multiple of eval_steps"))
-    return problems
 
 
 def _get(data: dict, key: tuple) -> Any:

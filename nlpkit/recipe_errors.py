@@ -12,9 +12,10 @@ import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+if TYPE_CHECKING:  # pydantic loads only when a recipe is validated, not for `nlpkit --help`
+    from pydantic import BaseModel, ValidationError
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ def _field_path(loc: tuple, root: type[BaseModel], kind: str) -> tuple[tuple, An
 
 
 def _submodel(annotation: Any) -> type[BaseModel] | None:
+    from pydantic import BaseModel
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):

@@ -9,6 +9,8 @@ import typer
 
 from nlpkit import __version__
 from nlpkit.cli import env as env_cli
+from nlpkit.cli import finetune as finetune_cli
+from nlpkit.cli import recipe as recipe_cli
 from nlpkit.cli import tasks as tasks_cli
 from nlpkit.errors import NlpkitError
 
@@ -45,6 +47,9 @@ app.command("generate")(tasks_cli.generate_cmd)
 app.command("summarize")(tasks_cli.summarize_cmd)
 app.command("translate")(tasks_cli.translate_cmd)
 app.command("env")(env_cli.env_cmd)
+app.command("finetune")(finetune_cli.finetune_cmd)
+app.command("evaluate")(finetune_cli.evaluate_cmd)
+app.add_typer(recipe_cli.app, name="recipe")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -131,3 +131,15 @@ def model_option(default_help: str):
             show_default=False,
         ),
     ]
+
+
+RecipeOverrides = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY.PATH=VALUE",
+        help="Override a recipe key, e.g. --set training.epochs=1 (repeatable; beats the file).",
+        rich_help_panel="Recipe",
+        show_default=False,
+    ),
+]

@@ -28,8 +28,8 @@ class RichProgress(TrainerCallback):
 
         self.progress = Progress(
             TextColumn("[bold]train[/]"),
-            BarColumn(bar_width=30),
-            TextColumn("step {task.completed}/{task.total}"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.completed}/{task.total}"),
             TextColumn("epoch {task.fields[epoch]:.2f}"),
             TextColumn("loss {task.fields[loss]}"),
             TextColumn(f"{self.metric} {{task.fields[score]}}"),
@@ -65,7 +65,9 @@ class RichProgress(TrainerCallback):
         shown = ", ".join(
             f"{key.removeprefix('eval_')} {value:.4f}"
             for key, value in metrics.items()
-            if isinstance(value, float) and not key.endswith(("_runtime", "_per_second"))
+            if isinstance(value, float)
+            and key != "epoch"
+            and not key.endswith(("_runtime", "_per_second"))
         )
         self.progress.console.print(f"eval at step {state.global_step}: {shown}")
 
@@ -84,7 +86,7 @@ class JsonlLog(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4), **logs}
+        row = {"step": state.global_step, **logs}
         row["time"] = round(time.time(), 3)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row, default=float) + "\n")

@@ -122,7 +122,7 @@ def checkpoint_step(checkpoint: Path) -> int:
 def check_resumable(out: Path, recipe: Recipe) -> None:
     """Refuse to resume when the recipe changed in a way that would mix two runs."""
     saved = yaml.safe_load((out / RECIPE_FILE).read_text(encoding="utf-8")) or {}
-    before, now = _flatten(saved), _flatten(recipe.model_dump(mode="json"))
+    before, now = _flatten(saved), _flatten(recipe.resolved())
     changed = [
         f"{key}: {before.get(key)!r} -> {now.get(key)!r}"
         for key in sorted(set(before) | set(now))
@@ -180,10 +180,17 @@ def write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, data: Any) -> None:

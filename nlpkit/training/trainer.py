@@ -32,6 +32,12 @@ def resolve_precision(recipe: Recipe) -> str:
     return precision
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
     """TrainingArguments spelled for transformers 5 (warmup_steps takes a ratio < 1)."""
     from transformers import Seq2SeqTrainingArguments, TrainingArguments
@@ -56,6 +62,7 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=train.use_cpu,
+        dataloader_pin_memory=_has_cuda() and not train.use_cpu,
         eval_strategy=eval_strategy,
         eval_steps=train.eval_steps,
         save_strategy=save_strategy,

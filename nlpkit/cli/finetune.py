@@ -1,0 +1,104 @@
+"""`nlpkit finetune` and `nlpkit evaluate`: parse, call the library, render."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nlpkit.cli import options as opt
+from nlpkit.cli.render import print_mapping
+from nlpkit.recipe_checks import TASKS
+
+RecipeFile = Annotated[
+    Path, typer.Argument(help="The recipe .yaml file.", show_default=False, dir_okay=False)
+]
+
+
+def finetune_cmd(
+    recipe: RecipeFile,
+    overrides: opt.RecipeOverrides = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Delete a previous run in output_dir and start over."),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue from the last checkpoint in output_dir."),
+    ] = False,
+    format: opt.Format = opt.OutputFormat.table,
+) -> None:
+    """Fine-tune a model as a recipe says, then save model, metrics and card to output_dir.
+
+    Example: nlpkit finetune recipes/sst2-minilm.yaml --set training.epochs=1
+    """
+    from nlpkit.finetune import finetune
+
+    result = finetune(recipe, overrides=overrides, overwrite=overwrite, resume=resume)
+    if format != opt.OutputFormat.table:
+        print_mapping(asdict(result), format, "finetune")
+        return
+    print_mapping(finetune_summary(result), format, f"finetune: {result.task}")
+
+
+def finetune_summary(result: Any) -> dict[str, Any]:
+    """The rows of the final table: where, how long, how fast, how good."""
+    train = result.train_metrics
+    rows: dict[str, Any] = {"output_dir": result.output_dir, "steps": result.global_step}
+    if result.resumed_from_step is not None:
+        rows["resumed from step"] = result.resumed_from_step
+    rows["train loss"] = train.get("train_loss")
+    rows["train time (s)"] = train.get("train_runtime")
+    rows["train samples/s"] = train.get("train_samples_per_second")
+    rows["trainable parameters"] = f"{result.trainable_parameters:,} of {result.total_parameters:,}"
+    rows.update({f"eval {key}": value for key, value in result.metrics.items()})
+    if result.adapter_dir:
+        rows["LoRA adapter"] = result.adapter_dir
+    return rows
+
+
+def evaluate_cmd(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="A model folder (e.g. a finetune output_dir).", show_default=False
+        ),
+    ],  # fmt: skip
+    recipe: Annotated[
+        Path | None,
+        typer.Option(
+            "--recipe",
+            help="Take the eval split and columns from this recipe.",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,  # fmt: skip
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Evaluate on this csv/tsv/json/jsonl/parquet file.",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,  # fmt: skip
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task", help=f"Task when no recipe is known: {', '.join(TASKS)}.", show_default=False
+        ),
+    ] = None,  # fmt: skip
+    overrides: opt.RecipeOverrides = None,
+    batch_size: opt.BatchSize = None,
+    format: opt.Format = opt.OutputFormat.table,
+) -> None:
+    """Evaluate a saved model on a recipe's eval split or a data file; print the metrics.
+
+    Example: nlpkit evaluate --model runs/sst2-minilm --data dev.tsv
+    """
+    from nlpkit.evaluation import evaluate_model
+
+    metrics = evaluate_model(model, recipe, data, task, overrides, batch_size)
+    print_mapping(metrics, format, f"evaluate: {model}")

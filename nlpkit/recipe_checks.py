@@ -1,0 +1,153 @@
+"""Rules of a recipe that span several keys, and the files and folders it names.
+
+Kept apart from the schema in nlpkit/recipe.py; like it, this imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nlpkit.errors import RecipeError
+from nlpkit.recipe_errors import Problem
+
+if TYPE_CHECKING:
+    from nlpkit.recipe import Recipe
+
+TASKS = ("text-classification", "summarization", "translation", "text-generation")
+DATA_SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+    ".txt": "text",
+}
+TASK_METRICS = {
+    "text-classification": ("accuracy", "f1_macro", "loss"),
+    "summarization": ("rougeL", "rouge1", "rouge2", "loss"),
+    "translation": ("bleu", "chrf", "loss"),
+    "text-generation": ("loss", "perplexity"),
+}
+PACKAGE_SCHEME = "package:"
+TASK_FIELDS = {
+    "text_column": ("text-classification", "text-generation"),
+    "text_pair_column": ("text-classification",),
+    "label_column": ("text-classification",),
+    "label_names": ("text-classification",),
+    "source_column": ("summarization", "translation"),
+    "target_column": ("summarization", "translation"),
+    "source_prefix": ("summarization", "translation"),
+    "max_target_length": ("summarization", "translation"),
+}
+
+
+def check_recipe(recipe: Recipe, for_training: bool = True) -> list[Problem]:
+    """Rules that span several keys, and files that must exist."""
+    problems = [
+        *_check_model(recipe.model),
+        *_check_data(recipe, for_training),
+        *_check_training(recipe),
+    ]
+    if recipe.lora and isinstance(recipe.lora.target_modules, str):
+        try:
+            re.compile(recipe.lora.target_modules)
+        except re.error as exc:
+            problems.append(Problem(("lora", "target_modules"), f"invalid regex ({exc})"))
+    return problems
+
+
+def _check_model(model: str) -> list[Problem]:
+    if model.startswith(PACKAGE_SCHEME):
+        try:
+            resolve_model_reference(model)
+        except RecipeError as exc:
+            return [Problem(("model",), str(exc))]
+    elif Path(model).is_absolute() and not Path(model).is_dir():
+        return [Problem(("model",), f"no such folder: {model}")]
+    return []
+
+
+def resolve_model_reference(model: str) -> str:
+    """``package:NAME/SUBDIR`` as a folder path (the package is found, never imported)."""
+    if not model.startswith(PACKAGE_SCHEME):
+        return model
+    name, _, subdir = model.removeprefix(PACKAGE_SCHEME).partition("/")
+    if not name.isidentifier():
+        raise RecipeError(f"'{model}': expected package:NAME/SUBDIR with a top-level package NAME")
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        pip_name = name.replace("_", "-")
+        raise RecipeError(f"package '{name}' is not installed (pip install {pip_name})")
+    folder = Path(next(iter(spec.submodule_search_locations))) / subdir
+    if not folder.is_dir():
+        raise RecipeError(f"package '{name}' has no folder '{subdir}' ({folder})")
+    return str(folder)
+
+
+def _check_data(recipe: Recipe, for_training: bool) -> list[Problem]:
+    data, problems = recipe.data, []
+    if data.dataset and data.train_file:
+        problems.append(Problem(("data", "train_file"), "set either data.dataset or local files"))
+    if for_training and not data.dataset and not data.train_file:
+        problems.append(Problem(("data",), "needs data.dataset (Hub) or data.train_file (local)"))
+    if data.dataset and data.eval_file:
+        problems.append(Problem(("data", "eval_file"), "with data.dataset, use data.eval_split"))
+    for key in ("train_file", "eval_file") if for_training else ("eval_file",):
+        value = getattr(data, key)
+        if value and Path(value).suffix.lower() not in DATA_SUFFIXES:
+            formats = ", ".join(DATA_SUFFIXES)
+            problems.append(Problem(("data", key), f"unsupported file type; use {formats}"))
+        elif value and not Path(value).is_file():
+            problems.append(Problem(("data", key), f"no such file: {value}"))
+    for key in sorted(data.model_fields_set & set(TASK_FIELDS)):
+        if recipe.task not in TASK_FIELDS[key]:
+            tasks = " or ".join(TASK_FIELDS[key])
+            problems.append(Problem(("data", key), f"only used by {tasks}, not {recipe.task}"))
+    if data.label_names is not None and len(set(data.label_names)) < 2:
+        problems.append(Problem(("data", "label_names"), "needs at least two distinct names"))
+    return problems
+
+
+def _check_training(recipe: Recipe) -> list[Problem]:
+    train, problems = recipe.training, []
+    if train.eval_strategy != "no" and not recipe.has_eval:
+        problems.append(
+            Problem(
+                ("training", "eval_strategy"),
+                "evaluation needs data.eval_file (or data.eval_split); "
+                "add one or set training.eval_strategy: no",
+            )
+        )
+    if recipe.metric not in TASK_METRICS[recipe.task]:
+        choices = ", ".join(TASK_METRICS[recipe.task])
+        problems.append(
+            Problem(
+                ("training", "metric_for_best_model"),
+                f"'{recipe.metric}' is not a {recipe.task} metric; use one of {choices}",
+            )
+        )
+    if (train.load_best_model_at_end or train.early_stopping_patience) and (
+        train.eval_strategy == "no"
+    ):
+        problems.append(
+            Problem(
+                ("training", "eval_strategy"),
+                "load_best_model_at_end and early stopping need eval_strategy steps or epoch",
+            )
+        )
+    if (
+        train.save_strategy
+        and train.load_best_model_at_end
+        and train.save_strategy != train.eval_strategy
+    ):
+        problems.append(
+            Problem(("training", "save_strategy"), "must match eval_strategy to keep the best")
+        )
+    save_steps = train.save_steps or train.eval_steps
+    steps_eval = train.eval_strategy == "steps" and train.eval_steps
+    if train.load_best_model_at_end and steps_eval and save_steps % train.eval_steps:
+        problems.append(Problem(("training", "save_steps"), "must be a multiple of eval_steps"))
+    return problems
