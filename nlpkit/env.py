@@ -26,7 +26,8 @@ def collect_env(probe_hub: bool = True) -> dict[str, object]:
         "hf_hub_offline": offline,
         "hub_reachable": (not offline and hub_reachable()) if probe_hub else None,
         "hf_home": os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")),
-        "default_models": {**DEFAULT_MODELS, "translate": TRANSLATION_MODEL_TEMPLATE},
+        **{f"model_{task}": name for task, name in DEFAULT_MODELS.items()},
+        "model_translate": TRANSLATION_MODEL_TEMPLATE,
     }
 
 
