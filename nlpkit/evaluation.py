@@ -16,15 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import InputError, UsageError
-from nlpkit.recipe import (
-    TASKS,
-    Recipe,
-    SourceMap,
-    apply_override,
-    load_recipe,
-    parse_overrides,
-    validate_recipe,
-)
+from nlpkit.recipe import Recipe, apply_override, load_recipe, parse_overrides, validate_recipe
+from nlpkit.recipe_checks import TASKS
+from nlpkit.recipe_errors import SourceMap
 from nlpkit.training.outputs import RECIPE_FILE
 
 
@@ -67,15 +61,18 @@ def evaluation_recipe(
     batch_size: int | None = None,
 ) -> Recipe:
     """The recipe evaluation follows, with ``model`` (as saved, merged) and ``data`` swapped in."""
-    if recipe is None and data is None:
-        raise UsageError("evaluate needs --recipe FILE or --data FILE (or both)")
+    saved = Path(model) / RECIPE_FILE
+    if recipe is None and data is None and not saved.is_file():
+        raise UsageError(
+            f"{model} has no {RECIPE_FILE} from `nlpkit finetune`; "
+            "pass --recipe FILE or --data FILE"
+        )
     changes: dict[str, Any] = {".".join(k): v for k, v in parse_overrides(overrides)}
     changes.update({"model": str(model), "lora": None, "training.load_best_model_at_end": False})
     if data is not None:
         changes.update({"data.dataset": None, "data.train_file": None, "data.eval_file": str(data)})
     if batch_size is not None:
         changes["training.eval_batch_size"] = batch_size
-    saved = Path(model) / RECIPE_FILE
     if recipe is None and task is None and saved.is_file():
         recipe = saved
     if recipe is not None:

@@ -55,9 +55,10 @@ def finetune(
         recipe = load_recipe(recipe, overrides)
     from nlpkit.training import outputs
 
-    checkpoint = outputs.prepare_output_dir(recipe, overwrite, resume)
+    checkpoint = outputs.check_output_dir(recipe, overwrite, resume)
     out = Path(recipe.output_dir)
     run = _prepare(recipe, out, progress, callbacks)
+    outputs.start_run_folder(recipe, resume)  # only now is a previous run replaced
     resumed = outputs.checkpoint_step(checkpoint) if checkpoint else None
     if checkpoint is not None:
         from nlpkit.training.callbacks import truncate_log

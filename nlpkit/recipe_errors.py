@@ -147,10 +147,28 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# Names people bring from transformers scripts and peft, mapped to ours.
+KNOWN_ALIASES = {
+    "lr": "learning_rate",
+    "num_train_epochs": "epochs",
+    "per_device_train_batch_size": "batch_size",
+    "per_device_eval_batch_size": "eval_batch_size",
+    "warmup_steps": "warmup_ratio",
+    "evaluation_strategy": "eval_strategy",
+    "max_seq_length": "max_length",
+    "model_name_or_path": "model",
+    "rank": "r",
+    "lora_alpha": "alpha",
+    "lora_dropout": "dropout",
+}
+
+
 def _suggest_key(key: str, owner: type[BaseModel] | None, root: type[BaseModel]) -> str:
     """'(did you mean learning_rate?)', or where a well-spelled key belongs."""
     if owner is None:
         return ""
+    if KNOWN_ALIASES.get(key) in owner.model_fields:
+        return f" (did you mean {KNOWN_ALIASES[key]}?)"
     close = difflib.get_close_matches(key, list(owner.model_fields), n=1, cutoff=0.6)
     if close:
         return f" (did you mean {close[0]}?)"

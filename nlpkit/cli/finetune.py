@@ -65,7 +65,7 @@ def evaluate_cmd(
         typer.Option(
             "--model", "-m", help="A model folder (e.g. a finetune output_dir).", show_default=False
         ),
-    ],  # fmt: skip
+    ],
     recipe: Annotated[
         Path | None,
         typer.Option(
@@ -74,7 +74,7 @@ def evaluate_cmd(
             show_default=False,
             dir_okay=False,
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(
@@ -83,13 +83,13 @@ def evaluate_cmd(
             show_default=False,
             dir_okay=False,
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     task: Annotated[
         str | None,
         typer.Option(
             "--task", help=f"Task when no recipe is known: {', '.join(TASKS)}.", show_default=False
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     overrides: opt.RecipeOverrides = None,
     batch_size: opt.BatchSize = None,
     format: opt.Format = opt.OutputFormat.table,

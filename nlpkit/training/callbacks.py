@@ -40,9 +40,13 @@ class RichProgress(TrainerCallback):
         )
         self.progress.start()
         self.task = self.progress.add_task(
-            "train", total=state.max_steps, completed=state.global_step,
-            epoch=state.epoch or 0.0, loss="-", score="-",
-        )  # fmt: skip
+            "train",
+            total=state.max_steps,
+            completed=state.global_step,
+            epoch=state.epoch or 0.0,
+            loss="-",
+            score="-",
+        )
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.progress is not None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import InputError
-from nlpkit.recipe import DATA_SUFFIXES, Recipe
+from nlpkit.recipe import Recipe
+from nlpkit.recipe_checks import DATA_SUFFIXES
 
 SPLITS = ("train", "eval")
 

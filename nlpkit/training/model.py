@@ -6,7 +6,8 @@ from typing import Any
 
 from nlpkit.errors import ModelLoadError, RecipeError
 from nlpkit.models import resolve_model
-from nlpkit.recipe import Recipe, resolve_model_reference
+from nlpkit.recipe import Recipe
+from nlpkit.recipe_checks import resolve_model_reference
 
 AUTO_CLASSES = {
     "text-classification": "AutoModelForSequenceClassification",

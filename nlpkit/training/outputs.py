@@ -48,8 +48,11 @@ RESUME_SAFE = {
 }
 
 
-def prepare_output_dir(recipe: Recipe, overwrite: bool, resume: bool) -> Path | None:
-    """Create or check ``output_dir``; the checkpoint to resume from, if resuming."""
+def check_output_dir(recipe: Recipe, overwrite: bool, resume: bool) -> Path | None:
+    """Refuse early, touching nothing; the checkpoint to resume from, if resuming.
+
+    After this, with ``overwrite``, a non-empty output_dir holds an nlpkit run.
+    """
     out = Path(recipe.output_dir)
     if overwrite and resume:
         raise UsageError("--overwrite starts over and --resume continues: pass only one")
@@ -63,24 +66,32 @@ def prepare_output_dir(recipe: Recipe, overwrite: bool, resume: bool) -> Path | 
                 f"output_dir {out} is not empty; pass --overwrite to replace it, --resume to "
                 "continue its last checkpoint, or --set output_dir=NEW_FOLDER"
             )
-        _clear_run_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / RECIPE_FILE, recipe.to_yaml())
+        _check_is_run_folder(out)
     return None
 
 
-def _clear_run_folder(out: Path) -> None:
+def start_run_folder(recipe: Recipe, resume: bool) -> None:
+    """Empty ``output_dir`` (check_output_dir allowed it) and save the resolved recipe."""
+    out = Path(recipe.output_dir)
+    if resume:
+        return
+    if out.is_dir():
+        for entry in out.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / RECIPE_FILE, recipe.to_yaml())
+
+
+def _check_is_run_folder(out: Path) -> None:
     """--overwrite deletes only what looks like an nlpkit run, never an arbitrary folder."""
-    if not (out / RECIPE_FILE).is_file():
+    if any(out.iterdir()) and not (out / RECIPE_FILE).is_file():
         raise OutputError(
             f"--overwrite refused: {out} has no {RECIPE_FILE}, so it is not an nlpkit run folder; "
             "empty it yourself or choose another output_dir"
         )
-    for entry in out.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
 
 
 def _resume_point(out: Path, recipe: Recipe) -> Path:

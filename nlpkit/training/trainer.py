@@ -143,7 +143,7 @@ def final_metrics(recipe: Recipe, trainer: Any) -> dict[str, float]:
     metrics = {
         key.removeprefix("eval_"): value
         for key, value in raw.items()
-        if not key.endswith(("_runtime", "_per_second")) and key != "epoch"
+        if not key.endswith(("_runtime", "_per_second", "_time")) and key != "epoch"
     }
     if recipe.task == "text-generation":
         metrics["perplexity"] = math.exp(min(metrics["loss"], 700))

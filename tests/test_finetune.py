@@ -1,0 +1,363 @@
+"""Fine-tuning end to end on tiny models: every task, LoRA, resume, overwrite, evaluate.
+
+Runs are a handful of steps on a few dozen rows; the point is the plumbing
+(datasets -> Trainer -> metrics -> a folder that loads), not the accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nlpkit.errors import OutputError, TrainingError, UsageError
+from tests.conftest import run_nlpkit
+from tests.tiny_models import SENTENCES
+
+POSITIVE = ("great", "wonderful", "amazing", "fine")
+LABELS = ["negative", "positive"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """Tiny train/dev files: sentiment TSV, nested translation JSONL, summaries CSV."""
+    folder = tmp_path_factory.mktemp("data")
+    rows = [(s, LABELS[any(w in s for w in POSITIVE)]) for s in SENTENCES]
+    tsv = "sentence\tlabel\n" + "".join(f"{s}\t{label}\n" for s, label in rows)
+    (folder / "train.tsv").write_text(tsv, encoding="utf-8")
+    (folder / "dev.tsv").write_text("\n".join(tsv.splitlines()[:25]) + "\n", encoding="utf-8")
+    with (folder / "pairs.jsonl").open("w", encoding="utf-8") as handle:
+        for s in SENTENCES[:48]:
+            handle.write(json.dumps({"translation": {"en": s, "ro": s.upper()}}) + "\n")
+    lines = "".join(f'"{s} {s}","{s}"\n' for s in SENTENCES[:48])
+    (folder / "docs.csv").write_text("document,summary\n" + lines, encoding="utf-8")
+    return folder
+
+
+def invoke(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
+    """`nlpkit ARGS` in-process through the real entry point: (code, stdout, stderr)."""
+    import sys
+
+    from nlpkit.cli.app import main
+
+    monkeypatch.setattr(sys, "argv", ["nlpkit", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def recipe_file(folder: Path, task: str, model: str, data: dict, **sections) -> Path:
+    """A recipe for a few quick steps; ``sections`` replace or extend its parts."""
+    training = {"max_steps": 4, "batch_size": 8, "logging_steps": 2, "eval_strategy": "no"}
+    training.update(sections.pop("training", {}))
+    content = {"task": task, "model": model, "data": data, "training": training}
+    content.update(output_dir=str(folder / "run"), **sections)
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def classification_data(data_dir: Path, **extra) -> dict:
+    return {
+        "train_file": str(data_dir / "train.tsv"),
+        "eval_file": str(data_dir / "dev.tsv"),
+        "text_column": "sentence",
+        "label_names": LABELS,
+        "max_length": 32,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def classifier_run(tiny, data_dir, tmp_path_factory) -> Path:
+    """One real `nlpkit finetune` subprocess; later tests use the folder it saves."""
+    folder = tmp_path_factory.mktemp("cli-run")
+    path = recipe_file(
+        folder,
+        "text-classification",
+        tiny["bert"],
+        classification_data(data_dir),
+        training={
+            "max_steps": 6,
+            "eval_strategy": "steps",
+            "eval_steps": 3,
+            "load_best_model_at_end": True,
+        },
+    )
+    result = run_nlpkit("finetune", str(path), "--set", "training.learning_rate=1e-3")
+    assert result.returncode == 0, result.stderr
+    assert "eval accuracy" in result.stdout and "eval at step 3" in result.stderr
+    return folder / "run"
+
+
+def test_cli_run_saves_a_complete_folder(classifier_run):
+    names = {entry.name for entry in classifier_run.iterdir()}
+    expected = {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "recipe.yaml",
+        "metrics.json",
+        "train_log.jsonl",
+        "README.md",
+        "training_curves.png",
+    }
+    assert expected <= names and "checkpoints" not in names
+    config = json.loads((classifier_run / "config.json").read_text(encoding="utf-8"))
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    metrics = json.loads((classifier_run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["global_step"] == 6 and 0 <= metrics["metrics"]["accuracy"] <= 1
+    saved = yaml.safe_load((classifier_run / "recipe.yaml").read_text(encoding="utf-8"))
+    assert saved["training"]["learning_rate"] == 1e-3  # the --set value, resolved
+    log = [json.loads(line) for line in (classifier_run / "train_log.jsonl").open()]
+    assert [row["step"] for row in log if "loss" in row] == [2, 4, 6]
+    assert (classifier_run / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "pipeline_tag: text-classification" in (classifier_run / "README.md").read_text()
+
+
+def test_saved_folder_works_with_classify_and_pipeline(classifier_run):
+    from transformers import pipeline
+
+    result = run_nlpkit(
+        "classify", "--model", str(classifier_run), "the plot was awful", "-f", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["label"] in LABELS
+    assert "no label names" not in result.stderr
+    prediction = pipeline("text-classification", model=str(classifier_run))("my day was great")
+    assert prediction[0]["label"] in LABELS
+
+
+def test_evaluate_saved_run_on_a_file_and_on_its_own_recipe(classifier_run, data_dir):
+    from nlpkit import evaluate_model
+
+    on_file = evaluate_model(classifier_run, data=data_dir / "train.tsv")
+    assert on_file["samples"] == len(SENTENCES) and 0 <= on_file["accuracy"] <= 1
+    on_recipe = evaluate_model(classifier_run)  # the eval split of the recipe it saved
+    assert on_recipe["samples"] == 24 and set(on_recipe) >= {"loss", "accuracy", "f1_macro"}
+
+
+def test_overwrite_protection(classifier_run, tmp_path):
+    from nlpkit import finetune
+
+    path = classifier_run / "recipe.yaml"
+    with pytest.raises(OutputError, match="not empty; pass --overwrite"):
+        finetune(path)
+    with pytest.raises(UsageError, match="pass only one"):
+        finetune(path, overwrite=True, resume=True)
+    stranger = tmp_path / "not-a-run"
+    stranger.mkdir()
+    (stranger / "thesis.tex").write_text("precious", encoding="utf-8")
+    with pytest.raises(OutputError, match="not an nlpkit run folder"):
+        finetune(path, overrides={"output_dir": str(stranger)}, overwrite=True)
+    assert (stranger / "thesis.tex").exists()
+
+
+def test_overwrite_replaces_a_previous_run(tiny, data_dir, tmp_path):
+    from nlpkit import finetune
+
+    path = recipe_file(
+        tmp_path,
+        "text-classification",
+        tiny["bert"],
+        classification_data(data_dir),
+        training={"max_steps": 2},
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "recipe.yaml").write_text("old: run\n", encoding="utf-8")
+    (run / "stale.txt").write_text("from the old run", encoding="utf-8")
+    result = finetune(path, overwrite=True, progress=False)
+    assert result.global_step == 2 and "accuracy" in result.metrics
+    assert not (run / "stale.txt").exists() and (run / "config.json").exists()
+
+
+class _Crash(Exception):
+    pass
+
+
+def _crash_at(step: int):
+    from transformers import TrainerCallback
+
+    class CrashAt(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                raise _Crash(f"simulated crash at step {step}")
+
+    return CrashAt()
+
+
+def test_resume_after_an_interrupted_run(tiny, data_dir, tmp_path, capsys, monkeypatch):
+    from nlpkit import finetune
+
+    path = recipe_file(
+        tmp_path,
+        "text-classification",
+        tiny["bert"],
+        classification_data(data_dir),
+        training={"max_steps": 6, "save_strategy": "steps", "save_steps": 3},
+    )
+    run = tmp_path / "run"
+    with pytest.raises(TrainingError, match="stopped at step 5.*--resume"):
+        finetune(path, progress=False, callbacks=[_crash_at(5)])
+    assert not (run / "config.json").exists()  # no final model, let alone a half one
+    assert (run / "checkpoints" / "checkpoint-3").is_dir()
+    with pytest.raises(TrainingError, match=r"training.learning_rate: 5e-05 -> 0.1"):
+        finetune(path, overrides={"training.learning_rate": 0.1}, resume=True)
+    code, out, err = invoke(capsys, monkeypatch, "finetune", str(path), "--resume")
+    assert code == 0, err
+    assert "resuming from checkpoint-3 (step 3)" in err
+    assert "resumed from step" in out and (run / "config.json").exists()
+    log = [json.loads(line) for line in (run / "train_log.jsonl").open()]
+    # the crashed run logged steps 2 and 4; its step-4 line went when resuming from 3
+    assert [row["step"] for row in log if "loss" in row] == [2, 4, 6]
+    code, _, err = invoke(capsys, monkeypatch, "finetune", str(path), "--resume")
+    assert code == 1 and "already finished" in err
+
+
+def test_lora_saves_adapter_and_a_merged_model_that_agrees(tiny, data_dir, tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from nlpkit import finetune
+
+    lora = {
+        "r": 4,
+        "alpha": 8,
+        "target_modules": r".*encoder.*\.(query|key|value|dense)$",
+        "modules_to_save": ["classifier", "pooler"],
+    }
+    path = recipe_file(
+        tmp_path,
+        "text-classification",
+        tiny["bert"],
+        classification_data(data_dir),
+        training={"learning_rate": 1e-2},
+        lora=lora,
+    )
+    result = finetune(path, progress=False)
+    run = Path(result.output_dir)
+    assert result.adapter_dir == str(run / "adapter")
+    assert (run / "adapter" / "adapter_config.json").exists()
+    assert result.trainable_parameters < result.total_parameters
+    tokenizer = AutoTokenizer.from_pretrained(run)
+    batch = tokenizer(
+        ["the food was bad .", "python is amazing ."], return_tensors="pt", padding=True
+    )
+    merged = AutoModelForSequenceClassification.from_pretrained(run).eval()
+    base = AutoModelForSequenceClassification.from_pretrained(tiny["bert"])
+    untrained_pooler = base.bert.pooler.dense.weight.detach().clone()
+    adapted = PeftModel.from_pretrained(base, run / "adapter").eval()
+    with torch.no_grad():
+        assert torch.allclose(merged(**batch).logits, adapted(**batch).logits, atol=1e-5)
+    assert not torch.allclose(merged.bert.pooler.dense.weight, untrained_pooler)  # trained
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "file", "columns", "metrics"),
+    [
+        (
+            "summarization",
+            "t5",
+            "docs.csv",
+            {
+                "source_column": "document",
+                "target_column": "summary",
+                "source_prefix": "summarize: ",
+            },
+            {"rouge1", "rouge2", "rougeL"},
+        ),
+        (
+            "translation",
+            "marian",
+            "pairs.jsonl",
+            {"source_column": "translation.en", "target_column": "translation.ro"},
+            {"bleu", "chrf"},
+        ),
+    ],
+)
+def test_seq2seq_tasks_train_generate_and_score(
+    tiny, data_dir, tmp_path, task, model, file, columns, metrics
+):
+    from transformers import AutoModelForSeq2SeqLM
+
+    from nlpkit import finetune
+
+    data = {
+        "train_file": str(data_dir / file),
+        "eval_file": str(data_dir / file),
+        "max_length": 32,
+        "max_target_length": 16,
+        "max_eval_samples": 8,
+        **columns,
+    }
+    path = recipe_file(
+        tmp_path,
+        task,
+        tiny[model],
+        data,
+        training={"eval_strategy": "epoch", "generation_max_length": 8},
+    )
+    result = finetune(path, progress=False)
+    assert metrics <= set(result.metrics) and result.rows == {"train": 48, "eval": 8}
+    loaded = AutoModelForSeq2SeqLM.from_pretrained(result.output_dir)
+    assert loaded.config.is_encoder_decoder
+
+
+def test_causal_lm_with_lora_reports_perplexity(tiny, data_dir, tmp_path):
+    from transformers import pipeline
+
+    from nlpkit import finetune
+
+    data = {
+        "train_file": str(data_dir / "train.tsv"),
+        "eval_file": str(data_dir / "dev.tsv"),
+        "text_column": "sentence",
+        "max_length": 24,
+    }
+    path = recipe_file(
+        tmp_path,
+        "text-generation",
+        tiny["gpt2"],
+        data,
+        training={"eval_strategy": "epoch", "metric_for_best_model": "perplexity"},
+        lora={"r": 4},
+    )
+    result = finetune(path, progress=False)
+    assert result.metrics["perplexity"] == pytest.approx(math.exp(result.metrics["loss"]))
+    assert (Path(result.output_dir) / "adapter" / "adapter_model.safetensors").exists()
+    generator = pipeline("text-generation", model=result.output_dir)
+    assert generator("the movie", max_new_tokens=3)[0]["generated_text"].startswith("the movie")
+
+
+def test_data_problems_name_the_key_and_columns(tiny, data_dir, tmp_path):
+    from nlpkit import finetune
+    from nlpkit.errors import InputError
+
+    data = classification_data(data_dir, text_column="sentense")
+    path = recipe_file(tmp_path, "text-classification", tiny["bert"], data)
+    with pytest.raises(InputError, match="data.text_column: no column 'sentense'.*sentence"):
+        finetune(path, progress=False)
+    data = classification_data(data_dir, label_names=["bad", "good"])
+    path = recipe_file(tmp_path, "text-classification", tiny["bert"], data)
+    with pytest.raises(InputError, match="label '(negative|positive)' is not one of bad, good"):
+        finetune(path, progress=False)
+    assert not (tmp_path / "run").exists()  # nothing written for a run that never started
+
+
+def test_hub_dataset_offline_fails_fast_with_the_fix(tiny, tmp_path):
+    from nlpkit import finetune
+    from nlpkit.errors import InputError
+
+    data = {"dataset": "nyu-mll/glue", "dataset_config": "sst2", "text_column": "sentence"}
+    path = recipe_file(tmp_path, "text-classification", tiny["bert"], data)
+    with pytest.raises(InputError, match="data.train_file / data.eval_file"):
+        finetune(path, progress=False)
