@@ -7,7 +7,13 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 
 from nlpkit import __version__
-from nlpkit.models import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE, hub_offline, hub_reachable
+from nlpkit.models import (
+    DEFAULT_MODELS,
+    TRANSLATION_MODEL_TEMPLATE,
+    default_model,
+    hub_offline,
+    hub_reachable,
+)
 
 PACKAGES = ("torch", "transformers", "accelerate", "datasets", "peft", "tokenizers", "safetensors")
 
@@ -15,6 +21,7 @@ PACKAGES = ("torch", "transformers", "accelerate", "datasets", "peft", "tokenize
 def collect_env(probe_hub: bool = True) -> dict[str, object]:
     """Everything a bug report needs, as plain data."""
     from nlpkit.devices import describe_devices
+    from nlpkit.store import nlpkit_home
 
     offline = hub_offline()
     return {
@@ -26,7 +33,8 @@ def collect_env(probe_hub: bool = True) -> dict[str, object]:
         "hf_hub_offline": offline,
         "hub_reachable": (not offline and hub_reachable()) if probe_hub else None,
         "hf_home": os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")),
-        **{f"model_{task}": name for task, name in DEFAULT_MODELS.items()},
+        "nlpkit_home": str(nlpkit_home()),
+        **{f"model_{task}": default_model(task) for task in DEFAULT_MODELS},
         "model_translate": TRANSLATION_MODEL_TEMPLATE,
     }
 

@@ -1,8 +1,9 @@
-"""Model resolution: defaults per task, local folders, the HF cache, and offline.
+"""Model resolution: defaults per task, local folders, GGUF files, the HF cache, and offline.
 
-A model name is either a local folder or a Hub id. A Hub id works when it is
-already in the local cache or when the Hub answers; otherwise we fail at once
-with the name and the fix, instead of waiting out 25-50 s of retries.
+A model name is a local folder, a ``.gguf`` file, a built-in name (``smollm2``),
+a model in nlpkit's store, or a Hub id. A Hub id works when it is already in the
+local cache or when the Hub answers; otherwise we fail at once with the name and
+the fix, instead of waiting out 25-50 s of retries.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from nlpkit.builtin import (
+    BUILTIN_GENERATOR,
+    BUILTIN_MODELS,
+    builtin_generator_installed,
+    builtin_model,
+)
 from nlpkit.errors import ModelNotFoundError
+from nlpkit.store import find_entry
 
 DEFAULT_MODELS = {
     "classify": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
@@ -42,30 +50,114 @@ def default_translation_model(src: str, tgt: str) -> str:
     return TRANSLATION_MODEL_TEMPLATE.format(src=src, tgt=tgt)
 
 
-def resolve_model(name: str) -> ModelSource:
-    """Decide how to load ``name`` without downloading anything yet."""
+def default_model(task: str) -> str:
+    """The model a task uses when none is named; generate prefers the built-in one."""
+    if task == "generate" and builtin_generator_installed():
+        return BUILTIN_GENERATOR
+    return DEFAULT_MODELS[task]
+
+
+def resolve_model(name: str, gguf_file: str | None = None) -> ModelSource:
+    """Decide how to load ``name`` without downloading any weights yet.
+
+    A GGUF file (``x.gguf``, a folder or Hub id with ``gguf_file``, a built-in
+    name) resolves to its folder in the model store, converted on first use.
+    """
+    gguf = find_gguf(name, gguf_file)
+    if gguf is not None:
+        from nlpkit.store import ensure_converted
+
+        return ModelSource(name, str(ensure_converted(gguf)), local_files_only=True)
     path = Path(name).expanduser()
     if path.is_dir():
         return ModelSource(name, str(path.resolve()), local_files_only=True)
     if path.exists():
-        raise ModelNotFoundError(f"model '{name}': is a file, expected a model folder")
+        raise ModelNotFoundError(
+            f"model '{name}': is a file, expected a model folder or a .gguf file"
+        )
     if _looks_like_path(name):
         raise ModelNotFoundError(
             f"model '{name}': no such folder; check the path or pass a Hub id like 'org/model'"
         )
+    stored = find_entry(name)
+    if stored is not None:
+        return ModelSource(name, str(stored.path), local_files_only=True)
     if is_cached(name):
         return ModelSource(name, name, local_files_only=True)
+    require_hub(name)
+    return ModelSource(name, name, local_files_only=False)
+
+
+def find_gguf(name: str, gguf_file: str | None = None) -> Path | None:
+    """The GGUF file ``name`` (with ``gguf_file``) points at, or None for other models."""
+    path = Path(name).expanduser()
+    if gguf_file:
+        if path.is_dir():
+            return _existing_file(path / gguf_file, name)
+        if _looks_like_path(name):
+            raise ModelNotFoundError(f"model '{name}': no such folder")
+        return _hub_file(name, gguf_file)
+    if name.lower().endswith(".gguf"):
+        return _existing_file(path, name)
+    builtin = builtin_model(name)
+    if builtin is None or path.exists():
+        return None
+    found = builtin.gguf_path()
+    if found is None:
+        raise ModelNotFoundError(
+            f"model '{name}' is built in but its package is not installed: {builtin.install_hint}"
+        )
+    return found
+
+
+def _existing_file(path: Path, name: str) -> Path:
+    if not path.is_file():
+        raise ModelNotFoundError(f"model '{name}': no such GGUF file {path}")
+    return path
+
+
+def _hub_file(repo_id: str, filename: str) -> Path:
+    """One file of a Hub repo, from the cache or downloaded (GGUF repos hold several)."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(repo_id, filename)
+    except ValueError:
+        cached = None
+    if isinstance(cached, str):
+        return Path(cached)
+    require_hub(f"{repo_id}/{filename}")
+    try:
+        return Path(hf_hub_download(repo_id, filename))
+    except Exception as exc:  # not found, gated, network...
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        raise ModelNotFoundError(f"model '{repo_id}': cannot get {filename} ({first})") from exc
+
+
+def require_hub(name: str) -> None:
+    """Fail at once, with the fix, when the Hub cannot serve ``name``."""
+    fix = "pass --model with a local folder, or run once with network access to download it"
+    fix += _offline_hint(name)
     if hub_offline():
         raise ModelNotFoundError(
-            f"model '{name}' is not in the local cache and the Hub is offline (HF_HUB_OFFLINE=1); "
-            "pass --model with a local folder, or run once with network access to download it"
+            f"model '{name}' is not in the local cache and the Hub is offline "
+            f"(HF_HUB_OFFLINE=1); {fix}"
         )
     if not hub_reachable():
         raise ModelNotFoundError(
             f"model '{name}' is not in the local cache and {hub_endpoint()} cannot be reached; "
-            "pass --model with a local folder, or run once with network access to download it"
+            f"{fix}"
         )
-    return ModelSource(name, name, local_files_only=False)
+
+
+def _offline_hint(name: str) -> str:
+    """Point generation users at the built-in model, which needs no network."""
+    if name not in (DEFAULT_MODELS["generate"], DEFAULT_MODELS["summarize"]):
+        return ""
+    if builtin_generator_installed():
+        return f"; or use the built-in model offline: --model {BUILTIN_GENERATOR}"
+    hint = BUILTIN_MODELS[BUILTIN_GENERATOR].install_hint
+    return f"; or install the built-in offline model ({BUILTIN_GENERATOR}): {hint}"
 
 
 def _looks_like_path(name: str) -> bool:

@@ -14,6 +14,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="nlpkit-test-hf-")
+# The model store of the whole session: GGUF conversions are made once and shared.
+os.environ["NLPKIT_HOME"] = tempfile.mkdtemp(prefix="nlpkit-test-home-")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402

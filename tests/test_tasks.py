@@ -94,7 +94,7 @@ def test_t5_gets_task_prefix(tiny, monkeypatch):
 
 def test_wrong_model_kind_is_a_clear_error(tiny):
     with pytest.raises(ModelLoadError, match="not an encoder-decoder"):
-        nlpkit.summarize("x", model=tiny["gpt2"])
+        nlpkit.translate("x", src="en", tgt="de", model=tiny["gpt2"])
 
 
 def test_corrupt_weights(tiny, tmp_path):

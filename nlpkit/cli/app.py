@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 
@@ -10,6 +11,7 @@ import typer
 from nlpkit import __version__
 from nlpkit.cli import env as env_cli
 from nlpkit.cli import finetune as finetune_cli
+from nlpkit.cli import models as models_cli
 from nlpkit.cli import recipe as recipe_cli
 from nlpkit.cli import tasks as tasks_cli
 from nlpkit.errors import NlpkitError
@@ -50,6 +52,7 @@ app.command("env")(env_cli.env_cmd)
 app.command("finetune")(finetune_cli.finetune_cmd)
 app.command("evaluate")(finetune_cli.evaluate_cmd)
 app.add_typer(recipe_cli.app, name="recipe")
+app.add_typer(models_cli.app, name="models")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -67,9 +70,26 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+class _NoticeHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(record.getMessage(), file=sys.stderr)
+
+
+def _show_notices() -> None:
+    """nlpkit's own INFO notices (a first GGUF conversion) go to stderr as plain lines."""
+    logger = logging.getLogger("nlpkit")
+    if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
+        logger.addHandler(_NoticeHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def main() -> None:
     """Console-script entry: run the app, turn NlpkitError into one line and an exit code."""
     warnings.showwarning = _show_warning
+    _show_notices()
     try:
         app()
     except NlpkitError as exc:

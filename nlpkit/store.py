@@ -1,0 +1,296 @@
+"""The local model store: GGUF files converted once into safetensors folders.
+
+Reading a GGUF file through transformers dequantizes every tensor and rebuilds
+the tokenizer (about 45 s for SmolLM2-135M on two CPU cores); the same weights
+saved as safetensors reload in under a second. So the first use of a GGUF file
+converts it into ``$NLPKIT_HOME/models/NAME`` (default: the user cache folder)
+and later uses load that folder. An entry is written into a hidden folder in
+the store and renamed into place only when complete, so a crash or a corrupt
+file never leaves half an entry behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlpkit.builtin import BUILTIN_MODELS
+from nlpkit.errors import ModelLoadError, UsageError
+
+HOME_ENV = "NLPKIT_HOME"
+MANIFEST = "nlpkit-model.json"
+PARTIAL_PREFIX = ".partial-"
+STALE_PARTIAL_S = 24 * 3600
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoreEntry:
+    """One converted model: ``path`` is a folder that from_pretrained reads."""
+
+    name: str
+    source: str
+    path: Path
+    size_bytes: int
+    created: str
+
+
+def nlpkit_home() -> Path:
+    """``$NLPKIT_HOME``, else the user cache folder (e.g. ~/.cache/nlpkit)."""
+    configured = os.environ.get(HOME_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("nlpkit", appauthor=False))
+
+
+def models_dir() -> Path:
+    return nlpkit_home() / "models"
+
+
+def entry_name(gguf: Path) -> str:
+    """The store name of a GGUF file: a built-in's own name, else stem + path hash."""
+    resolved = gguf.resolve()
+    for builtin in BUILTIN_MODELS.values():
+        if builtin.gguf_path() == resolved:
+            return builtin.name
+    stem = re.sub(r"[^a-z0-9._-]+", "-", resolved.stem.lower()).strip("-.") or "model"
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
+    return f"{stem}-{digest}"
+
+
+def find_entry(name: str) -> StoreEntry | None:
+    """The complete entry called ``name``, or None."""
+    if not name or name.startswith(".") or "/" in name or os.sep in name:
+        return None
+    return _read_entry(models_dir() / name)
+
+
+def list_entries() -> list[StoreEntry]:
+    """Complete entries, by name; hidden partial folders are not entries."""
+    folder = models_dir()
+    if not folder.is_dir():
+        return []
+    entries = (_read_entry(path) for path in sorted(folder.iterdir()))
+    return [entry for entry in entries if entry is not None]
+
+
+def _read_entry(folder: Path) -> StoreEntry | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return StoreEntry(
+        folder.name, manifest.get("source", "?"), folder, size, manifest.get("created", "")
+    )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One row of `nlpkit models`."""
+
+    name: str
+    kind: str
+    status: str
+    source: str
+    size_mb: int
+    path: str
+
+
+def list_models() -> list[ModelInfo]:
+    """Built-in models (converted or not), then every other converted GGUF file."""
+    entries = {entry.name: entry for entry in list_entries()}
+    rows = [
+        _builtin_row(builtin, entries.pop(name, None)) for name, builtin in BUILTIN_MODELS.items()
+    ]
+    for entry in entries.values():
+        rows.append(
+            ModelInfo(
+                entry.name,
+                "converted",
+                "ready",
+                entry.source,
+                _mb(entry.size_bytes),
+                str(entry.path),
+            )
+        )
+    return rows
+
+
+def _builtin_row(builtin, entry: StoreEntry | None) -> ModelInfo:
+    source = f"{builtin.pip_name} (PyPI): {builtin.filename}"
+    if entry is not None:
+        return ModelInfo(
+            builtin.name, "built-in", "ready", source, _mb(entry.size_bytes), str(entry.path)
+        )
+    gguf = builtin.gguf_path()
+    if gguf is None:
+        return ModelInfo(
+            builtin.name, "built-in", f"not installed: {builtin.install_hint}", source, 0, ""
+        )
+    status = "converts on first use"
+    return ModelInfo(builtin.name, "built-in", status, source, _mb(gguf.stat().st_size), str(gguf))
+
+
+def _mb(size_bytes: int) -> int:
+    return round(size_bytes / 1e6)
+
+
+def remove_model(name: str) -> ModelInfo:
+    """Delete a converted model; its GGUF source (a built-in's package) is left alone."""
+    builtin = BUILTIN_MODELS.get(name.lower())
+    if builtin is not None and find_entry(builtin.name) is None:
+        raise UsageError(
+            f"'{builtin.name}' is built in and not converted yet: nothing to remove "
+            f"(its GGUF file goes with `pip uninstall {builtin.pip_name}`)"
+        )
+    entry = remove_entry(builtin.name if builtin else name)
+    kind = "built-in" if builtin else "converted"
+    return ModelInfo(
+        entry.name, kind, "removed", entry.source, _mb(entry.size_bytes), str(entry.path)
+    )
+
+
+def remove_entry(name: str) -> StoreEntry:
+    """Delete a converted model; its GGUF source is left alone."""
+    entry = find_entry(name)
+    if entry is None:
+        known = ", ".join(e.name for e in list_entries()) or "none"
+        raise UsageError(f"no converted model '{name}' in {models_dir()} (converted: {known})")
+    # Rename first, so the entry disappears at once even if deleting takes a while.
+    doomed = entry.path.with_name(f"{PARTIAL_PREFIX}{entry.name}-{os.getpid()}")
+    os.replace(entry.path, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+    return entry
+
+
+def ensure_converted(gguf: Path) -> Path:
+    """The store folder for ``gguf``, converting it first if needed (once).
+
+    A conversion is announced on the ``nlpkit`` logger (the CLI shows it), so
+    the user knows why this first load takes a while.
+    """
+    gguf = Path(gguf).expanduser().resolve()
+    if not gguf.is_file():
+        raise UsageError(f"'{gguf}': no such GGUF file")
+    final = models_dir() / entry_name(gguf)
+    if _is_current(final, gguf):
+        return final
+    logger.info(
+        "converting %s into the model store, once (about a minute on CPU): %s", gguf.name, final
+    )
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(final.parent)
+    partial = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{final.name}-", dir=final.parent))
+    try:
+        convert_gguf(gguf, partial)
+        _write_manifest(partial, gguf)
+        _publish(partial, final, gguf)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return final
+
+
+def _is_current(folder: Path, gguf: Path) -> bool:
+    """A complete entry converted from this very file (same path, size and mtime)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    stat = gguf.stat()
+    return manifest.get("source") == str(gguf) and manifest.get("source_stat") == [
+        stat.st_size,
+        stat.st_mtime_ns,
+    ]
+
+
+def _write_manifest(folder: Path, gguf: Path) -> None:
+    import transformers
+
+    stat = gguf.stat()
+    manifest = {
+        "source": str(gguf),
+        "source_stat": [stat.st_size, stat.st_mtime_ns],
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "transformers": transformers.__version__,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _publish(partial: Path, final: Path, gguf: Path) -> None:
+    """Rename the finished folder into place; an outdated entry is moved aside first."""
+    if final.exists():
+        if _is_current(final, gguf):
+            return  # another process converted the same file meanwhile
+        old = final.with_name(f"{PARTIAL_PREFIX}{final.name}-old-{os.getpid()}")
+        os.replace(final, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(partial, final)
+
+
+def _remove_stale_partials(folder: Path) -> None:
+    """Leftovers of conversions killed mid-way (a live one is younger than a day)."""
+    cutoff = time.time() - STALE_PARTIAL_S
+    for path in folder.glob(f"{PARTIAL_PREFIX}*"):
+        if path.stat().st_mtime < cutoff:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def convert_gguf(gguf: Path, folder: Path) -> None:
+    """Read ``gguf`` with transformers' own GGUF loader and save it as safetensors."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    options = {"gguf_file": gguf.name, "local_files_only": True}
+    try:
+        config = transformers.AutoConfig.from_pretrained(gguf.parent, **options)
+        auto_class = (
+            transformers.AutoModelForSeq2SeqLM
+            if config.is_encoder_decoder
+            else transformers.AutoModelForCausalLM
+        )
+        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, **options)
+        # Dense weights: what safetensors stores and what CPU matmuls want.
+        dense = transformers.GgufConfig(dequantize=True)
+        with contextlib.redirect_stderr(io.StringIO()):  # the loader's own tqdm bar
+            model = auto_class.from_pretrained(gguf.parent, quantization_config=dense, **options)
+    except Exception as exc:  # the loader raises many types for a damaged file
+        raise ModelLoadError(
+            f"'{gguf}': cannot read this GGUF file ({_first_line(exc)}); it may be truncated "
+            "or corrupt (download it again), or its architecture is one transformers cannot load"
+        ) from exc
+    clear_gguf_state(model)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def clear_gguf_state(model) -> None:
+    """Forget that the weights came from GGUF: they are plain tensors now.
+
+    transformers keeps the GGUF quantizer on the model and refuses to save it
+    ("quantized with gguf and is not serializable") unless it was dropped.
+    """
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
+    model.is_quantized = False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
