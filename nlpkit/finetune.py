@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import NlpkitError, TrainingError
-from nlpkit.recipe import Recipe, load_recipe
+from nlpkit.recipe import Recipe, load_recipe, override_recipe
+from nlpkit.training import outputs
+from nlpkit.training.trainer import final_metrics
 
 Overrides = Sequence[str] | Mapping[str, Any] | None
 
@@ -51,23 +53,19 @@ def finetune(
     ``overwrite`` replaces a previous run in output_dir; ``resume`` continues its last
     checkpoint. ``callbacks`` are extra transformers TrainerCallbacks.
     """
-    if not isinstance(recipe, Recipe):
+    if isinstance(recipe, Recipe):
+        recipe = override_recipe(recipe, overrides) if overrides else recipe
+    else:
         recipe = load_recipe(recipe, overrides)
-    from nlpkit.training import outputs
-
     checkpoint = outputs.check_output_dir(recipe, overwrite, resume)
     out = Path(recipe.output_dir)
     run = _prepare(recipe, out, progress, callbacks)
     outputs.start_run_folder(recipe, resume)  # only now is a previous run replaced
     resumed = outputs.checkpoint_step(checkpoint) if checkpoint else None
     if checkpoint is not None:
-        from nlpkit.training.callbacks import truncate_log
-
-        truncate_log(out / outputs.LOG_FILE, resumed)
+        outputs.truncate_log(out / outputs.LOG_FILE, resumed)
         _say(progress, f"resuming from {checkpoint.name} (step {resumed})")
-    train_output = _train(run.trainer, checkpoint, out)
-    from nlpkit.training.trainer import final_metrics
-
+    train_output = _train(run.trainer, checkpoint, out, progress)
     metrics = final_metrics(recipe, run.trainer) if recipe.has_eval else {}
     result = FinetuneResult(
         output_dir=str(out),
@@ -96,7 +94,7 @@ class _Run:
 
 
 def _prepare(recipe: Recipe, out: Path, progress: bool, callbacks: list | None) -> _Run:
-    from nlpkit.training import data, model, outputs, trainer
+    from nlpkit.training import data, model, trainer
     from nlpkit.training.callbacks import JsonlLog, RichProgress
 
     precision = trainer.resolve_precision(recipe)
@@ -120,23 +118,29 @@ def _prepare(recipe: Recipe, out: Path, progress: bool, callbacks: list | None) 
     return _Run(built, tokenizer, rows, trainable, total, precision)
 
 
-def _train(trainer: Any, checkpoint: Path | None, out: Path):
+def _train(trainer: Any, checkpoint: Path | None, out: Path, progress: bool):
     try:
         return trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    except (NlpkitError, KeyboardInterrupt):
+    except NlpkitError:
+        raise
+    except KeyboardInterrupt:
+        _say(progress, f"stopped at step {trainer.state.global_step}; {_RESUME_HINT.format(out)}")
         raise
     except Exception as exc:
         step = trainer.state.global_step
         first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
         raise TrainingError(
-            f"training stopped at step {step}: {type(exc).__name__}: {first}; checkpoints are in "
-            f"{out / 'checkpoints'}: continue with `nlpkit finetune RECIPE --resume`"
+            f"training stopped at step {step}: {type(exc).__name__}: {first}; "
+            + _RESUME_HINT.format(out)
         ) from exc
+
+
+_RESUME_HINT = "checkpoints are in {0}/checkpoints: continue with `nlpkit finetune RECIPE --resume`"
 
 
 def _save_run(recipe: Recipe, run: _Run, result: FinetuneResult) -> None:
     """Final model (atomically), metrics, card and curves; checkpoints go on success."""
-    from nlpkit.training import card, outputs
+    from nlpkit.training import card
 
     trainer, out = run.trainer, Path(recipe.output_dir)
     if not trainer.is_world_process_zero():
@@ -161,7 +165,7 @@ def _save_run(recipe: Recipe, run: _Run, result: FinetuneResult) -> None:
 
 
 def _say(enabled: bool, message: str) -> None:
-    if enabled:
+    if enabled and outputs.is_main_process():
         from rich.console import Console
 
         Console(stderr=True).print(message)

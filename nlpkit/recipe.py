@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nlpkit.errors import RecipeError
 from nlpkit.recipe_checks import (
@@ -94,6 +94,11 @@ class TrainingConfig(_Section):
     generation_num_beams: int | None = Field(None, gt=0, description="seq2seq eval: beam width")
     use_cpu: bool = Field(False, description="train on the CPU even when a GPU is present")
 
+    @field_validator("eval_strategy", "save_strategy", mode="before")
+    @classmethod
+    def _bare_no(cls, value: Any) -> Any:
+        return "no" if value is False else value  # YAML 1.1 reads a bare `no` as false
+
 
 class LoraConfig(_Section):
     """Low-rank adapters (peft): train a few parameters instead of the whole model."""
@@ -160,6 +165,15 @@ def load_recipe(
     for key, value in parse_overrides(overrides):
         apply_override(data, key, value, source)
     return validate_recipe(data, source, for_training)
+
+
+def override_recipe(recipe: Recipe, overrides: Sequence[str] | Mapping[str, Any]) -> Recipe:
+    """A copy of ``recipe`` with ``--set`` style overrides applied and validated again."""
+    data = recipe.resolved()
+    source = SourceMap("<recipe>", {})
+    for key, value in parse_overrides(overrides):
+        apply_override(data, key, value, source)
+    return validate_recipe(data, source)
 
 
 def _read(path: Path) -> str:
@@ -272,8 +286,9 @@ def apply_override(data: dict, key: tuple[str, ...], value: Any, source: SourceM
         node = child
     if key in _PATH_KEYS and isinstance(value, str) and value:
         value = str(_absolute(value, Path.cwd()))
-    if key == ("model",) and isinstance(value, str) and Path(value).expanduser().is_dir():
-        value = str(Path(value).expanduser().resolve())
+    if key == ("model",) and isinstance(value, str):
+        if value.startswith(("./", "../", "~")) or Path(value).expanduser().is_dir():
+            value = str(_absolute(value, Path.cwd()))
     node[key[-1]] = value
     source.mark_override(key, f"--set {'.'.join(key)}")
 

@@ -218,3 +218,21 @@ def test_cli_init_writes_a_starter_that_validates(capsys, monkeypatch, tmp_path,
 def test_cli_init_to_stdout(capsys, monkeypatch):
     code, out, _ = invoke(capsys, monkeypatch, "recipe", "init", "translation")
     assert code == 0 and "source_column: translation.en" in out and "# lora:" in out
+
+
+def test_bare_no_is_the_strategy_not_false(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    text = yaml.safe_dump(minimal(), sort_keys=False) + "training:\n  eval_strategy: no\n"
+    path.write_text(text, encoding="utf-8")
+    assert load_recipe(path).training.eval_strategy == "no"
+    assert load_recipe(path, ["training.save_strategy=no"]).training.save_strategy == "no"
+
+
+def test_overrides_apply_to_a_recipe_object(tmp_path):
+    from nlpkit.recipe import override_recipe
+
+    recipe = load_recipe(write(tmp_path, minimal()))
+    changed = override_recipe(recipe, ["training.epochs=2"])
+    assert changed.training.epochs == 2 and recipe.training.epochs == 3
+    with pytest.raises(RecipeError, match="--set training.epoch: unknown key"):
+        override_recipe(recipe, ["training.epoch=2"])

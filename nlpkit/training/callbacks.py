@@ -94,15 +94,3 @@ class JsonlLog(TrainerCallback):
         row["time"] = round(time.time(), 3)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row, default=float) + "\n")
-
-
-def truncate_log(path: Path, step: int) -> None:
-    """On resume, drop log lines written after the checkpoint we restart from."""
-    if not path.exists():
-        return
-    kept = [
-        line
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip() and json.loads(line).get("step", 0) <= step
-    ]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")

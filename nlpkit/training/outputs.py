@@ -48,6 +48,11 @@ RESUME_SAFE = {
 }
 
 
+def is_main_process() -> bool:
+    """Under torchrun / accelerate launch only rank 0 touches the run folder."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def check_output_dir(recipe: Recipe, overwrite: bool, resume: bool) -> Path | None:
     """Refuse early, touching nothing; the checkpoint to resume from, if resuming.
 
@@ -56,6 +61,8 @@ def check_output_dir(recipe: Recipe, overwrite: bool, resume: bool) -> Path | No
     out = Path(recipe.output_dir)
     if overwrite and resume:
         raise UsageError("--overwrite starts over and --resume continues: pass only one")
+    if not is_main_process() and not resume:
+        return None
     if out.exists() and not out.is_dir():
         raise OutputError(f"output_dir {out}: is a file, expected a folder")
     if resume:
@@ -73,7 +80,7 @@ def check_output_dir(recipe: Recipe, overwrite: bool, resume: bool) -> Path | No
 def start_run_folder(recipe: Recipe, resume: bool) -> None:
     """Empty ``output_dir`` (check_output_dir allowed it) and save the resolved recipe."""
     out = Path(recipe.output_dir)
-    if resume:
+    if resume or not is_main_process():
         return
     if out.is_dir():
         for entry in out.iterdir():
@@ -202,6 +209,18 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """On resume, drop log lines written after the checkpoint we restart from."""
+    if not path.exists() or not is_main_process():
+        return
+    kept = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and json.loads(line).get("step", 0) <= step
+    ]
+    write_text(path, "".join(line + "\n" for line in kept))
 
 
 def write_json(path: Path, data: Any) -> None:
