@@ -284,13 +284,17 @@ def apply_override(data: dict, key: tuple[str, ...], value: Any, source: SourceM
             name = ".".join(key[: depth + 1])
             raise RecipeError(f"--set {'.'.join(key)}: '{name}' is a value, not a section")
         node = child
-    if key in _PATH_KEYS and isinstance(value, str) and value:
+    if isinstance(value, str) and value and (key in _PATH_KEYS or _is_model_folder(key, value)):
         value = str(_absolute(value, Path.cwd()))
-    if key == ("model",) and isinstance(value, str):
-        if value.startswith(("./", "../", "~")) or Path(value).expanduser().is_dir():
-            value = str(_absolute(value, Path.cwd()))
     node[key[-1]] = value
     source.mark_override(key, f"--set {'.'.join(key)}")
+
+
+def _is_model_folder(key: tuple, value: str) -> bool:
+    """A model given as ./x, ../x, ~/x or an existing folder (not a Hub id)."""
+    if key != ("model",):
+        return False
+    return value.startswith(("./", "../", "~")) or Path(value).expanduser().is_dir()
 
 
 def validate_recipe(
