@@ -138,13 +138,27 @@ def _scorer(recipe: Recipe, tokenizer: Any, model: Any):
 
 
 def final_metrics(recipe: Recipe, trainer: Any) -> dict[str, float]:
-    """trainer.evaluate() without the eval_ prefix and timings; perplexity for causal LMs."""
-    raw = trainer.evaluate()
+    """The final model's eval metrics without the eval_ prefix; perplexity for causal LMs.
+
+    An evaluation the Trainer already ran on this very model (the last step, and
+    the best one when the best is kept) is reused rather than generated again.
+    """
+    raw = _last_evaluation(trainer) or trainer.evaluate()
     metrics = {
         key.removeprefix("eval_"): value
         for key, value in raw.items()
-        if not key.endswith(("_runtime", "_per_second", "_time")) and key != "epoch"
+        if key.startswith("eval_") and not key.endswith(("_runtime", "_per_second", "_time"))
     }
     if recipe.task == "text-generation":
         metrics["perplexity"] = math.exp(min(metrics["loss"], 700))
     return metrics
+
+
+def _last_evaluation(trainer: Any) -> dict[str, Any] | None:
+    state = trainer.state
+    evaluations = [row for row in state.log_history if "eval_loss" in row]
+    if not evaluations or evaluations[-1].get("step") != state.global_step:
+        return None
+    if trainer.args.load_best_model_at_end and state.best_global_step != state.global_step:
+        return None
+    return evaluations[-1]
