@@ -1,0 +1,174 @@
+"""nlpkit.generate against a plain model.generate loop and the text-generation pipeline.
+
+Same model (the built-in SmolLM2-135M-Instruct from nlpkit's store by default),
+same 32 chat prompts, greedy decoding, same max_new_tokens, in one run; prints
+new tokens per second, the ratios and how many outputs are identical.
+``--load`` also times the first load of the GGUF (conversion into a fresh
+store) against the cached load.
+
+Run: python bench/generate.py [--model NAME] [--max-new-tokens 24] [--threads N] [--load]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+
+from _common import timed
+
+PROMPTS = [
+    "What is the capital of France?",
+    "Name three colors.",
+    "Write one sentence about the sea.",
+    "Give me a tip for learning Python.",
+    "Why is the sky blue?",
+    "What is 12 times 12?",
+    "Suggest a name for a black cat.",
+    "Describe a sunrise in a few words.",
+    "What do bees make?",
+    "Write a short greeting for a birthday card.",
+    "Explain what a computer virus is.",
+    "List two fruits that are red.",
+    "What is the opposite of cold?",
+    "How many legs does a spider have?",
+    "Write a haiku about autumn leaves.",
+    "What is photosynthesis?",
+    "Give a synonym for happy.",
+    "Tell me a fun fact about the moon.",
+    "What language is spoken in Brazil?",
+    "How do I boil an egg?",
+    "Write a slogan for a bakery.",
+    "What is the largest ocean on Earth?",
+    "Name a famous painter.",
+    "What does a thermometer measure?",
+    "Why do we need sleep?",
+    "Write one sentence about trains.",
+    "What is the boiling point of water?",
+    "Suggest a weekend hobby.",
+    "Who wrote Romeo and Juliet?",
+    "What is a noun?",
+    "Describe the smell of rain.",
+    "What is the main ingredient of guacamole?",
+]
+
+
+def chat(prompt: str) -> list[dict]:
+    return [{"role": "user", "content": prompt}]
+
+
+def plain_loop(model, tokenizer, prompts, max_new_tokens):
+    """One prompt at a time, as a model card's example does."""
+    import torch
+
+    outputs = []
+    with torch.inference_mode():
+        for prompt in prompts:
+            inputs = tokenizer.apply_chat_template(
+                chat(prompt), add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+            generated = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+            new = generated[0, inputs["input_ids"].shape[1] :]
+            special = set(tokenizer.all_special_ids)
+            count = sum(1 for token in new.tolist() if token not in special)
+            outputs.append((tokenizer.decode(new, skip_special_tokens=True), count))
+    return outputs
+
+
+def with_pipeline(pipe, tokenizer, prompts, max_new_tokens):
+    """pipeline("text-generation") called on a list of chats, as its docs show."""
+    results = pipe([chat(p) for p in prompts], max_new_tokens=max_new_tokens, do_sample=False)
+    outputs = []
+    for result in results:
+        reply = result[0]["generated_text"][-1]["content"]
+        outputs.append((reply, len(tokenizer(reply, add_special_tokens=False)["input_ids"])))
+    return outputs
+
+
+def with_nlpkit(model_name, prompts, max_new_tokens):
+    import nlpkit
+
+    results = nlpkit.generate(prompts, model=model_name, max_new_tokens=max_new_tokens)
+    return [(g.text, g.new_tokens) for g in results]
+
+
+def load_times(model_name: str) -> tuple[float, float]:
+    """(first load, converting the GGUF into a fresh store; load from the store)."""
+    from nlpkit.tasks.loading import clear_cache, load_model
+
+    previous = os.environ.get("NLPKIT_HOME")
+    os.environ["NLPKIT_HOME"] = tempfile.mkdtemp(prefix="nlpkit-bench-home-")
+    try:
+        clear_cache()
+        _, first = timed(lambda: load_model("causal", model_name))
+        clear_cache()
+        _, cached = timed(lambda: load_model("causal", model_name))
+    finally:
+        if previous is None:
+            os.environ.pop("NLPKIT_HOME")
+        else:
+            os.environ["NLPKIT_HOME"] = previous
+        clear_cache()
+    return first, cached
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="smollm2", help="chat model (default: built-in)")
+    parser.add_argument("--max-new-tokens", type=int, default=24)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--load", action="store_true", help="also time first and cached loads")
+    args = parser.parse_args()
+
+    import torch
+    import transformers
+    from transformers import pipeline
+
+    from nlpkit.models import resolve_model
+    from nlpkit.tasks.loading import load_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    transformers.utils.logging.set_verbosity_error()
+    if args.load:
+        first, cached = load_times(args.model)
+        print(f"load {args.model}: first (GGUF conversion) {first:.1f}s, cached {cached:.2f}s")
+    folder = resolve_model(args.model).path
+    loaded = load_model("causal", args.model)
+    pipe = pipeline("text-generation", model=folder, device="cpu")
+    n = args.max_new_tokens
+    runs = {
+        "plain model.generate loop": lambda: plain_loop(loaded.model, loaded.tokenizer, PROMPTS, n),
+        'pipeline("text-generation")': lambda: with_pipeline(pipe, pipe.tokenizer, PROMPTS, n),
+        "nlpkit generate": lambda: with_nlpkit(args.model, PROMPTS, n),
+    }
+    # Warm-up: first-call costs are not throughput.
+    with_nlpkit(args.model, PROMPTS[:2], 4)
+    plain_loop(loaded.model, loaded.tokenizer, PROMPTS[:1], 4)
+    with_pipeline(pipe, pipe.tokenizer, PROMPTS[:1], 4)
+    report(runs, n)
+
+
+def report(runs, max_new_tokens: int) -> None:
+    import torch
+
+    outputs, speeds = {}, {}
+    for name, run in runs.items():
+        out, seconds = timed(run)
+        outputs[name] = [text.strip() for text, _ in out]
+        speeds[name] = sum(count for _, count in out) / seconds
+    base = "plain model.generate loop"
+    print(
+        f"{len(PROMPTS)} chat prompts, greedy, max_new_tokens={max_new_tokens}, CPU, "
+        f"{torch.get_num_threads()} threads"
+    )
+    print(f"{'setting':30} {'new tok/s':>10} {'vs loop':>8} {'same outputs':>13}")
+    for name, speed in speeds.items():
+        same = sum(a == b for a, b in zip(outputs[base], outputs[name], strict=True))
+        print(f"{name:30} {speed:10.1f} {speed / speeds[base]:7.2f}x {same:>8}/{len(PROMPTS)}")
+    pipe = speeds['pipeline("text-generation")']
+    print(f"nlpkit generate / pipeline: {speeds['nlpkit generate'] / pipe:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
