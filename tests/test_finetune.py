@@ -144,6 +144,33 @@ def test_evaluate_saved_run_on_a_file_and_on_its_own_recipe(classifier_run, data
     assert on_recipe["samples"] == 24 and set(on_recipe) >= {"loss", "accuracy", "f1_macro"}
 
 
+def test_cli_evaluate_with_a_recipe(classifier_run, tmp_path, capsys, monkeypatch):
+    recipe = str(classifier_run / "recipe.yaml")
+    args = ("evaluate", "--model", str(classifier_run), "--recipe", recipe, "-f", "json")
+    code, out, err = invoke(capsys, monkeypatch, *args, "--set", "data.max_eval_samples=10")
+    assert code == 0, err
+    assert json.loads(out)["samples"] == 10
+    code, _, err = invoke(capsys, monkeypatch, "evaluate", "--model", str(tmp_path))
+    assert code == 2 and "pass --recipe FILE or --data FILE" in err
+
+
+def test_an_interrupted_final_save_leaves_no_model(tiny, tmp_path, monkeypatch):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from nlpkit.training.outputs import save_final_model
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny["bert"])
+    tokenizer = AutoTokenizer.from_pretrained(tiny["bert"])
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tokenizer, "save_pretrained", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_final_model(model, tokenizer, tmp_path, lora=False)
+    assert list(tmp_path.iterdir()) == []  # weights were written, but only to the temp folder
+
+
 def test_overwrite_protection(classifier_run, tmp_path):
     from nlpkit import finetune
 

@@ -53,6 +53,7 @@ def finetune_summary(result: Any) -> dict[str, Any]:
     rows["train time (s)"] = train.get("train_runtime")
     rows["train samples/s"] = train.get("train_samples_per_second")
     rows["trainable parameters"] = f"{result.trainable_parameters:,} of {result.total_parameters:,}"
+    rows["precision"] = result.precision
     rows.update({f"eval {key}": value for key, value in result.metrics.items()})
     if result.adapter_dir:
         rows["LoRA adapter"] = result.adapter_dir

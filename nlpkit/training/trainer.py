@@ -61,7 +61,7 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         seed=train.seed,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
-        use_cpu=train.use_cpu,
+        use_cpu=train.use_cpu or (precision == "bf16" and not _has_cuda()),  # CPU autocast
         dataloader_pin_memory=_has_cuda() and not train.use_cpu,
         eval_strategy=eval_strategy,
         eval_steps=train.eval_steps,
