@@ -388,3 +388,29 @@ def test_hub_dataset_offline_fails_fast_with_the_fix(tiny, tmp_path):
     path = recipe_file(tmp_path, "text-classification", tiny["bert"], data)
     with pytest.raises(InputError, match="data.train_file / data.eval_file"):
         finetune(path, progress=False)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_run_on_cpu(tiny, data_dir, tmp_path):
+    """torchrun with 2 CPU processes (gloo): rank 0 alone writes and reports; losses not doubled."""
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    path = recipe_file(
+        tmp_path,
+        "text-classification",
+        tiny["bert"],
+        classification_data(data_dir),
+        training={"use_cpu": True},
+    )
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    command = [*launcher, "-m", "nlpkit", "finetune", str(path), "-f", "json"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=subprocess_env(), timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout)  # one report, from rank 0
+    assert summary["global_step"] == 4 and summary["metrics"]["loss"] < 1.0
+    assert (tmp_path / "run" / "config.json").exists()

@@ -35,8 +35,11 @@ def finetune_cmd(
     Example: nlpkit finetune recipes/sst2-minilm.yaml --set training.epochs=1
     """
     from nlpkit.finetune import finetune
+    from nlpkit.training.outputs import is_main_process
 
     result = finetune(recipe, overrides=overrides, overwrite=overwrite, resume=resume)
+    if not is_main_process():  # under torchrun / accelerate launch, rank 0 reports
+        return
     if format != opt.OutputFormat.table:
         print_mapping(asdict(result), format, "finetune")
         return

@@ -74,6 +74,9 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         greater_is_better=best != "loss",
         train_sampling_strategy="group_by_length" if train.group_by_length else "random",
         label_names=["labels"],
+        # Token-averaged losses need models that take num_items_in_batch; a classifier
+        # would see its loss (and gradients) multiplied by the number of processes.
+        average_tokens_across_devices=recipe.task != "text-classification",
         disable_tqdm=True,
         report_to="none",
     )
