@@ -117,7 +117,7 @@ class Recipe(_Section):
     """One reproducible fine-tuning run."""
 
     task: Task = Field(description=" | ".join(TASKS))
-    model: str = Field(description="Hub id, ./folder, or package:NAME/SUBDIR")
+    model: str = Field(description="Hub id, ./folder, ./file.gguf, smollm2 or package:NAME/SUBDIR")
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     lora: LoraConfig | None = None

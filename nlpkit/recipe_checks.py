@@ -65,13 +65,16 @@ def _check_model(model: str) -> list[Problem]:
             resolve_model_reference(model)
         except RecipeError as exc:
             return [Problem(("model",), str(exc))]
-    elif Path(model).is_absolute() and not Path(model).is_dir():
+    elif model.lower().endswith(".gguf") and not Path(model).is_file():
+        return [Problem(("model",), f"no such GGUF file: {model}")]
+    elif Path(model).is_absolute() and not Path(model).is_dir() and not _is_gguf(model):
         return [Problem(("model",), f"no such folder: {model}")]
     return []
 
 
 def resolve_model_reference(model: str) -> str:
-    """``package:NAME/SUBDIR`` as a folder path (the package is found, never imported)."""
+    """``package:NAME/SUBDIR`` as a folder (or .gguf file) path; the package is found, never
+    imported."""
     if not model.startswith(PACKAGE_SCHEME):
         return model
     name, _, subdir = model.removeprefix(PACKAGE_SCHEME).partition("/")
@@ -82,9 +85,14 @@ def resolve_model_reference(model: str) -> str:
         pip_name = name.replace("_", "-")
         raise RecipeError(f"package '{name}' is not installed (pip install {pip_name})")
     folder = Path(next(iter(spec.submodule_search_locations))) / subdir
-    if not folder.is_dir():
+    if not folder.is_dir() and not _is_gguf(str(folder)):
         raise RecipeError(f"package '{name}' has no folder '{subdir}' ({folder})")
     return str(folder)
+
+
+def _is_gguf(path: str) -> bool:
+    """A GGUF file works as a model: it is converted once into nlpkit's model store."""
+    return path.lower().endswith(".gguf") and Path(path).is_file()
 
 
 def _check_data(recipe: Recipe, for_training: bool) -> list[Problem]:

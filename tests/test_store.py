@@ -159,3 +159,19 @@ def test_models_cli_lists_and_removes(home, fake_convert, gguf, capsys, monkeypa
     assert code == 0 and out.startswith(f"removed {name}: 2 MB freed")
     code, _, err = invoke(capsys, monkeypatch, "models", "rm", name)
     assert code == 2 and err.startswith(f"error: no converted model '{name}'")
+
+
+def test_recipes_accept_gguf_files_and_builtin_names(tmp_path, gguf):
+    from nlpkit.errors import RecipeError
+    from nlpkit.recipe import load_recipe
+
+    (tmp_path / "train.txt").write_text("hello world\n")
+    recipe = tmp_path / "recipe.yaml"
+    body = "task: text-generation\ndata: {train_file: train.txt}\n"
+    body += "training: {eval_strategy: 'no'}\noutput_dir: out\nmodel: "
+    for model in (str(gguf), "smollm2"):
+        recipe.write_text(body + model + "\n")
+        assert load_recipe(recipe).model == model
+    recipe.write_text(body + "./absent.gguf\n")
+    with pytest.raises(RecipeError, match="no such GGUF file"):
+        load_recipe(recipe)
