@@ -106,7 +106,16 @@ print("HEAVY", heavy, file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["classify", "--help"], ["classify", "--top-k", "x"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["classify", "--help"],
+        ["classify", "--top-k", "x"],
+        ["models"],
+        ["generate", "-h"],
+    ],
+)
 def test_help_and_argument_errors_do_not_import_heavy_libraries(args):
     start = time.perf_counter()
     result = subprocess.run(
