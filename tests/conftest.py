@@ -20,6 +20,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
+from tests.netguard.sitecustomize import make_guard  # noqa: E402
 from tests.tiny_models import BUILDERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,15 +31,7 @@ NETGUARD = Path(__file__).resolve().parent / "netguard"
 @pytest.fixture(autouse=True)
 def network_guard(monkeypatch):
     """Fail any test that opens a non-local connection."""
-    connect = socket.socket.connect
-
-    def guarded(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if self.family == socket.AF_UNIX or str(host) in ("127.0.0.1", "::1", "localhost"):
-            return connect(self, address)
-        raise RuntimeError(f"network guard: test tried to connect to {address!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket.socket, "connect", make_guard(socket.socket.connect))
 
 
 @pytest.fixture(scope="session")
