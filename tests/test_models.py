@@ -49,3 +49,18 @@ def test_unreachable_hub_fails_fast(monkeypatch):
 
 def test_translation_default():
     assert default_translation_model("en", "ro") == "Helsinki-NLP/opus-mt-en-ro"
+
+
+def test_network_guard_is_on_in_process_and_subprocess():
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    with pytest.raises(RuntimeError, match="network guard"):
+        socket.create_connection(("192.0.2.1", 443), timeout=1)
+    code = "import socket; socket.create_connection(('192.0.2.1', 443), timeout=1)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=subprocess_env())
+    assert result.returncode != 0 and "network guard" in result.stderr
