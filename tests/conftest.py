@@ -74,3 +74,21 @@ def minilm_path() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def invoke(capsys, monkeypatch, *args: str, stdin: str | None = None):
+    """Run `nlpkit ARGS` in-process through the real entry point; returns (code, out, err)."""
+    import io
+
+    from nlpkit.cli.app import main
+
+    monkeypatch.setattr(sys, "argv", ["nlpkit", *args])
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

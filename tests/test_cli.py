@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from nlpkit.cli.app import main
-
-
-def invoke(capsys, monkeypatch, *args: str, stdin: str | None = None):
-    """Run `nlpkit ARGS` through the real entry point; returns (code, out, err)."""
-    import io
-
-    monkeypatch.setattr(sys, "argv", ["nlpkit", *args])
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.conftest import invoke
 
 
 def test_classify_jsonl_top_k(capsys, monkeypatch, tiny):

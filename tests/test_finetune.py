@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from nlpkit.errors import OutputError, TrainingError, UsageError
-from tests.conftest import run_nlpkit
+from tests.conftest import invoke, run_nlpkit
 from tests.tiny_models import SENTENCES
 
 POSITIVE = ("great", "wonderful", "amazing", "fine")
@@ -35,22 +35,6 @@ def data_dir(tmp_path_factory) -> Path:
     lines = "".join(f'"{s} {s}","{s}"\n' for s in SENTENCES[:48])
     (folder / "docs.csv").write_text("document,summary\n" + lines, encoding="utf-8")
     return folder
-
-
-def invoke(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    """`nlpkit ARGS` in-process through the real entry point: (code, stdout, stderr)."""
-    import sys
-
-    from nlpkit.cli.app import main
-
-    monkeypatch.setattr(sys, "argv", ["nlpkit", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def recipe_file(folder: Path, task: str, model: str, data: dict, **sections) -> Path:

@@ -10,26 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nlpkit.cli.app import main
 from nlpkit.errors import RecipeError
 from nlpkit.recipe import load_recipe, parse_overrides
 from nlpkit.recipe_checks import TASKS, resolve_model_reference
-from tests.conftest import ROOT, SHARED_DATA, minilm_path, subprocess_env
+from tests.conftest import ROOT, SHARED_DATA, invoke, minilm_path, subprocess_env
 
 INVALID = sorted((Path(__file__).parent / "recipes").glob("invalid_*.yaml"))
 SHIPPED = sorted((ROOT / "recipes").glob("*.yaml"))
-
-
-def invoke(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    """`nlpkit ARGS` in-process through the real entry point: (code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["nlpkit", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def write(folder: Path, data: dict, name: str = "recipe.yaml") -> Path:
