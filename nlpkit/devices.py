@@ -7,6 +7,7 @@ else the CPU; an explicit device that this machine lacks is a DeviceError.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from nlpkit.errors import DeviceError
 
@@ -47,6 +48,52 @@ def resolve_device(device: str = "auto"):
     return torch.device(device)
 
 
+PRECISIONS = ("fp32", "fp16", "bf16")
+_PRECISION_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+@dataclass(frozen=True)
+class DeviceKind:
+    """What precision depends on: the device type and whether it computes in bf16."""
+
+    type: str  # cpu, cuda, mps
+    bf16: bool = False
+
+
+def detect_kind(use_cpu: bool = False, device=None) -> DeviceKind:
+    """The kind of ``device`` (default: the best one here, or the CPU with ``use_cpu``)."""
+    import torch
+
+    if device is None:
+        cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+        name = "cpu" if use_cpu else "cuda" if cuda else "mps" if mps else "cpu"
+    else:
+        name = torch.device(device).type
+    if name == "cuda":
+        return DeviceKind("cuda", bool(torch.cuda.is_bf16_supported()))
+    return DeviceKind(name, name in ("cpu", "mps"))
+
+
+def choose_precision(requested: str, kind: DeviceKind) -> str:
+    """fp32 / fp16 / bf16: the one decision for training and inference.
+
+    ``auto`` is bf16 on a GPU that supports it, fp16 on other GPUs and on MPS
+    (accelerate runs fp16 autocast there), fp32 on the CPU, where half precision
+    is slower than fp32 on most processors. An explicit choice is checked.
+    """
+    if requested == "auto":
+        if kind.type == "cuda":
+            return "bf16" if kind.bf16 else "fp16"
+        return "fp16" if kind.type == "mps" else "fp32"
+    if requested not in PRECISIONS:
+        raise DeviceError(f"unknown precision '{requested}'; use auto, {', '.join(PRECISIONS)}")
+    if requested == "fp16" and kind.type == "cpu":
+        raise DeviceError("precision fp16 needs a GPU (CUDA or MPS); use bf16 or fp32 on the CPU")
+    if requested == "bf16" and not kind.bf16:
+        raise DeviceError("precision bf16 is not supported by this GPU; use fp16 or fp32")
+    return requested
+
+
 def resolve_dtype(dtype: str, device) -> object:
     """A torch dtype; ``auto`` is bf16 on GPUs that support it, fp16 on others, fp32 on CPU."""
     import torch
@@ -55,11 +102,7 @@ def resolve_dtype(dtype: str, device) -> object:
         raise DeviceError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPE_CHOICES)}")
     if dtype != "auto":
         return getattr(torch, dtype)
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "mps":
-        return torch.float16
-    return torch.float32
+    return getattr(torch, _PRECISION_DTYPES[choose_precision("auto", detect_kind(device=device))])
 
 
 def describe_devices() -> dict[str, object]:

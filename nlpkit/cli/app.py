@@ -12,6 +12,7 @@ from nlpkit import __version__
 from nlpkit.cli import env as env_cli
 from nlpkit.cli import finetune as finetune_cli
 from nlpkit.cli import models as models_cli
+from nlpkit.cli import plan as plan_cli
 from nlpkit.cli import recipe as recipe_cli
 from nlpkit.cli import tasks as tasks_cli
 from nlpkit.errors import NlpkitError
@@ -51,6 +52,7 @@ app.command("translate")(tasks_cli.translate_cmd)
 app.command("env")(env_cli.env_cmd)
 app.command("finetune")(finetune_cli.finetune_cmd)
 app.command("evaluate")(finetune_cli.evaluate_cmd)
+app.command("plan")(plan_cli.plan_cmd)
 app.add_typer(recipe_cli.app, name="recipe")
 app.add_typer(models_cli.app, name="models")
 

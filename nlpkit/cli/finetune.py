@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from nlpkit.cli import options as opt
+from nlpkit.cli.plan import show_plan
 from nlpkit.cli.render import print_mapping
 from nlpkit.recipe_checks import TASKS
 
@@ -29,11 +30,38 @@ def finetune_cmd(
         typer.Option("--resume", help="Continue from the last checkpoint in output_dir."),
     ] = False,
     format: opt.Format = opt.OutputFormat.table,
+    processes: opt.Processes = None,
+    gpus: opt.Gpus = None,
+    nnodes: opt.Nnodes = 1,
+    node_rank: opt.NodeRank = 0,
+    master_addr: opt.MasterAddr = None,
+    master_port: opt.MasterPort = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan (as `nlpkit plan`) and stop.")
+    ] = False,
 ) -> None:
     """Fine-tune a model as a recipe says, then save model, metrics and card to output_dir.
 
-    Example: nlpkit finetune recipes/sst2-minilm.yaml --set training.epochs=1
+    Example: nlpkit finetune recipes/sst2-minilm.yaml --set training.epochs=1 --processes 2
     """
+    from nlpkit.launch import Nodes, inside_launch, launch_finetune, launch_requested
+
+    nodes = Nodes(nnodes, node_rank, master_addr, master_port)
+    if dry_run:
+        show_plan(recipe, overrides, processes, gpus, nodes, format)
+        return
+    if launch_requested(processes, gpus, nodes) and not inside_launch():
+        sets = [arg for item in overrides or [] for arg in ("--set", item)]
+        flags = ["--overwrite"] * overwrite + ["--resume"] * resume
+        args = [str(recipe), *sets, *flags, "--format", format.value]
+        recipe_path = str(recipe)
+        raise typer.Exit(
+            launch_finetune(recipe_path, overrides, args, processes, gpus, nodes, overwrite, resume)
+        )
+    _finetune_here(recipe, overrides, overwrite, resume, format)
+
+
+def _finetune_here(recipe: Path, overrides, overwrite: bool, resume: bool, format) -> None:
     from nlpkit.finetune import finetune
     from nlpkit.training.outputs import is_main_process
 

@@ -172,3 +172,74 @@ RecipeOverrides = Annotated[
         show_default=False,
     ),
 ]
+DeviceMap = Annotated[
+    str | None,
+    typer.Option(
+        "--device-map",
+        metavar="auto",
+        help="Spread a model too large for one GPU over the GPUs and CPU (accelerate); "
+        "replaces --device.",
+        rich_help_panel="Model",
+        show_default=False,
+    ),
+]
+Processes = Annotated[
+    int | None,
+    typer.Option(
+        "--processes",
+        min=1,
+        help="Data-parallel workers on this node (GPUs if there are enough, else CPU/gloo).",
+        rich_help_panel="Launch",
+        show_default=False,
+    ),
+]
+Gpus = Annotated[
+    str | None,
+    typer.Option(
+        "--gpus",
+        metavar="all|N|0,1",
+        help="GPUs to train on, one process each: all, a count, or ids; 0 = CPU workers.",
+        rich_help_panel="Launch",
+        show_default=False,
+    ),
+]
+Nnodes = Annotated[
+    int,
+    typer.Option(
+        "--nnodes",
+        "--num-machines",
+        min=1,
+        help="Machines in a multi-node run (torchrun --nnodes).",
+        rich_help_panel="Launch",
+    ),
+]
+NodeRank = Annotated[
+    int,
+    typer.Option(
+        "--node-rank",
+        "--machine-rank",
+        min=0,
+        help="This machine's rank, 0..nnodes-1 (torchrun --node-rank).",
+        rich_help_panel="Launch",
+    ),
+]
+MasterAddr = Annotated[
+    str | None,
+    typer.Option(
+        "--master-addr",
+        "--main-process-ip",
+        help="Address of node 0 (torchrun --master-addr).",
+        rich_help_panel="Launch",
+        show_default=False,
+    ),
+]
+MasterPort = Annotated[
+    int | None,
+    typer.Option(
+        "--master-port",
+        "--main-process-port",
+        help="Free port on node 0 (torchrun --master-port; default 29500 across nodes).",
+        rich_help_panel="Launch",
+        show_default=False,
+    ),
+]

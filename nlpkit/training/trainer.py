@@ -6,7 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from nlpkit.errors import TrainingError
+from nlpkit.devices import DeviceKind, choose_precision, detect_kind
+from nlpkit.errors import DeviceError, TrainingError
 from nlpkit.metrics import classification_scorer, generation_scorer
 from nlpkit.recipe import Recipe
 from nlpkit.training.data import collator
@@ -15,21 +16,13 @@ SEQ2SEQ_TASKS = ("summarization", "translation")
 DEFAULT_SAVE_STEPS = 500
 
 
-def resolve_precision(recipe: Recipe) -> str:
-    """fp32 / fp16 / bf16 for this machine; ``auto`` is bf16 or fp16 on a GPU, fp32 on CPU."""
-    import torch
-
-    precision = recipe.training.precision
-    cuda = torch.cuda.is_available() and not recipe.training.use_cpu
-    if precision == "auto":
-        if not cuda:
-            return "fp32"
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if precision == "fp16" and not cuda:
-        raise TrainingError(
-            "training.precision fp16 needs a CUDA GPU; use bf16 or fp32 on this machine"
-        )
-    return precision
+def resolve_precision(recipe: Recipe, kind: DeviceKind | None = None) -> str:
+    """fp32 / fp16 / bf16 for this machine (or ``kind``), decided by devices.choose_precision."""
+    kind = kind or detect_kind(use_cpu=recipe.training.use_cpu)
+    try:
+        return choose_precision(recipe.training.precision, kind)
+    except DeviceError as exc:
+        raise DeviceError(f"training.precision: {exc}") from None
 
 
 def _has_cuda() -> bool:
@@ -61,7 +54,7 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         seed=train.seed,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
-        use_cpu=train.use_cpu or (precision == "bf16" and not _has_cuda()),  # CPU autocast
+        use_cpu=train.use_cpu or (precision == "bf16" and detect_kind().type == "cpu"),  # autocast
         dataloader_pin_memory=_has_cuda() and not train.use_cpu,
         eval_strategy=eval_strategy,
         eval_steps=train.eval_steps,
@@ -74,9 +67,6 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         greater_is_better=best != "loss",
         train_sampling_strategy="group_by_length" if train.group_by_length else "random",
         label_names=["labels"],
-        # Token-averaged losses need models that take num_items_in_batch; a classifier
-        # would see its loss (and gradients) multiplied by the number of processes.
-        average_tokens_across_devices=recipe.task != "text-classification",
         disable_tqdm=True,
         report_to="none",
     )
@@ -129,7 +119,40 @@ def build_trainer(
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
+    if trainer.model_accepts_loss_kwargs:
+        trainer.model_accepts_loss_kwargs = loss_counts_tokens(
+            trainer.model, trainer.data_collator, train_dataset
+        )
     return trainer
+
+
+def loss_counts_tokens(model: Any, collate: Any, dataset: Any) -> bool:
+    """Whether the model's loss divides by the ``num_items_in_batch`` the Trainer passes.
+
+    The Trainer trusts any forward that takes ``**kwargs`` to divide by the token
+    count of the whole step, and so multiplies the loss by the number of processes
+    and skips the division by gradient_accumulation_steps. Classifiers and many
+    seq2seq models (T5, BART, Marian) ignore the count and average per batch:
+    their loss and gradients came out N times too large. One forward tells.
+    """
+    import torch
+
+    if dataset is None or len(dataset) == 0:
+        return False
+    device = next(model.parameters()).device
+    batch = collate([dataset[i] for i in range(min(2, len(dataset)))])
+    batch = {key: value.to(device) for key, value in batch.items()}
+    huge = torch.tensor(1_000_000, device=device)
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            plain, scaled = model(**batch).loss, model(**batch, num_items_in_batch=huge).loss
+    except (TypeError, ValueError, RuntimeError, AttributeError):
+        return False  # then the Trainer averages per batch, which is right for any model
+    finally:
+        model.train(training)
+    return not torch.isclose(plain.float(), scaled.float(), rtol=1e-3).item()
 
 
 def _scorer(recipe: Recipe, tokenizer: Any, model: Any):

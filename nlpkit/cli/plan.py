@@ -1,0 +1,83 @@
+"""`nlpkit plan` (and `finetune --dry-run`): show how a recipe would run, without training."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nlpkit.cli import options as opt
+from nlpkit.cli.render import print_mapping
+
+RecipeFile = Annotated[
+    Path, typer.Argument(help="The recipe .yaml file.", show_default=False, dir_okay=False)
+]
+
+
+def plan_cmd(
+    recipe: RecipeFile,
+    overrides: opt.RecipeOverrides = None,
+    processes: opt.Processes = None,
+    gpus: opt.Gpus = None,
+    nnodes: opt.Nnodes = 1,
+    node_rank: opt.NodeRank = 0,
+    master_addr: opt.MasterAddr = None,
+    master_port: opt.MasterPort = None,
+    format: opt.Format = opt.OutputFormat.table,
+) -> None:
+    """Show devices, distributed mode, precision, batch sizes, steps and memory; train nothing.
+
+    Example: nlpkit plan recipes/sst2-minilm.yaml --processes 2
+    """
+    from nlpkit.launch import Nodes
+
+    nodes = Nodes(nnodes, node_rank, master_addr, master_port)
+    show_plan(recipe, overrides, processes, gpus, nodes, format)
+
+
+def show_plan(recipe, overrides, processes, gpus, nodes, format: opt.OutputFormat) -> None:
+    """Compute the plan, then print it as a table or json."""
+    from nlpkit.plan import plan
+
+    result = plan(recipe, overrides, processes=processes, gpus=gpus, nodes=nodes)
+    if format != opt.OutputFormat.table:
+        print_mapping(asdict(result), format, "plan")
+        return
+    print_mapping(plan_rows(result), format, f"plan: {result.task}")
+
+
+def plan_rows(result: Any) -> dict[str, Any]:
+    """The table rows: short, human units; json keeps the raw numbers."""
+    from nlpkit.estimate import human_bytes
+
+    rows: dict[str, Any] = {"model": result.model, "devices": ", ".join(result.devices)}
+    rows["distributed"] = result.distributed
+    rows["precision"] = result.precision
+    accumulation = result.gradient_accumulation_steps
+    rows["batch per device"] = result.per_device_batch_size
+    rows["effective batch"] = (
+        f"{result.effective_batch_size} = {result.per_device_batch_size} x "
+        f"{accumulation} accumulation x {result.world_size} process(es)"
+    )
+    rows["train rows"] = _or_unknown(result.train_rows)
+    rows["steps per epoch"] = _or_unknown(result.steps_per_epoch)
+    rows["total steps"] = _or_unknown(result.total_steps)
+    if result.parameters is not None:
+        rows["parameters"] = f"{result.trainable_parameters:,} trainable of {result.parameters:,}"
+    memory = result.memory_per_device
+    if memory:
+        parts = ", ".join(
+            f"{key} {human_bytes(value)}" for key, value in memory.items() if key != "total"
+        )
+        rows["memory per device (est.)"] = f"{human_bytes(memory['total'])} ({parts})"
+    if result.launch_command:
+        rows["launch"] = result.launch_command
+    for index, note in enumerate(result.notes, 1):
+        rows[f"note {index}"] = note
+    return rows
+
+
+def _or_unknown(value: int | None) -> str:
+    return "unknown" if value is None else f"{value:,}"
