@@ -13,6 +13,7 @@ from nlpkit.errors import DeviceError
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps"
 DTYPE_CHOICES = ("auto", "float32", "float16", "bfloat16")
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -21,6 +22,19 @@ def check_device_name(device: str) -> str:
     if not _DEVICE_PATTERN.match(device):
         raise DeviceError(f"unknown device '{device}'; use one of {DEVICE_CHOICES}")
     return device
+
+
+def check_device_map(device_map: str | None, device: str = "auto") -> str | None:
+    """A transformers/accelerate ``device_map`` strategy; it replaces ``device``."""
+    if device_map is None:
+        return None
+    if device_map not in DEVICE_MAPS:
+        raise DeviceError(f"unknown device map '{device_map}'; use one of {', '.join(DEVICE_MAPS)}")
+    if device != "auto":
+        raise DeviceError(
+            f"--device {device} and --device-map {device_map}: pass one; the map places the model"
+        )
+    return device_map
 
 
 def resolve_device(device: str = "auto"):

@@ -12,7 +12,7 @@ from nlpkit.builtin import BUILTIN_GENERATOR
 from nlpkit.cli import options as opt
 from nlpkit.cli.render import emit
 from nlpkit.data import collect_texts, read_document
-from nlpkit.devices import check_device_name
+from nlpkit.devices import check_device_map, check_device_name
 from nlpkit.models import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
 
 PROGRESS_MIN_TEXTS = 32
@@ -27,10 +27,15 @@ def _texts(texts, input_file, text_column, skip_empty) -> list[str]:
     return collect_texts(texts or [], input_file, text_column, skip_empty)
 
 
-def _common(device: str, batch_size: int | None, items: list[str]) -> dict:
+def _common(
+    device: str, batch_size: int | None, items: list[str], device_map: str | None = None
+) -> dict:
     """Keyword arguments every task function takes."""
     check_device_name(device)
+    check_device_map(device_map, device)
     common = {"device": device, "progress": len(items) >= PROGRESS_MIN_TEXTS}
+    if device_map is not None:
+        common["device_map"] = device_map
     if batch_size is not None:
         common["batch_size"] = batch_size
     return common
@@ -52,6 +57,7 @@ def classify_cmd(
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
     device: opt.Device = "auto",
+    device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
     batch_size: opt.BatchSize = None,
     format: opt.Format = opt.OutputFormat.table,
@@ -72,7 +78,7 @@ def classify_cmd(
         top_k=top_k,
         labels=names,
         dtype=dtype.value,
-        **_common(device, batch_size, items),
+        **_common(device, batch_size, items, device_map),
     )
     emit(results, format, output, overwrite, title="classify")
 
@@ -109,6 +115,7 @@ def generate_cmd(
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
     device: opt.Device = "auto",
+    device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
     batch_size: opt.BatchSize = None,
     format: opt.Format = opt.OutputFormat.table,
@@ -139,7 +146,7 @@ def generate_cmd(
         stream=_print_piece if streaming else None,
         gguf_file=gguf_file,
         dtype=dtype.value,
-        **_common(device, batch_size, items),
+        **_common(device, batch_size, items, device_map),
     )
     if streaming:
         print(flush=True)  # the reply was shown as it came; a table would repeat it
@@ -168,6 +175,7 @@ def summarize_cmd(
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
     device: opt.Device = "auto",
+    device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
     batch_size: opt.BatchSize = None,
     format: opt.Format = opt.OutputFormat.table,
@@ -191,7 +199,7 @@ def summarize_cmd(
         num_beams=num_beams,
         gguf_file=gguf_file,
         dtype=dtype.value,
-        **_common(device, batch_size, items),
+        **_common(device, batch_size, items, device_map),
     )
     emit(results, format, output, overwrite, title="summarize")
 
@@ -207,6 +215,7 @@ def translate_cmd(
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
     device: opt.Device = "auto",
+    device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
     batch_size: opt.BatchSize = None,
     format: opt.Format = opt.OutputFormat.table,
@@ -232,6 +241,6 @@ def translate_cmd(
         max_new_tokens=max_new_tokens,
         num_beams=num_beams,
         dtype=dtype.value,
-        **_common(device, batch_size, items),
+        **_common(device, batch_size, items, device_map),
     )
     emit(results, format, output, overwrite, title="translate")

@@ -24,12 +24,15 @@ def classify(
     dtype: str = "auto",
     labels: Sequence[str] | None = None,
     progress: bool = False,
+    device_map: str | None = None,
 ) -> list[Classification]:
     """Label each text; ``top_k`` keeps the best k labels per text in ``.top``."""
     import torch
 
     items = [texts] if isinstance(texts, str) else list(texts)
-    loaded = load_model("classify", model or DEFAULT_MODELS["classify"], device, dtype)
+    loaded = load_model(
+        "classify", model or DEFAULT_MODELS["classify"], device, dtype, device_map=device_map
+    )
     names = label_names(loaded, labels)
     ids = tokenize_truncated(loaded, items, loaded.max_input_tokens)
     results: list[Classification | None] = [None] * len(items)

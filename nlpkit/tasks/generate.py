@@ -32,6 +32,7 @@ def generate(
     device: str = "auto",
     dtype: str = "auto",
     progress: bool = False,
+    device_map: str | None = None,
 ) -> list[Generation]:
     """Continue each prompt, or answer it when the model is a chat model.
 
@@ -46,7 +47,7 @@ def generate(
     if stream is not None and len(items) != 1:
         raise UsageError(f"streaming works with one prompt at a time, got {len(items)}")
     name = model or default_model("generate")
-    loaded = load_model("causal", name, device, dtype, gguf_file=gguf_file)
+    loaded = load_model("causal", name, device, dtype, gguf_file=gguf_file, device_map=device_map)
     prepare_for_batching(loaded)
     options = sampling_options(sample, temperature, top_p, top_k, seed)
     if stream is not None:

@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from nlpkit.devices import resolve_device, resolve_dtype
+from nlpkit.devices import check_device_map, resolve_device, resolve_dtype
 from nlpkit.errors import ModelLoadError
 from nlpkit.models import resolve_model
 
@@ -52,14 +52,18 @@ def load_model(
     dtype: str = "auto",
     trust_remote_code: bool = False,
     gguf_file: str | None = None,
+    device_map: str | None = None,
 ) -> LoadedModel:
     """The cached model for this key, loading it on first use.
 
     A GGUF model is converted into the model store once and loaded from there.
+    ``device_map="auto"`` lets accelerate spread the layers over the GPUs (and the
+    CPU) for a model too large for one device; it replaces ``device``.
     """
-    key = (kind, name, gguf_file, device, dtype, trust_remote_code)
+    check_device_map(device_map, device)
+    key = (kind, name, gguf_file, device, dtype, trust_remote_code, device_map)
     if key not in _CACHE:
-        _CACHE[key] = _load(kind, name, device, dtype, trust_remote_code, gguf_file)
+        _CACHE[key] = _load(kind, name, device, dtype, trust_remote_code, gguf_file, device_map)
     return _CACHE[key]
 
 
@@ -82,15 +86,22 @@ def model_config(name: str, gguf_file: str | None = None, trust_remote_code: boo
 
 
 def _load(
-    kind: str, name: str, device: str, dtype: str, trust_remote_code: bool, gguf_file: str | None
+    kind: str,
+    name: str,
+    device: str,
+    dtype: str,
+    trust_remote_code: bool,
+    gguf_file: str | None,
+    device_map: str | None = None,
 ) -> LoadedModel:
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     source = resolve_model(name, gguf_file)
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(device)  # with a device map: the best device, for the dtype
     torch_dtype = resolve_dtype(dtype, torch_device)
+    placement = {"device_map": device_map} if device_map else {}
     auto_class = getattr(transformers, _AUTO_CLASSES[kind])
     options = {"local_files_only": source.local_files_only, "trust_remote_code": trust_remote_code}
     try:
@@ -98,13 +109,15 @@ def _load(
         _check_kind(kind, name, config)
         tokenizer = transformers.AutoTokenizer.from_pretrained(source.path, **options)
         model, info = auto_class.from_pretrained(
-            source.path, dtype=torch_dtype, output_loading_info=True, **options
+            source.path, dtype=torch_dtype, output_loading_info=True, **placement, **options
         )
     except ModelLoadError:
         raise
     except Exception as exc:  # any failure here means the folder cannot serve this task
         raise ModelLoadError(f"model '{name}': cannot load ({_first_line(exc)})") from exc
     _check_fit(name, model, tokenizer, info)
+    if device_map:  # accelerate placed the layers; inputs go where the first ones are
+        return LoadedModel(name, model.eval(), tokenizer, model.device)
     model.to(torch_device).eval()
     return LoadedModel(name, model, tokenizer, torch_device)
 

@@ -23,10 +23,11 @@ def seq2seq_generate(
     progress: bool,
     description: str,
     gguf_file: str | None = None,
+    device_map: str | None = None,
 ) -> list[str]:
     """Generated text per input; unset options fall back to the model's generation_config."""
     check_generation_args(max_new_tokens)
-    loaded = load_model("seq2seq", model, device, dtype, gguf_file=gguf_file)
+    loaded = load_model("seq2seq", model, device, dtype, gguf_file=gguf_file, device_map=device_map)
     prefixed = [prefix + text for text in texts] if needs_prefix(loaded) else list(texts)
     ids = tokenize_truncated(loaded, prefixed, loaded.max_input_tokens)
     options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams}

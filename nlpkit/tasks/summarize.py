@@ -38,6 +38,7 @@ def summarize(
     device: str = "auto",
     dtype: str = "auto",
     progress: bool = False,
+    device_map: str | None = None,
 ) -> list[Summary]:
     """Summarize each text; unset options use the model's own generation settings
     (a causal LM writes at most 60 new tokens unless told otherwise)."""
@@ -57,10 +58,20 @@ def summarize(
             progress,
             "summarize",
             gguf_file=gguf_file,
+            device_map=device_map,
         )
     else:
         summaries = causal_summaries(
-            items, name, max_new_tokens, num_beams, batch_size, device, dtype, progress, gguf_file
+            items,
+            name,
+            max_new_tokens,
+            num_beams,
+            batch_size,
+            device,
+            dtype,
+            progress,
+            gguf_file,
+            device_map,
         )
     return [Summary(text=t, summary=s) for t, s in zip(items, summaries, strict=True)]
 
@@ -75,9 +86,10 @@ def causal_summaries(
     dtype: str,
     progress: bool,
     gguf_file: str | None = None,
+    device_map: str | None = None,
 ) -> list[str]:
     """Greedy summaries from a decoder-only model, batched with left padding."""
-    loaded = load_model("causal", model, device, dtype, gguf_file=gguf_file)
+    loaded = load_model("causal", model, device, dtype, gguf_file=gguf_file, device_map=device_map)
     prepare_for_batching(loaded)
     new_tokens = max_new_tokens or CAUSAL_MAX_NEW_TOKENS
     limit = max(1, loaded.max_input_tokens - new_tokens)

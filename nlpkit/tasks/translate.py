@@ -46,6 +46,7 @@ def translate(
     device: str = "auto",
     dtype: str = "auto",
     progress: bool = False,
+    device_map: str | None = None,
 ) -> list[Translation]:
     """Translate each text from ``src`` to ``tgt`` (ISO 639-1 codes)."""
     items = [texts] if isinstance(texts, str) else list(texts)
@@ -62,5 +63,6 @@ def translate(
         dtype,
         progress,
         "translate",
+        device_map=device_map,
     )
     return [Translation(text=t, translation=o) for t, o in zip(items, outputs, strict=True)]
