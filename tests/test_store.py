@@ -150,7 +150,7 @@ def test_default_generator_is_the_builtin_when_installed():
 
 
 def test_models_cli_lists_and_removes(home, fake_convert, gguf, capsys, monkeypatch):
-    from tests.test_cli import invoke
+    from tests.conftest import invoke
 
     name = store.ensure_converted(gguf).name
     code, out, _ = invoke(capsys, monkeypatch, "models", "-f", "json")
