@@ -67,6 +67,9 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         greater_is_better=best != "loss",
         train_sampling_strategy="group_by_length" if train.group_by_length else "random",
         label_names=["labels"],
+        # Every parameter of these task models takes part in the forward pass; the
+        # Trainer's default (True) costs a graph traversal per step and warns per rank.
+        ddp_find_unused_parameters=False,
         disable_tqdm=True,
         report_to="none",
     )
@@ -140,12 +143,12 @@ def loss_counts_tokens(model: Any, collate: Any, dataset: Any) -> bool:
     if dataset is None or len(dataset) == 0:
         return False
     device = next(model.parameters()).device
-    batch = collate([dataset[i] for i in range(min(2, len(dataset)))])
-    batch = {key: value.to(device) for key, value in batch.items()}
     huge = torch.tensor(1_000_000, device=device)
     training = model.training
     model.eval()
     try:
+        batch = collate([dataset[i] for i in range(min(2, len(dataset)))])
+        batch = {key: value.to(device) for key, value in batch.items()}
         with torch.no_grad():
             plain, scaled = model(**batch).loss, model(**batch, num_items_in_batch=huge).loss
     except (TypeError, ValueError, RuntimeError, AttributeError):
