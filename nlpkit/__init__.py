@@ -30,6 +30,7 @@ _EXPORTS = {
     "Summary": "nlpkit.results",
     "Translation": "nlpkit.results",
     "NlpkitError": "nlpkit.errors",
+    "load_policy": "nlpkit.safety",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

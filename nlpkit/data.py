@@ -7,7 +7,6 @@ that name the file, the line or row, and the fix.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 from nlpkit.errors import InputError
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".json", ".parquet"}
+PARQUET_BATCH_ROWS = 4096
 TEXT_COLUMN_GUESSES = ("text", "sentence", "document", "prompt", "source", "content")
 
 
@@ -27,53 +27,105 @@ def collect_texts(
     stdin: Iterable[str] | None = None,
 ) -> list[str]:
     """Gather texts from arguments (``-`` means stdin, one text per line) and a file."""
-    records: list[tuple[str, str]] = []
-    for position, text in enumerate(texts, start=1):
-        if text == "-":
-            lines = stdin if stdin is not None else sys.stdin
-            records.extend(_numbered_lines(lines, "stdin"))
-        else:
-            records.append((f"argument {position}", text))
-    if input_file is not None:
-        records.extend(read_records(Path(input_file), text_column))
+    records = list(iter_records(texts, input_file, text_column, stdin))
     if not records:
         raise InputError("no input text: pass texts as arguments, '-' for stdin, or --input FILE")
     return _drop_or_reject_empty(records, skip_empty)
 
 
-def read_records(path: Path, text_column: str | None = None) -> list[tuple[str, str]]:
-    """(where, text) pairs from one file; the format follows the file suffix."""
+def iter_records(
+    texts: Iterable[str] = (),
+    input_file: Path | None = None,
+    text_column: str | None = None,
+    stdin: Iterable[str] | None = None,
+) -> Iterator[tuple[str, str]]:
+    """(where, text) pairs in input order, read lazily: a file is never held in memory."""
+    for position, text in enumerate(texts, start=1):
+        if text == "-":
+            yield from _numbered_lines(stdin if stdin is not None else sys.stdin, "stdin")
+        else:
+            yield f"argument {position}", text
+    if input_file is not None:
+        yield from read_records(Path(input_file), text_column, lazy=True)
+
+
+def read_records(
+    path: Path, text_column: str | None = None, lazy: bool = False
+) -> list[tuple[str, str]] | Iterator[tuple[str, str]]:
+    """(where, text) pairs from one file; the format follows the file suffix.
+
+    ``lazy`` returns an iterator that reads the file as it goes (flat memory).
+    """
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a file")
+    records = _file_records(path, text_column)
+    return records if lazy else list(records)
+
+
+def _file_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return _parquet_records(path, text_column)
-    content = _read_utf8(path)
-    if suffix in (".csv", ".tsv"):
-        return _delimited_records(path, content, text_column)
-    if suffix in (".jsonl", ".json"):
-        return _jsonl_records(path, content, text_column)
-    return list(_numbered_lines(content.splitlines(), str(path)))
+        records = _parquet_records(path, column)
+    elif suffix in (".csv", ".tsv"):
+        records = _delimited_records(path, column)
+    elif suffix == ".json" and _starts_with(path, b"[{"):
+        records = _json_array_records(path, column)
+    elif suffix in (".jsonl", ".json"):
+        records = _jsonl_records(path, column)
+    else:
+        records = _numbered_lines(_utf8_lines(path), str(path))
+    empty = True
+    for record in records:
+        empty = False
+        yield record
+    if empty:
+        raise InputError(
+            f"{path}: empty file, expected {_EXPECTED.get(suffix, 'one text per line')}"
+        )
+
+
+_EXPECTED = {
+    ".csv": "a header row and data rows",
+    ".tsv": "a header row and data rows",
+    ".jsonl": "one JSON object per line",
+    ".json": "JSON lines or an array",
+    ".parquet": "rows",
+}
 
 
 def read_document(path: Path) -> str:
     """A whole text file as one document (for `nlpkit summarize FILE`)."""
-    return _read_utf8(path)
+    return "".join(_utf8_lines(path))
 
 
-def _read_utf8(path: Path) -> str:
+def _utf8_lines(path: Path) -> Iterator[str]:
+    """Decoded lines with their endings, one at a time; bad bytes name their line."""
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path}: line {line} is not valid UTF-8 (byte {exc.start}); "
-            "convert the file to UTF-8, e.g. `iconv -f latin1 -t utf-8`"
-        ) from None
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(
+                        f"{path}: line {number} is not valid UTF-8 (byte {exc.start} of the "
+                        "line); convert the file to UTF-8, e.g. `iconv -f latin1 -t utf-8`"
+                    ) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _starts_with(path: Path, marks: bytes) -> bool:
+    """True when the first non-blank byte of the file is one of ``marks``."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    return bool(head) and head[:1] in [marks[i : i + 1] for i in range(len(marks))]
 
 
 def _numbered_lines(lines: Iterable[str], source: str) -> Iterator[tuple[str, str]]:
@@ -81,77 +133,115 @@ def _numbered_lines(lines: Iterable[str], source: str) -> Iterator[tuple[str, st
         yield f"{source} line {number}", line.rstrip("\r\n")
 
 
-def _delimited_records(path: Path, content: str, column: str | None) -> list[tuple[str, str]]:
+def _delimited_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
+    lines = _utf8_lines(path)
     if path.suffix.lower() == ".tsv":
         # TSV fields may contain '"' (SST-2 does): read them literally.
-        reader = csv.reader(content.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+        reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
     else:
-        reader = csv.reader(io.StringIO(content, newline=""), strict=True)
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise InputError(f"{path}: malformed CSV ({exc}); check quoting") from None
-    if not rows:
-        raise InputError(f"{path}: empty file, expected a header row and data rows")
-    header, body = rows[0], rows[1:]
+        reader = csv.reader(lines, strict=True)
+    rows = _csv_rows(reader, path)
+    header = next(rows, None)
+    if header is None:
+        return
     name = pick_text_column(header, column, path)
     index = header.index(name)
-    records = []
-    for number, row in enumerate(body, start=2):
+    count = 0
+    for row in rows:
+        where = f"{path} line {reader.line_num}"
         if len(row) != len(header):
+            fields = f"{len(row)} field{'s' if len(row) != 1 else ''}"
             raise InputError(
-                f"{path} line {number}: {len(row)} fields, header has {len(header)}; "
+                f"{where}: {fields}, header has {len(header)}; "
                 "fix the row (quote fields that contain the delimiter)"
             )
-        records.append((f"{path} line {number}", row[index]))
-    if not records:
+        count += 1
+        yield where, row[index]
+    if not count:
         raise InputError(f"{path}: header only, no data rows")
-    return records
 
 
-def _jsonl_records(path: Path, content: str, column: str | None) -> list[tuple[str, str]]:
-    records = []
-    for number, line in enumerate(content.splitlines(), start=1):
+def _csv_rows(reader, path: Path) -> Iterator[list[str]]:
+    """Rows without blank lines; a csv.Error names its line."""
+    try:
+        for row in reader:
+            if row:
+                yield row
+    except csv.Error as exc:
+        raise InputError(
+            f"{path} line {reader.line_num}: malformed CSV ({exc}); check quoting"
+        ) from None
+
+
+def _jsonl_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
+    for number, line in enumerate(_utf8_lines(path), start=1):
         if not line.strip():
             continue
+        where = f"{path} line {number}"
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path} line {number}: invalid JSON ({exc.msg})") from None
-        where = f"{path} line {number}"
-        if isinstance(item, str):
-            records.append((where, item))
-            continue
-        if not isinstance(item, dict):
-            raise InputError(f"{where}: expected an object or a string, got {type(item).__name__}")
-        name = pick_text_column(list(item), column, path)
-        records.append((where, _cell_text(item[name], where, name)))
-    if not records:
-        raise InputError(f"{path}: empty file, expected one JSON object per line")
-    return records
+            raise InputError(f"{where}: invalid JSON ({exc.msg})") from None
+        yield where, _item_text(item, where, column, path)
 
 
-def _parquet_records(path: Path, column: str | None) -> list[tuple[str, str]]:
+def _json_array_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
+    """A .json file holding one array of objects or strings (read whole: it is one value)."""
+    try:
+        items = json.loads("".join(_utf8_lines(path)))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(items, list):
+        raise InputError(f"{path}: expected a JSON array of objects or strings, or JSON lines")
+    for number, item in enumerate(items, start=1):
+        where = f"{path} item {number}"
+        yield where, _item_text(item, where, column, path)
+
+
+def _item_text(item: object, where: str, column: str | None, path: Path) -> str:
+    if isinstance(item, str):
+        return item
+    if not isinstance(item, dict):
+        raise InputError(f"{where}: expected an object or a string, got {_kind(item)}")
+    name = pick_text_column(list(item), column, path)
+    return _cell_text(item[name], where, name)
+
+
+def _parquet_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        table = pq.ParquetFile(path)
+        name = pick_text_column(table.schema_arrow.names, column, path)
+        batches = table.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[name])
+        number = 0
+        for batch in batches:
+            for value in batch.column(0).to_pylist():
+                number += 1
+                where = f"{path} row {number}"
+                yield where, _cell_text(value, where, name)
+    except InputError:
+        raise
     except Exception as exc:  # pyarrow raises several unrelated types for bad files
-        raise InputError(f"{path}: not a readable parquet file ({exc})") from None
-    name = pick_text_column(table.column_names, column, path)
-    values = table.column(name).to_pylist()
-    if not values:
-        raise InputError(f"{path}: no rows")
-    return [
-        (f"{path} row {i}", _cell_text(v, f"{path} row {i}", name))
-        for i, v in enumerate(values, start=1)
-    ]
+        raise InputError(f"{path}: not a readable parquet file ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
 
 
 def _cell_text(value: object, where: str, column: str) -> str:
+    """Strings as they are, numbers as text; nulls, lists and objects are errors."""
     if value is None:
         raise InputError(f"{where}: column '{column}' is null; fill or drop the row")
+    if isinstance(value, list | dict | bytes):
+        raise InputError(f"{where}: column '{column}' is {_kind(value)}, expected text")
     return value if isinstance(value, str) else str(value)
+
+
+def _kind(value: object) -> str:
+    names = {list: "a list", dict: "an object", bytes: "binary data", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def pick_text_column(columns: list[str], wanted: str | None, path: Path) -> str:

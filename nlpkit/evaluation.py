@@ -19,6 +19,7 @@ from nlpkit.errors import InputError, UsageError
 from nlpkit.recipe import Recipe, apply_override, load_recipe, parse_overrides, validate_recipe
 from nlpkit.recipe_checks import TASKS
 from nlpkit.recipe_errors import SourceMap
+from nlpkit.safety import load_policy
 from nlpkit.training.outputs import RECIPE_FILE
 
 
@@ -39,7 +40,10 @@ def evaluate_model(
     raw = datasets_.load_raw(plan, splits=("eval",))
     if "eval" not in raw:
         raise InputError("no evaluation data: pass a data file, or a recipe with data.eval_file")
-    network, tokenizer = models.load_for_task(plan.task, plan.model)
+    with load_policy(allow_pickle=plan.allow_pickle):
+        network, tokenizer = models.load_for_task(
+            plan.task, plan.model, trust_remote_code=plan.trust_remote_code
+        )
     names = None
     if plan.task == "text-classification":
         id2label = network.config.id2label or {}

@@ -16,6 +16,7 @@ from typing import Any
 
 from nlpkit.errors import NlpkitError, TrainingError
 from nlpkit.recipe import Recipe, load_recipe, override_recipe
+from nlpkit.safety import load_policy
 from nlpkit.training import outputs
 from nlpkit.training.trainer import final_metrics
 
@@ -100,7 +101,10 @@ def _prepare(recipe: Recipe, out: Path, progress: bool, callbacks: list | None) 
     precision = trainer.resolve_precision(recipe)
     raw = data.load_raw(recipe)
     names = data.label_names(recipe, raw["train"]) if recipe.task == "text-classification" else None
-    network, tokenizer = model.load_for_task(recipe.task, recipe.model, names)
+    with load_policy(allow_pickle=recipe.allow_pickle):
+        network, tokenizer = model.load_for_task(
+            recipe.task, recipe.model, names, recipe.trust_remote_code
+        )
     if recipe.lora:
         network = model.apply_lora(network, recipe)
     encoded = {

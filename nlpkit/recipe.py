@@ -122,6 +122,8 @@ class Recipe(_Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     lora: LoraConfig | None = None
     output_dir: str = Field(description="where the run is written")
+    trust_remote_code: bool = Field(False, description="run Python code shipped with the model")
+    allow_pickle: bool = Field(False, description="load pickle (.bin) weights; can run code")
 
     @property
     def metric(self) -> str:
@@ -184,15 +186,22 @@ def _read(path: Path) -> str:
         )
     try:
         return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{path}: cannot read ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError(
+            f"{path}: not valid UTF-8 (byte {exc.start}); a recipe is a YAML text file"
+        ) from None
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def parse_yaml(text: str, filename: str) -> tuple[dict, dict[tuple, int]]:
     """The recipe mapping and the line of every key path in it."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_size(node, filename)
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise RecipeError(f"{filename}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark else filename
@@ -208,6 +217,32 @@ def parse_yaml(text: str, filename: str) -> tuple[dict, dict[tuple, int]]:
     if duplicates:
         raise RecipeError(format_problems(filename, duplicates))
     return data, lines
+
+
+MAX_RECIPE_NODES = 10_000
+
+
+def _check_size(node, filename: str) -> None:
+    """Refuse YAML whose aliases expand to a huge tree (a "billion laughs" file)."""
+    sizes: dict[int, int] = {}
+
+    def size(item) -> int:
+        if sizes.get(id(item)) == 0:
+            raise RecipeError(f"{filename}: invalid YAML: an alias refers to its own anchor")
+        if id(item) not in sizes:
+            sizes[id(item)] = 0  # in progress: meeting it again below means a cycle
+            children = item.value if isinstance(item.value, list) else []
+            pairs = [child if isinstance(child, tuple) else (child,) for child in children]
+            sizes[id(item)] = 1 + sum(size(part) for pair in pairs for part in pair)
+            if sizes[id(item)] > MAX_RECIPE_NODES:
+                raise RecipeError(
+                    f"{filename}: too large: its YAML expands to more than {MAX_RECIPE_NODES:,} "
+                    "values (through aliases); a recipe needs a few dozen"
+                )
+        return sizes[id(item)]
+
+    if node is not None:
+        size(node)
 
 
 def _collect_lines(node, path: tuple, lines: dict, duplicates: list[Problem]) -> None:

@@ -108,6 +108,8 @@ def _check_data(recipe: Recipe, for_training: bool) -> list[Problem]:
         if value and Path(value).suffix.lower() not in DATA_SUFFIXES:
             formats = ", ".join(DATA_SUFFIXES)
             problems.append(Problem(("data", key), f"unsupported file type; use {formats}"))
+        elif value and Path(value).is_dir():
+            problems.append(Problem(("data", key), f"is a folder, expected a file: {value}"))
         elif value and not Path(value).is_file():
             problems.append(Problem(("data", key), f"no such file: {value}"))
     for key in sorted(data.model_fields_set & set(TASK_FIELDS)):

@@ -63,8 +63,10 @@ def format_problems(filename: str, problems: list[Problem], where=None) -> str:
     rows = []
     for place, problem in placed:
         key = "" if place == f"--set {problem.key}" else f" {problem.key}:"
-        rows.append(f"  {place}:{key} {problem.message}")
-    return "\n".join([head, *rows])
+        rows.append(f"{place}:{key} {problem.message}")
+    if count == 1:  # one problem reads as one line
+        return f"{head} {rows[0]}"
+    return "\n".join([head, *(f"  {row}" for row in rows)])
 
 
 def _line_of(place: str) -> int:

@@ -63,7 +63,7 @@ def test_document_is_whole_file(tmp_path):
     [
         ("empty.csv", "", "empty file"),
         ("header.csv", "text,label\n", "header only"),
-        ("ragged.csv", "text,label\na,1\nb\n", "line 3: 1 fields, header has 2"),
+        ("ragged.csv", "text,label\na,1\nb\n", "line 3: 1 field, header has 2"),
         ("nocol.csv", "a,b\n1,2\n", "--text-column"),
         ("badjson.jsonl", '{"text": "a"}\n{oops\n', "line 2: invalid JSON"),
         ("nulls.jsonl", '{"text": null}\n', "is null"),

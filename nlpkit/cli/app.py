@@ -93,7 +93,7 @@ def main() -> None:
     warnings.showwarning = _show_warning
     _show_notices()
     try:
-        app()
+        code = _run_app()
     except NlpkitError as exc:
         if _state["debug"]:
             raise
@@ -104,3 +104,23 @@ def main() -> None:
         if _state["debug"]:
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", 1)
+    if code:
+        _fail("interrupted", code) if code == 130 else sys.exit(code)
+
+
+def _run_app() -> int:
+    """Run the typer app; its usage errors become one `error:` line with a help hint."""
+    from typer.exceptions import Abort, TyperException
+
+    try:
+        code = app(standalone_mode=False)
+    except Abort:
+        _fail("aborted", 1)
+    except TyperException as exc:  # click's exceptions, as vendored by typer
+        context = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return 2  # typer has printed the help already
+        command = context.command_path if context is not None else "nlpkit"
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _fail(f"{message} (see `{command} --help`)", getattr(exc, "exit_code", 2))
+    return code if isinstance(code, int) else 0

@@ -243,3 +243,19 @@ MasterPort = Annotated[
         show_default=False,
     ),
 ]
+TrustRemoteCode = Annotated[
+    bool,
+    typer.Option(
+        "--trust-remote-code",
+        help="Run Python code shipped with the model (off by default; warns when on).",
+        rich_help_panel="Model",
+    ),
+]
+AllowPickle = Annotated[
+    bool,
+    typer.Option(
+        "--allow-pickle",
+        help="Load pickle (.bin) weights when a model has no safetensors; pickle can run code.",
+        rich_help_panel="Model",
+    ),
+]

@@ -91,17 +91,24 @@ def _flat(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def write_atomic(path: Path, text: str, overwrite: bool = False) -> None:
-    """Write through a temp file in the same folder, then rename: never half-written."""
+def open_temp(path: Path, overwrite: bool = False) -> tuple[int, str]:
+    """A temp file beside ``path`` (renamed onto it when done), after checking ``path``."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path}: already exists; pass --overwrite to replace it")
     if path.is_dir():
         raise OutputError(f"{path}: is a directory, expected a file path")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path}: already exists; pass --overwrite to replace it")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: no such folder {path.parent}; create it first")
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
+
+
+def write_atomic(path: Path, text: str, overwrite: bool = False) -> None:
+    """Write through a temp file in the same folder, then rename: never half-written."""
+    fd, tmp = open_temp(path, overwrite)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)

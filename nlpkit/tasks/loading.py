@@ -13,6 +13,7 @@ from typing import Any
 from nlpkit.devices import check_device_map, resolve_device, resolve_dtype
 from nlpkit.errors import ModelLoadError
 from nlpkit.models import resolve_model
+from nlpkit.safety import check_model_folder, current_policy, explain_load_error, pretrained_options
 
 _AUTO_CLASSES = {
     "classify": "AutoModelForSequenceClassification",
@@ -61,7 +62,7 @@ def load_model(
     CPU) for a model too large for one device; it replaces ``device``.
     """
     check_device_map(device_map, device)
-    key = (kind, name, gguf_file, device, dtype, trust_remote_code, device_map)
+    key = (kind, name, gguf_file, device, dtype, trust_remote_code, device_map, current_policy())
     if key not in _CACHE:
         _CACHE[key] = _load(kind, name, device, dtype, trust_remote_code, gguf_file, device_map)
     return _CACHE[key]
@@ -75,11 +76,12 @@ def model_config(name: str, gguf_file: str | None = None, trust_remote_code: boo
     import transformers
 
     source = resolve_model(name, gguf_file)
+    check_model_folder(source.path, name)
     try:
         return transformers.AutoConfig.from_pretrained(
             source.path,
             local_files_only=source.local_files_only,
-            trust_remote_code=trust_remote_code,
+            trust_remote_code=trust_remote_code or current_policy().trust_remote_code,
         )
     except Exception as exc:
         raise ModelLoadError(f"model '{name}': cannot load ({_first_line(exc)})") from exc
@@ -103,18 +105,24 @@ def _load(
     torch_dtype = resolve_dtype(dtype, torch_device)
     placement = {"device_map": device_map} if device_map else {}
     auto_class = getattr(transformers, _AUTO_CLASSES[kind])
-    options = {"local_files_only": source.local_files_only, "trust_remote_code": trust_remote_code}
+    check_model_folder(source.path, name)
+    safe = pretrained_options(name, trust_remote_code)
+    options = {
+        "local_files_only": source.local_files_only,
+        "trust_remote_code": safe.pop("trust_remote_code"),
+    }
     try:
         config = transformers.AutoConfig.from_pretrained(source.path, **options)
         _check_kind(kind, name, config)
         tokenizer = transformers.AutoTokenizer.from_pretrained(source.path, **options)
         model, info = auto_class.from_pretrained(
-            source.path, dtype=torch_dtype, output_loading_info=True, **placement, **options
+            source.path, dtype=torch_dtype, output_loading_info=True, **placement, **options, **safe
         )
     except ModelLoadError:
         raise
     except Exception as exc:  # any failure here means the folder cannot serve this task
-        raise ModelLoadError(f"model '{name}': cannot load ({_first_line(exc)})") from exc
+        first = explain_load_error(_first_line(exc))
+        raise ModelLoadError(f"model '{name}': cannot load ({first})") from exc
     _check_fit(name, model, tokenizer, info)
     if device_map:  # accelerate placed the layers; inputs go where the first ones are
         return LoadedModel(name, model.eval(), tokenizer, model.device)

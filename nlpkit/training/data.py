@@ -45,11 +45,22 @@ def _load_file(recipe: Recipe, split: str):
     if not file:
         return None
     suffix = Path(file).suffix.lower()
+    _check_has_rows(Path(file), suffix)
     options = {"delimiter": "\t", "quoting": 3} if suffix == ".tsv" else {}
     try:
         return load_dataset(DATA_SUFFIXES[suffix], data_files={split: file}, split=split, **options)
     except Exception as exc:  # datasets raises many types for a bad file
         raise InputError(f"{file}: cannot read as {suffix[1:]} ({_first_line(exc)})") from exc
+
+
+def _check_has_rows(path: Path, suffix: str) -> None:
+    """A csv/tsv with a header and no rows, or an empty file, named before datasets reads it."""
+    with path.open("rb") as handle:
+        lines = [line for line in (handle.readline() for _ in range(3)) if line.strip()]
+    if not lines:
+        raise InputError(f"{path}: empty file")
+    if suffix in (".csv", ".tsv") and len(lines) == 1:
+        raise InputError(f"{path}: header only, no data rows")
 
 
 def _load_hub(recipe: Recipe, split: str):
@@ -117,7 +128,13 @@ def label_names(recipe: Recipe, train) -> list[str]:
     feature = train.features.get(recipe.data.label_column)
     if getattr(feature, "names", None):
         return list(feature.names)
-    values = set(train.unique(recipe.data.label_column))
+    try:
+        values = set(train.unique(recipe.data.label_column))
+    except Exception as exc:  # arrow cannot compare mixed or nested values
+        raise InputError(
+            f"data: label column '{recipe.data.label_column}' mixes numbers and text or holds "
+            "lists; use one kind (ids 0..n-1 or names) or set data.label_names"
+        ) from exc
     if None in values:
         raise InputError(f"data.label_column '{recipe.data.label_column}' has empty labels")
     if all(isinstance(v, int) for v in values):
@@ -171,7 +188,7 @@ def _classification_encoder(recipe: Recipe, tokenizer, names: list[str]):
     encode_label = label_encoder(names)
 
     def encode(batch):
-        texts = [str(t) if t is not None else "" for t in column(batch, data.text_column)]
+        texts = [str(t) for t in _texts(column(batch, data.text_column), data.text_column)]
         pairs = None
         if data.text_pair_column:
             pairs = [str(t or "") for t in column(batch, data.text_pair_column)]
@@ -180,6 +197,15 @@ def _classification_encoder(recipe: Recipe, tokenizer, names: list[str]):
         return encoded
 
     return encode
+
+
+def _texts(values: list, name: str) -> list:
+    """The column's values; a row without text is an error, not an empty example."""
+    if any(value is None for value in values):
+        raise InputError(
+            f"data: a row has no text in column '{name}' (null or empty cell); fill or drop it"
+        )
+    return values
 
 
 def _seq2seq_encoder(recipe: Recipe, tokenizer):

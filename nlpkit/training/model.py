@@ -8,6 +8,7 @@ from nlpkit.errors import ModelLoadError, RecipeError
 from nlpkit.models import resolve_model
 from nlpkit.recipe import Recipe
 from nlpkit.recipe_checks import resolve_model_reference
+from nlpkit.safety import check_model_folder, explain_load_error, pretrained_options
 
 AUTO_CLASSES = {
     "text-classification": "AutoModelForSequenceClassification",
@@ -31,13 +32,21 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def load_for_task(task: str, model: str, label_names: list[str] | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) for ``task``; a classifier gets ``label_names`` in its config."""
+def load_for_task(
+    task: str, model: str, label_names: list[str] | None = None, trust_remote_code: bool = False
+) -> tuple[Any, Any]:
+    """(model, tokenizer) for ``task``; a classifier gets ``label_names`` in its config.
+
+    Safetensors only and no model code, unless the load policy or the recipe allows them.
+    """
     import transformers
 
     quiet_transformers()
     source = resolve_model(resolve_model_reference(model))
-    options: dict[str, Any] = {"local_files_only": source.local_files_only}
+    check_model_folder(source.path, model)
+    safe = pretrained_options(model, trust_remote_code)
+    remote = {"trust_remote_code": safe["trust_remote_code"]}
+    options: dict[str, Any] = {"local_files_only": source.local_files_only, **safe}
     if task == "text-classification" and label_names:
         options.update(
             num_labels=len(label_names),
@@ -47,12 +56,12 @@ def load_for_task(task: str, model: str, label_names: list[str] | None = None) -
         )
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(
-            source.path, local_files_only=source.local_files_only
+            source.path, local_files_only=source.local_files_only, **remote
         )
         auto_class = getattr(transformers, AUTO_CLASSES[task])
         loaded = auto_class.from_pretrained(source.path, **options)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        first = explain_load_error((str(exc).strip() or type(exc).__name__).splitlines()[0][:300])
         raise ModelLoadError(f"model '{model}': cannot load for {task} ({first})") from exc
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2 style models ship without one

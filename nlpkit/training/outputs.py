@@ -45,6 +45,8 @@ RESUME_SAFE = {
     "training.early_stopping_threshold",
     "training.use_cpu",
     "data.max_eval_samples",
+    "trust_remote_code",
+    "allow_pickle",
 }
 
 
@@ -66,7 +68,9 @@ def check_output_dir(recipe: Recipe, overwrite: bool, resume: bool) -> Path | No
     if out.exists() and not out.is_dir():
         raise OutputError(f"output_dir {out}: is a file, expected a folder")
     if resume:
+        check_contained(out)
         return _resume_point(out, recipe)
+    _check_writable(out)
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise OutputError(
@@ -75,6 +79,37 @@ def check_output_dir(recipe: Recipe, overwrite: bool, resume: bool) -> Path | No
             )
         _check_is_run_folder(out)
     return None
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before any work when output_dir cannot be created or written."""
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=parent, prefix=".nlpkit-probe-"))
+    except OSError as exc:
+        raise OutputError(
+            f"output_dir {out}: cannot write there ({exc.strerror}); choose another output_dir"
+        ) from None
+
+
+def check_contained(out: Path) -> None:
+    """Refuse a run folder whose entries lead outside it: a run writes only inside output_dir."""
+    if not out.is_dir():
+        return
+    root = out.resolve()
+    names = (RECIPE_FILE, METRICS_FILE, LOG_FILE, CURVES_FILE, CARD_FILE, CHECKPOINTS, ADAPTER)
+    entries = [out / name for name in names] + list(out.iterdir())
+    checkpoints = out / CHECKPOINTS
+    if checkpoints.is_dir() and checkpoints.resolve().is_relative_to(root):
+        entries += list(checkpoints.iterdir())
+    for entry in entries:
+        if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+            raise OutputError(
+                f"output_dir {out}: {entry.relative_to(out)} links outside it "
+                f"(to {entry.resolve()}); nlpkit writes only inside output_dir: remove the link"
+            )
 
 
 def start_run_folder(recipe: Recipe, resume: bool) -> None:
@@ -88,7 +123,10 @@ def start_run_folder(recipe: Recipe, resume: bool) -> None:
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"output_dir {out}: cannot create it ({exc.strerror})") from None
     write_text(out / RECIPE_FILE, recipe.to_yaml())
 
 
