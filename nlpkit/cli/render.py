@@ -99,7 +99,7 @@ def open_temp(path: Path, overwrite: bool = False) -> tuple[int, str]:
     if path.exists() and not overwrite:
         raise OutputError(f"{path}: already exists; pass --overwrite to replace it")
     if not path.parent.is_dir():
-        raise OutputError(f"{path}: no such folder {path.parent}; create it first")
+        raise OutputError(f"{path}: cannot write there (no such folder {path.parent})")
     try:
         return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:

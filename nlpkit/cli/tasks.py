@@ -10,10 +10,10 @@ import typer
 
 from nlpkit.builtin import BUILTIN_GENERATOR
 from nlpkit.cli import options as opt
-from nlpkit.cli.render import emit
 from nlpkit.data import collect_texts, read_document
 from nlpkit.devices import check_device_map, check_device_name
 from nlpkit.models import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
+from nlpkit.streaming import TextSource
 
 PROGRESS_MIN_TEXTS = 32
 GENERATE_DEFAULT_HELP = (
@@ -25,6 +25,18 @@ SUMMARIZE_DEFAULT_HELP = f"{DEFAULT_MODELS['summarize']}; offline: --model {BUIL
 
 def _texts(texts, input_file, text_column, skip_empty) -> list[str]:
     return collect_texts(texts or [], input_file, text_column, skip_empty)
+
+
+def _run(task, source: TextSource, format, output, overwrite, title, safety, **options) -> None:
+    """Run ``task`` chunk by chunk over ``source``, writing rows as they are done."""
+    from functools import partial
+
+    from nlpkit.cli.stream_output import run_streaming
+    from nlpkit.safety import load_policy
+
+    run = partial(task, **{**options, "progress": False})
+    with load_policy(*safety):
+        run_streaming(run, source, format, output, overwrite, title)
 
 
 def _common(
@@ -63,6 +75,8 @@ def classify_cmd(
     format: opt.Format = opt.OutputFormat.table,
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
+    trust_remote_code: opt.TrustRemoteCode = False,
+    allow_pickle: opt.AllowPickle = False,
 ) -> None:
     """Label texts with a text-classification model (sentiment by default).
 
@@ -70,17 +84,22 @@ def classify_cmd(
     """
     from nlpkit.tasks.classify import classify
 
-    items = _texts(texts, input_file, text_column, skip_empty)
+    source = TextSource(texts or [], input_file, text_column, skip_empty)
     names = [name.strip() for name in labels.split(",")] if labels else None
-    results = classify(
-        items,
+    _run(
+        classify,
+        source,
+        format,
+        output,
+        overwrite,
+        "classify",
+        (trust_remote_code, allow_pickle),
         model=model,
         top_k=top_k,
         labels=names,
         dtype=dtype.value,
-        **_common(device, batch_size, items, device_map),
+        **_common(device, batch_size, [], device_map),
     )
-    emit(results, format, output, overwrite, title="classify")
 
 
 def generate_cmd(
@@ -121,19 +140,18 @@ def generate_cmd(
     format: opt.Format = opt.OutputFormat.table,
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
+    trust_remote_code: opt.TrustRemoteCode = False,
+    allow_pickle: opt.AllowPickle = False,
 ) -> None:
     """Continue prompts, or answer them with a chat model (greedy unless sampling is asked for).
 
     Example: nlpkit generate "Once upon a time" --max-new-tokens 40 --temperature 0.8 --seed 1
     """
+    from nlpkit.safety import load_policy
     from nlpkit.tasks.generate import check_generation_args, generate
 
     check_generation_args(max_new_tokens, temperature, top_p, top_k)
-    items = _texts(prompts, input_file, text_column, skip_empty)
-    streaming = len(items) == 1 and output is None and format == opt.OutputFormat.table
-    streaming = streaming and sys.stdout.isatty()
-    results = generate(
-        items,
+    options = dict(
         model=model,
         max_new_tokens=max_new_tokens,
         temperature=temperature,
@@ -143,15 +161,20 @@ def generate_cmd(
         seed=seed,
         chat=chat,
         system=system,
-        stream=_print_piece if streaming else None,
         gguf_file=gguf_file,
         dtype=dtype.value,
-        **_common(device, batch_size, items, device_map),
+        **_common(device, batch_size, [], device_map),
     )
-    if streaming:
-        print(flush=True)  # the reply was shown as it came; a table would repeat it
+    one_prompt = input_file is None and len(prompts or []) == 1 and prompts != ["-"]
+    streaming = one_prompt and output is None and format == opt.OutputFormat.table
+    if not (streaming and sys.stdout.isatty()):
+        source = TextSource(prompts or [], input_file, text_column, skip_empty)
+        safety = (trust_remote_code, allow_pickle)
+        _run(generate, source, format, output, overwrite, "generate", safety, **options)
         return
-    emit(results, format, output, overwrite, title="generate")
+    with load_policy(trust_remote_code, allow_pickle):
+        generate(_texts(prompts, None, None, skip_empty), stream=_print_piece, **options)
+    print(flush=True)  # the reply was shown as it came; a table would repeat it
 
 
 def _print_piece(text: str) -> None:
@@ -181,6 +204,8 @@ def summarize_cmd(
     format: opt.Format = opt.OutputFormat.table,
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
+    trust_remote_code: opt.TrustRemoteCode = False,
+    allow_pickle: opt.AllowPickle = False,
 ) -> None:
     """Summarize documents with a seq2seq model (BART, T5...) or a chat model (smollm2).
 
@@ -191,17 +216,22 @@ def summarize_cmd(
 
     check_generation_args(max_new_tokens)
     documents = [read_document(Path(t)) if Path(t).is_file() else t for t in texts or []]
-    items = _texts(documents, input_file, text_column, skip_empty)
-    results = summarize(
-        items,
+    source = TextSource(documents, input_file, text_column, skip_empty)
+    _run(
+        summarize,
+        source,
+        format,
+        output,
+        overwrite,
+        "summarize",
+        (trust_remote_code, allow_pickle),
         model=model,
         max_new_tokens=max_new_tokens,
         num_beams=num_beams,
         gguf_file=gguf_file,
         dtype=dtype.value,
-        **_common(device, batch_size, items, device_map),
+        **_common(device, batch_size, [], device_map),
     )
-    emit(results, format, output, overwrite, title="summarize")
 
 
 def translate_cmd(
@@ -221,6 +251,8 @@ def translate_cmd(
     format: opt.Format = opt.OutputFormat.table,
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
+    trust_remote_code: opt.TrustRemoteCode = False,
+    allow_pickle: opt.AllowPickle = False,
 ) -> None:
     """Translate texts with a seq2seq model (opus-mt for the language pair by default).
 
@@ -230,17 +262,23 @@ def translate_cmd(
     from nlpkit.tasks.translate import pick_translation_model, translate
 
     check_generation_args(max_new_tokens)
-    items = _texts(texts, input_file, text_column, skip_empty)
+    source = TextSource(texts or [], input_file, text_column, skip_empty)
+    source.count()  # bad input fails before the model is named
     name = pick_translation_model(src, tgt, model)
     print(f"model: {name}", file=sys.stderr)
-    results = translate(
-        items,
+    _run(
+        translate,
+        source,
+        format,
+        output,
+        overwrite,
+        "translate",
+        (trust_remote_code, allow_pickle),
         src=src,
         tgt=tgt,
         model=name,
         max_new_tokens=max_new_tokens,
         num_beams=num_beams,
         dtype=dtype.value,
-        **_common(device, batch_size, items, device_map),
+        **_common(device, batch_size, [], device_map),
     )
-    emit(results, format, output, overwrite, title="translate")

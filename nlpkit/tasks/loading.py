@@ -137,11 +137,21 @@ def _check_kind(kind: str, name: str, config: Any) -> None:
             f"model '{name}' is a {config.model_type} model, not an encoder-decoder (seq2seq) "
             "model; use one like BART, T5, Pegasus or Marian (opus-mt)"
         )
+    architectures = getattr(config, "architectures", None) or []
+    if kind == "causal" and architectures and not any(map(_generates, architectures)):
+        raise ModelLoadError(
+            f"model '{name}' is a {architectures[0]}, not a text generator; "
+            "pick a causal LM (GPT-2, Llama, smollm2...) or a seq2seq model for this task"
+        )
     if kind == "causal" and config.is_encoder_decoder:
         raise ModelLoadError(
             f"model '{name}' is an encoder-decoder ({config.model_type}) model; "
             "use it with summarize or translate, or pick a causal LM for generate"
         )
+
+
+def _generates(architecture: str) -> bool:
+    return architecture.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration"))
 
 
 def _check_fit(name: str, model: Any, tokenizer: Any, info: dict) -> None:

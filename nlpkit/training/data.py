@@ -23,6 +23,7 @@ def load_raw(recipe: Recipe, splits: tuple[str, ...] = SPLITS) -> dict[str, Any]
     import datasets
 
     datasets.disable_progress_bars()
+    datasets.utils.logging.set_verbosity(datasets.logging.CRITICAL)  # errors come as InputError
     data = recipe.data
     caps = {"train": data.max_train_samples, "eval": data.max_eval_samples}
     loaded = {}
@@ -50,12 +51,17 @@ def _load_file(recipe: Recipe, split: str):
     try:
         return load_dataset(DATA_SUFFIXES[suffix], data_files={split: file}, split=split, **options)
     except Exception as exc:  # datasets raises many types for a bad file
-        raise InputError(f"{file}: cannot read as {suffix[1:]} ({_first_line(exc)})") from exc
+        raise InputError(f"{file}: cannot read as {suffix[1:]} ({_root_cause(exc)})") from exc
 
 
 def _check_has_rows(path: Path, suffix: str) -> None:
     """A csv/tsv with a header and no rows, or an empty file, named before datasets reads it."""
+    if suffix == ".parquet":
+        return
     with path.open("rb") as handle:
+        if b"\x00" in handle.read(8192):
+            raise InputError(f"{path}: binary data (NUL bytes), expected a text {suffix[1:]} file")
+        handle.seek(0)
         lines = [line for line in (handle.readline() for _ in range(3)) if line.strip()]
     if not lines:
         raise InputError(f"{path}: empty file")
@@ -84,6 +90,13 @@ def _load_hub(recipe: Recipe, split: str):
             f"dataset '{data.dataset}' (config {data.dataset_config}, split {name}): cannot load "
             f"({_first_line(exc)}); offline, use local files: data.train_file / data.eval_file"
         ) from exc
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost cause's first line: datasets wraps the parser's useful message."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:
