@@ -272,8 +272,8 @@ def resolve_paths(data: dict, base: Path) -> None:
 
 
 def _absolute(value: str, base: Path) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (base / path).resolve()
+    """Absolute and resolved: `..` and links are settled before anything is written."""
+    return (base / Path(value).expanduser()).resolve()
 
 
 def parse_overrides(

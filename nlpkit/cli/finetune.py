@@ -39,6 +39,8 @@ def finetune_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan (as `nlpkit plan`) and stop.")
     ] = False,
+    trust_remote_code: opt.TrustRemoteCode = False,
+    allow_pickle: opt.AllowPickle = False,
 ) -> None:
     """Fine-tune a model as a recipe says, then save model, metrics and card to output_dir.
 
@@ -46,6 +48,7 @@ def finetune_cmd(
     """
     from nlpkit.launch import Nodes, inside_launch, launch_finetune, launch_requested
 
+    overrides = with_safety(overrides, trust_remote_code, allow_pickle)
     nodes = Nodes(nnodes, node_rank, master_addr, master_port)
     if dry_run:
         show_plan(recipe, overrides, processes, gpus, nodes, format)
@@ -72,6 +75,12 @@ def _finetune_here(recipe: Path, overrides, overwrite: bool, resume: bool, forma
         print_mapping(asdict(result), format, "finetune")
         return
     print_mapping(finetune_summary(result), format, f"finetune: {result.task}")
+
+
+def with_safety(overrides: list[str] | None, trust_remote_code: bool, allow_pickle: bool):
+    """The flags as recipe keys, so they travel with --set to every launched process."""
+    flags = {"trust_remote_code": trust_remote_code, "allow_pickle": allow_pickle}
+    return [*(overrides or []), *(f"{key}=true" for key, on in flags.items() if on)] or None
 
 
 def finetune_summary(result: Any) -> dict[str, Any]:
@@ -125,6 +134,8 @@ def evaluate_cmd(
     overrides: opt.RecipeOverrides = None,
     batch_size: opt.BatchSize = None,
     format: opt.Format = opt.OutputFormat.table,
+    trust_remote_code: opt.TrustRemoteCode = False,
+    allow_pickle: opt.AllowPickle = False,
 ) -> None:
     """Evaluate a saved model on a recipe's eval split or a data file; print the metrics.
 
@@ -132,5 +143,6 @@ def evaluate_cmd(
     """
     from nlpkit.evaluation import evaluate_model
 
+    overrides = with_safety(overrides, trust_remote_code, allow_pickle)
     metrics = evaluate_model(model, recipe, data, task, overrides, batch_size)
     print_mapping(metrics, format, f"evaluate: {model}")
