@@ -112,34 +112,23 @@ class ModelInfo:
 def list_models() -> list[ModelInfo]:
     """Built-in models (converted or not), then every other converted GGUF file."""
     entries = {entry.name: entry for entry in list_entries()}
-    rows = [
-        _builtin_row(builtin, entries.pop(name, None)) for name, builtin in BUILTIN_MODELS.items()
-    ]
-    for entry in entries.values():
-        rows.append(
-            ModelInfo(
-                entry.name,
-                "converted",
-                "ready",
-                entry.source,
-                _mb(entry.size_bytes),
-                str(entry.path),
-            )
-        )
-    return rows
+    rows = [_builtin_row(b, entries.pop(name, None)) for name, b in BUILTIN_MODELS.items()]
+    return rows + [_row(entry, "converted") for entry in entries.values()]
+
+
+def _row(entry: StoreEntry, kind: str, status: str = "ready", source: str = "") -> ModelInfo:
+    size = _mb(entry.size_bytes)
+    return ModelInfo(entry.name, kind, status, source or entry.source, size, str(entry.path))
 
 
 def _builtin_row(builtin, entry: StoreEntry | None) -> ModelInfo:
     source = f"{builtin.pip_name} (PyPI): {builtin.filename}"
     if entry is not None:
-        return ModelInfo(
-            builtin.name, "built-in", "ready", source, _mb(entry.size_bytes), str(entry.path)
-        )
+        return _row(entry, "built-in", source=source)
     gguf = builtin.gguf_path()
     if gguf is None:
-        return ModelInfo(
-            builtin.name, "built-in", f"not installed: {builtin.install_hint}", source, 0, ""
-        )
+        status = f"not installed: {builtin.install_hint}"
+        return ModelInfo(builtin.name, "built-in", status, source, 0, "")
     status = "converts on first use"
     return ModelInfo(builtin.name, "built-in", status, source, _mb(gguf.stat().st_size), str(gguf))
 
@@ -157,10 +146,7 @@ def remove_model(name: str) -> ModelInfo:
             f"(its GGUF file goes with `pip uninstall {builtin.pip_name}`)"
         )
     entry = remove_entry(builtin.name if builtin else name)
-    kind = "built-in" if builtin else "converted"
-    return ModelInfo(
-        entry.name, kind, "removed", entry.source, _mb(entry.size_bytes), str(entry.path)
-    )
+    return _row(entry, "built-in" if builtin else "converted", "removed")
 
 
 def remove_entry(name: str) -> StoreEntry:
@@ -237,7 +223,11 @@ def _publish(partial: Path, final: Path, gguf: Path) -> None:
         old = final.with_name(f"{PARTIAL_PREFIX}{final.name}-old-{os.getpid()}")
         os.replace(final, old)
         shutil.rmtree(old, ignore_errors=True)
-    os.replace(partial, final)
+    try:
+        os.replace(partial, final)
+    except OSError:
+        if not _is_current(final, gguf):  # else: another process won the race, same content
+            raise
 
 
 def _remove_stale_partials(folder: Path) -> None:
