@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 
 from _common import timed
@@ -98,7 +99,8 @@ def load_times(model_name: str) -> tuple[float, float]:
     from nlpkit.tasks.loading import clear_cache, load_model
 
     previous = os.environ.get("NLPKIT_HOME")
-    os.environ["NLPKIT_HOME"] = tempfile.mkdtemp(prefix="nlpkit-bench-home-")
+    scratch = tempfile.mkdtemp(prefix="nlpkit-bench-home-")
+    os.environ["NLPKIT_HOME"] = scratch
     try:
         clear_cache()
         _, first = timed(lambda: load_model("causal", model_name))
@@ -110,6 +112,7 @@ def load_times(model_name: str) -> tuple[float, float]:
         else:
             os.environ["NLPKIT_HOME"] = previous
         clear_cache()
+        shutil.rmtree(scratch, ignore_errors=True)
     return first, cached
 
 
