@@ -15,7 +15,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="nlpkit-test-hf-")
 # The model store of the whole session: GGUF conversions are made once and shared.
-os.environ["NLPKIT_HOME"] = tempfile.mkdtemp(prefix="nlpkit-test-home-")
+SESSION_HOME = tempfile.mkdtemp(prefix="nlpkit-test-home-")
+os.environ["NLPKIT_HOME"] = SESSION_HOME
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
@@ -26,6 +27,11 @@ from tests.tiny_models import BUILDERS  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 NETGUARD = Path(__file__).resolve().parent / "netguard"
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The session's store may hold a 540 MB conversion (SmolLM2): leave nothing in /tmp."""
+    shutil.rmtree(SESSION_HOME, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
