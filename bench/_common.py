@@ -19,13 +19,14 @@ def minilm_folder() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-def sst2_sentences(split: str = "validation", limit: int | None = None) -> list[str]:
+def sst2_rows(split: str = "validation", limit: int | None = None) -> list[dict[str, str]]:
+    """GLUE SST-2 rows (sentence, label) from ../shared/data."""
     path = SHARED_DATA / "sst2" / f"{split}.tsv"
     if not path.exists():
         sys.exit(f"bench needs {path} (GLUE SST-2); it is absent here")
     with path.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return [row["sentence"] for row in rows[:limit]]
+    return rows[:limit]
 
 
 def timed(fn):

@@ -1,6 +1,7 @@
 """Model resolution: defaults per task, local folders, GGUF files, the HF cache, and offline.
 
-A model name is a local folder, a ``.gguf`` file, a built-in name (``smollm2``),
+A model name is a local folder, a ``.gguf`` file, a built-in name (``sentiment``,
+``smollm2``),
 a model in nlpkit's store, or a Hub id. A Hub id works when it is already in the
 local cache or when the Hub answers; otherwise we fail at once with the name and
 the fix, instead of waiting out 25-50 s of retries.
@@ -16,9 +17,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from nlpkit.builtin import (
+    BUILTIN_CLASSIFIER,
     BUILTIN_GENERATOR,
     BUILTIN_MODELS,
-    builtin_generator_installed,
+    BuiltinModel,
+    builtin_for_task,
     builtin_model,
 )
 from nlpkit.errors import ModelNotFoundError
@@ -30,6 +33,12 @@ DEFAULT_MODELS = {
     "summarize": "sshleifer/distilbart-cnn-12-6",
 }
 TRANSLATION_MODEL_TEMPLATE = "Helsinki-NLP/opus-mt-{src}-{tgt}"
+# The built-in model that does a default Hub model's job offline.
+OFFLINE_ALTERNATIVES = {
+    "classify": BUILTIN_CLASSIFIER,
+    "generate": BUILTIN_GENERATOR,
+    "summarize": BUILTIN_GENERATOR,
+}
 HUB_PROBE_TIMEOUT_S = 1.5
 
 
@@ -51,10 +60,8 @@ def default_translation_model(src: str, tgt: str) -> str:
 
 
 def default_model(task: str) -> str:
-    """The model a task uses when none is named; generate prefers the built-in one."""
-    if task == "generate" and builtin_generator_installed():
-        return BUILTIN_GENERATOR
-    return DEFAULT_MODELS[task]
+    """The model a task uses when none is named: the installed built-in one, else a Hub id."""
+    return builtin_for_task(task) or DEFAULT_MODELS[task]
 
 
 def resolve_model(name: str, gguf_file: str | None = None) -> ModelSource:
@@ -63,6 +70,11 @@ def resolve_model(name: str, gguf_file: str | None = None) -> ModelSource:
     A GGUF file (``x.gguf``, a folder or Hub id with ``gguf_file``, a built-in
     name) resolves to its folder in the model store, converted on first use.
     """
+    builtin = builtin_model(name)
+    if builtin is not None and not gguf_file and not Path(name).expanduser().exists():
+        from nlpkit.store import ensure_builtin
+
+        return ModelSource(name, str(ensure_builtin(builtin)), local_files_only=True)
     gguf = find_gguf(name, gguf_file)
     if gguf is not None:
         from nlpkit.store import ensure_converted
@@ -100,14 +112,9 @@ def find_gguf(name: str, gguf_file: str | None = None) -> Path | None:
     if name.lower().endswith(".gguf"):
         return _existing_file(path, name)
     builtin = builtin_model(name)
-    if builtin is None or path.exists():
-        return None
-    found = builtin.gguf_path()
-    if found is None:
-        raise ModelNotFoundError(
-            f"model '{name}' is built in but its package is not installed: {builtin.install_hint}"
-        )
-    return found
+    if isinstance(builtin, BuiltinModel) and not path.exists():
+        return builtin.gguf_path()
+    return None
 
 
 def _existing_file(path: Path, name: str) -> Path:
@@ -151,13 +158,14 @@ def require_hub(name: str) -> None:
 
 
 def _offline_hint(name: str) -> str:
-    """Point generation users at the built-in model, which needs no network."""
-    if name not in (DEFAULT_MODELS["generate"], DEFAULT_MODELS["summarize"]):
+    """Point users of a default Hub model at the built-in one, which needs no network."""
+    tasks = [task for task, default in DEFAULT_MODELS.items() if default == name]
+    if not tasks:
         return ""
-    if builtin_generator_installed():
-        return f"; or use the built-in model offline: --model {BUILTIN_GENERATOR}"
-    hint = BUILTIN_MODELS[BUILTIN_GENERATOR].install_hint
-    return f"; or install the built-in offline model ({BUILTIN_GENERATOR}): {hint}"
+    builtin = BUILTIN_MODELS[OFFLINE_ALTERNATIVES[tasks[0]]]
+    if builtin.source_path() is not None:
+        return f"; or use the built-in model offline: --model {builtin.name}"
+    return f"; or install the built-in offline model ({builtin.name}): {builtin.install_hint}"
 
 
 def _looks_like_path(name: str) -> bool:

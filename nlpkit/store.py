@@ -1,10 +1,11 @@
-"""The local model store: GGUF files converted once into safetensors folders.
+"""The local model store: GGUF files and built-in adapters made once into safetensors folders.
 
 Reading a GGUF file through transformers dequantizes every tensor and rebuilds
 the tokenizer (about 45 s for SmolLM2-135M on two CPU cores); the same weights
 saved as safetensors reload in under a second. So the first use of a GGUF file
 converts it into ``$NLPKIT_HOME/models/NAME`` (default: the user cache folder)
-and later uses load that folder. An entry is written into a hidden folder in
+and later uses load that folder; the built-in sentiment adapter is merged into
+its base model the same way. An entry is written into a hidden folder in
 the store and renamed into place only when complete, so a crash or a corrupt
 file never leaves half an entry behind.
 """
@@ -21,11 +22,12 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nlpkit.builtin import BUILTIN_MODELS
-from nlpkit.errors import ModelLoadError, UsageError
+from nlpkit.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
+from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError
 
 HOME_ENV = "NLPKIT_HOME"
 MANIFEST = "nlpkit-model.json"
@@ -63,7 +65,7 @@ def entry_name(gguf: Path) -> str:
     """The store name of a GGUF file: a built-in's own name, else stem + path hash."""
     resolved = gguf.resolve()
     for builtin in BUILTIN_MODELS.values():
-        if builtin.gguf_path() == resolved:
+        if builtin.source_path() == resolved:
             return builtin.name
     stem = re.sub(r"[^a-z0-9._-]+", "-", resolved.stem.lower()).strip("-.") or "model"
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
@@ -121,16 +123,16 @@ def _row(entry: StoreEntry, kind: str, status: str = "ready", source: str = "") 
     return ModelInfo(entry.name, kind, status, source or entry.source, size, str(entry.path))
 
 
-def _builtin_row(builtin, entry: StoreEntry | None) -> ModelInfo:
-    source = f"{builtin.pip_name} (PyPI): {builtin.filename}"
+def _builtin_row(builtin: BuiltinModel | BuiltinAdapter, entry: StoreEntry | None) -> ModelInfo:
     if entry is not None:
-        return _row(entry, "built-in", source=source)
-    gguf = builtin.gguf_path()
-    if gguf is None:
+        return _row(entry, "built-in", source=builtin.source_label)
+    source = builtin.source_path()
+    if source is None:
         status = f"not installed: {builtin.install_hint}"
-        return ModelInfo(builtin.name, "built-in", status, source, 0, "")
-    status = "converts on first use"
-    return ModelInfo(builtin.name, "built-in", status, source, _mb(gguf.stat().st_size), str(gguf))
+        return ModelInfo(builtin.name, "built-in", status, builtin.source_label, 0, "")
+    status = "converts on first use" if isinstance(builtin, BuiltinModel) else "merges on first use"
+    size = _mb(source.stat().st_size)
+    return ModelInfo(builtin.name, "built-in", status, builtin.source_label, size, str(source))
 
 
 def _mb(size_bytes: int) -> int:
@@ -142,8 +144,8 @@ def remove_model(name: str) -> ModelInfo:
     builtin = BUILTIN_MODELS.get(name.lower())
     if builtin is not None and find_entry(builtin.name) is None:
         raise UsageError(
-            f"'{builtin.name}' is built in and not converted yet: nothing to remove "
-            f"(its GGUF file goes with `pip uninstall {builtin.pip_name}`)"
+            f"'{builtin.name}' is built in and not in the store yet: nothing to remove "
+            f"(its source goes with `pip uninstall {builtin.pip_name}`)"
         )
     entry = remove_entry(builtin.name if builtin else name)
     return _row(entry, "built-in" if builtin else "converted", "removed")
@@ -163,51 +165,79 @@ def remove_entry(name: str) -> StoreEntry:
 
 
 def ensure_converted(gguf: Path) -> Path:
-    """The store folder for ``gguf``, converting it first if needed (once).
-
-    A conversion is announced on the ``nlpkit`` logger (the CLI shows it), so
-    the user knows why this first load takes a while.
-    """
+    """The store folder for ``gguf``, converting it first if needed (once)."""
     gguf = Path(gguf).expanduser().resolve()
     if not gguf.is_file():
         raise UsageError(f"'{gguf}': no such GGUF file")
-    final = models_dir() / entry_name(gguf)
-    if _is_current(final, gguf):
+    what = f"converting {gguf.name} into the model store, once (about a minute on CPU)"
+    return ensure_entry(entry_name(gguf), gguf, convert_gguf, what)
+
+
+def ensure_builtin(builtin: BuiltinModel | BuiltinAdapter) -> Path:
+    """The store folder of a built-in model, converting or merging it first if needed."""
+    source = builtin.source_path()
+    if source is None:
+        raise ModelNotFoundError(
+            f"model '{builtin.name}' is built in but its package is not installed: "
+            f"{builtin.install_hint}"
+        )
+    if isinstance(builtin, BuiltinModel):
+        return ensure_converted(source)
+    from nlpkit.builtin.merge import merge_adapter
+
+    what = f"preparing the built-in model '{builtin.name}' in the model store, once (seconds)"
+    build = lambda _source, folder: merge_adapter(builtin, folder)  # noqa: E731
+    return ensure_entry(builtin.name, source, build, what)
+
+
+def ensure_entry(name: str, source: Path, build: Callable[[Path, Path], None], what: str) -> Path:
+    """The store folder ``name``, built from ``source`` by ``build(source, folder)`` once.
+
+    The build is announced on the ``nlpkit`` logger (the CLI shows it), so the user
+    knows why this first load takes a while. It writes into a hidden folder that is
+    renamed into place when complete; an entry is rebuilt when ``source`` changes.
+    """
+    final = models_dir() / name
+    if _is_current(final, source):
         return final
-    logger.info(
-        "converting %s into the model store, once (about a minute on CPU): %s", gguf.name, final
-    )
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_partials(final.parent)
-    partial = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{final.name}-", dir=final.parent))
+    logger.info("%s: %s", what, final)
     try:
-        convert_gguf(gguf, partial)
-        _write_manifest(partial, gguf)
-        _publish(partial, final, gguf)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(final.parent)
+        partial = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{name}-", dir=final.parent))
+    except OSError as exc:
+        raise OutputError(
+            f"model store {final.parent}: cannot write there ({exc.strerror}); "
+            f"set {HOME_ENV} to a writable folder"
+        ) from None
+    try:
+        build(source, partial)
+        _write_manifest(partial, source)
+        _publish(partial, final, source)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return final
 
 
-def _is_current(folder: Path, gguf: Path) -> bool:
-    """A complete entry converted from this very file (same path, size and mtime)."""
+def _is_current(folder: Path, source: Path) -> bool:
+    """A complete entry built from this very file (same path, size and mtime)."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    stat = gguf.stat()
-    return manifest.get("source") == str(gguf) and manifest.get("source_stat") == [
+    stat = source.stat()
+    return manifest.get("source") == str(source) and manifest.get("source_stat") == [
         stat.st_size,
         stat.st_mtime_ns,
     ]
 
 
-def _write_manifest(folder: Path, gguf: Path) -> None:
+def _write_manifest(folder: Path, source: Path) -> None:
     import transformers
 
-    stat = gguf.stat()
+    stat = source.stat()
     manifest = {
-        "source": str(gguf),
+        "source": str(source),
         "source_stat": [stat.st_size, stat.st_mtime_ns],
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "transformers": transformers.__version__,
@@ -215,18 +245,18 @@ def _write_manifest(folder: Path, gguf: Path) -> None:
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
-def _publish(partial: Path, final: Path, gguf: Path) -> None:
+def _publish(partial: Path, final: Path, source: Path) -> None:
     """Rename the finished folder into place; an outdated entry is moved aside first."""
     if final.exists():
-        if _is_current(final, gguf):
-            return  # another process converted the same file meanwhile
+        if _is_current(final, source):
+            return  # another process built the same entry meanwhile
         old = final.with_name(f"{PARTIAL_PREFIX}{final.name}-old-{os.getpid()}")
         os.replace(final, old)
         shutil.rmtree(old, ignore_errors=True)
     try:
         os.replace(partial, final)
     except OSError:
-        if not _is_current(final, gguf):  # else: another process won the race, same content
+        if not _is_current(final, source):  # else: another process won the race, same content
             raise
 
 

@@ -140,4 +140,7 @@ def test_env_json(capsys, monkeypatch):
     code, out, _ = invoke(capsys, monkeypatch, "env", "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["hf_hub_offline"] is True and data["hub_reachable"] is False
-    assert data["model_translate"] == "Helsinki-NLP/opus-mt-{src}-{tgt}" and data["torch"] != "not installed"
+    assert (
+        data["model_translate"] == "Helsinki-NLP/opus-mt-{src}-{tgt}"
+        and data["torch"] != "not installed"
+    )

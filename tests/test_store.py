@@ -122,7 +122,7 @@ def test_list_and_remove(home, fake_convert, gguf):
     assert removed.size_mb == 2 and store.list_entries() == []
     with pytest.raises(UsageError, match="no converted model 'nope'"):
         store.remove_model("nope")
-    with pytest.raises(UsageError, match="not converted yet"):
+    with pytest.raises(UsageError, match="not in the store yet"):
         store.remove_model("smollm2")
 
 

