@@ -10,7 +10,7 @@ import pytest
 
 from nlpkit import store
 from nlpkit.builtin import BUILTIN_MODELS, BuiltinModel
-from nlpkit.errors import ModelLoadError, ModelNotFoundError, UsageError
+from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError
 from nlpkit.models import default_model, resolve_model
 
 
@@ -87,6 +87,15 @@ def test_a_failed_conversion_leaves_no_entry(home, gguf, monkeypatch):
     with pytest.raises(ModelLoadError, match="disk full"):
         store.ensure_converted(gguf)
     assert store.list_entries() == [] and os.listdir(home / "models") == []
+
+
+def test_an_unwritable_store_says_how_to_move_it(tmp_path, fake_convert, gguf, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("NLPKIT_HOME", str(blocker / "home"))
+    with pytest.raises(OutputError, match="model store .* cannot write there.*NLPKIT_HOME"):
+        store.ensure_converted(gguf)
+    assert fake_convert == []
 
 
 @pytest.mark.parametrize("content", [b"not a gguf file at all", b"GGUF\x03\x00\x00\x00\x01"])
