@@ -28,6 +28,7 @@ def merged_model(builtin: BuiltinAdapter) -> tuple[Any, Any]:
     from peft import PeftModel
 
     transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     base = builtin.base_path()
     if base is None:
         raise ModelLoadError(
