@@ -114,6 +114,11 @@ print("HEAVY", heavy, file=sys.stderr)
         ["classify", "--top-k", "x"],
         ["models"],
         ["generate", "-h"],
+        # A Hub model that cannot be had offline fails before torch is imported.
+        ["classify", "hi", "--model", "org/absent-model"],
+        ["generate", "hi", "--model", "org/absent-model"],
+        ["summarize", "hi", "--model", "org/absent-model"],
+        ["translate", "hi", "--src", "en", "--tgt", "xx"],
     ],
 )
 def test_help_and_argument_errors_do_not_import_heavy_libraries(args):

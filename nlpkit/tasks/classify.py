@@ -27,12 +27,12 @@ def classify(
     device_map: str | None = None,
 ) -> list[Classification]:
     """Label each text; ``top_k`` keeps the best k labels per text in ``.top``."""
-    import torch
-
     items = [texts] if isinstance(texts, str) else list(texts)
     loaded = load_model(
         "classify", model or default_model("classify"), device, dtype, device_map=device_map
     )
+    import torch
+
     names = label_names(loaded, labels)
     ids = tokenize_truncated(loaded, items, loaded.max_input_tokens)
     results: list[Classification | None] = [None] * len(items)

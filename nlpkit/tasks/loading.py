@@ -73,9 +73,9 @@ def model_config(name: str, gguf_file: str | None = None, trust_remote_code: boo
     for key, loaded in _CACHE.items():
         if key[1:3] == (name, gguf_file):
             return loaded.model.config
+    source = resolve_model(name, gguf_file)
     import transformers
 
-    source = resolve_model(name, gguf_file)
     check_model_folder(source.path, name)
     try:
         return transformers.AutoConfig.from_pretrained(
@@ -96,11 +96,11 @@ def _load(
     gguf_file: str | None,
     device_map: str | None = None,
 ) -> LoadedModel:
+    source = resolve_model(name, gguf_file)  # first: an unreachable model fails before imports
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    source = resolve_model(name, gguf_file)
     torch_device = resolve_device(device)  # with a device map: the best device, for the dtype
     torch_dtype = resolve_dtype(dtype, torch_device)
     placement = {"device_map": device_map} if device_map else {}
