@@ -123,4 +123,3 @@ def builtin_for_task(task: str) -> str | None:
         if builtin.task == task and builtin.source_path() is not None:
             return builtin.name
     return None
-

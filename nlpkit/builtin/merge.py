@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,13 @@ def merged_model(builtin: BuiltinAdapter) -> tuple[Any, Any]:
     try:
         config = transformers.AutoConfig.from_pretrained(builtin.folder, **options)
         tokenizer = transformers.AutoTokenizer.from_pretrained(base, **options)
-        with contextlib.redirect_stderr(io.StringIO()):  # the report on the untrained head
+        # Quiet: the report on the (replaced) untrained head, libraries' deprecation notes.
+        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             model = transformers.AutoModelForSequenceClassification.from_pretrained(
                 base, config=config, use_safetensors=True, **options
             )
-        merged = PeftModel.from_pretrained(model, builtin.folder).merge_and_unload()
+            merged = PeftModel.from_pretrained(model, builtin.folder).merge_and_unload()
     except Exception as exc:  # peft and transformers raise many types for damaged files
         first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
         raise ModelLoadError(
