@@ -21,7 +21,9 @@ def minilm_classifier(tmp_path_factory):
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("minilm-classifier")
     model = AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=2, id2label={0: "negative", 1: "positive"},
+        path,
+        num_labels=2,
+        id2label={0: "negative", 1: "positive"},
         label2id={"negative": 0, "positive": 1},
     )
     assert model.num_parameters() > 22_000_000

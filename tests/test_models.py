@@ -61,6 +61,7 @@ def test_network_guard_is_on_in_process_and_subprocess():
     with pytest.raises(RuntimeError, match="network guard"):
         socket.create_connection(("192.0.2.1", 443), timeout=1)
     code = "import socket; socket.create_connection(('192.0.2.1', 443), timeout=1)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=subprocess_env())
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env()
+    )
     assert result.returncode != 0 and "network guard" in result.stderr
