@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nlpkit.errors import InputError
+from nlpkit.errors import InputError, first_line
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".json", ".parquet"}
 PARQUET_BATCH_ROWS = 4096
@@ -223,11 +223,7 @@ def _parquet_records(path: Path, column: str | None) -> Iterator[tuple[str, str]
     except InputError:
         raise
     except Exception as exc:  # pyarrow raises several unrelated types for bad files
-        raise InputError(f"{path}: not a readable parquet file ({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        raise InputError(f"{path}: not a readable parquet file ({first_line(exc)})") from None
 
 
 def _cell_text(value: object, where: str, column: str) -> str:

@@ -49,3 +49,9 @@ class TrainingError(NlpkitError):
 
 class DependencyError(NlpkitError):
     """An optional package needed for this feature is not installed."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (or its type), short enough for one error line."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:limit]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlpkit.errors import NlpkitError, TrainingError
+from nlpkit.errors import NlpkitError, TrainingError, first_line
 from nlpkit.recipe import Recipe, load_recipe, override_recipe
 from nlpkit.safety import load_policy
 from nlpkit.training import outputs
@@ -132,7 +132,7 @@ def _train(trainer: Any, checkpoint: Path | None, out: Path, progress: bool):
         raise
     except Exception as exc:
         step = trainer.state.global_step
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        first = first_line(exc)
         raise TrainingError(
             f"training stopped at step {step}: {type(exc).__name__}: {first}; "
             + _RESUME_HINT.format(out)

@@ -24,7 +24,7 @@ from nlpkit.builtin import (
     builtin_for_task,
     builtin_model,
 )
-from nlpkit.errors import ModelNotFoundError
+from nlpkit.errors import ModelNotFoundError, first_line
 from nlpkit.store import find_entry
 
 DEFAULT_MODELS = {
@@ -137,7 +137,7 @@ def _hub_file(repo_id: str, filename: str) -> Path:
     try:
         return Path(hf_hub_download(repo_id, filename))
     except Exception as exc:  # not found, gated, network...
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        first = first_line(exc)
         raise ModelNotFoundError(f"model '{repo_id}': cannot get {filename} ({first})") from exc
 
 

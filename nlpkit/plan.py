@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.devices import DeviceKind, choose_precision
+from nlpkit.errors import first_line
 from nlpkit.estimate import (
     count_parameters,
     estimate_memory,
@@ -182,7 +183,7 @@ def _model_facts(
         config = model_config(recipe)
         trainable, total = count_parameters(recipe, config)
     except Exception as exc:  # any failure here only leaves the figures unknown
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
+        first = first_line(exc, limit=200)
         notes.append(f"parameters unknown: {first}")
         return None, None, None
     memory = estimate_memory(recipe, config, trainable, total, precision)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nlpkit.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
-from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError
+from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError, first_line
 
 HOME_ENV = "NLPKIT_HOME"
 MANIFEST = "nlpkit-model.json"
@@ -289,7 +289,7 @@ def convert_gguf(gguf: Path, folder: Path) -> None:
             model = auto_class.from_pretrained(gguf.parent, quantization_config=dense, **options)
     except Exception as exc:  # the loader raises many types for a damaged file
         raise ModelLoadError(
-            f"'{gguf}': cannot read this GGUF file ({_first_line(exc)}); it may be truncated "
+            f"'{gguf}': cannot read this GGUF file ({first_line(exc)}); it may be truncated "
             "or corrupt (download it again), or its architecture is one transformers cannot load"
         ) from exc
     clear_gguf_state(model)
@@ -309,8 +309,3 @@ def clear_gguf_state(model) -> None:
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config
     model.is_quantized = False
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.builtin import BuiltinAdapter
-from nlpkit.errors import ModelLoadError
+from nlpkit.errors import ModelLoadError, first_line
 
 
 def merge_adapter(builtin: BuiltinAdapter, folder: Path) -> None:
@@ -47,7 +47,7 @@ def merged_model(builtin: BuiltinAdapter) -> tuple[Any, Any]:
             )
             merged = PeftModel.from_pretrained(model, builtin.folder).merge_and_unload()
     except Exception as exc:  # peft and transformers raise many types for damaged files
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        first = first_line(exc)
         raise ModelLoadError(
             f"built-in model '{builtin.name}': cannot merge its adapter ({first}); "
             f"reinstall nlpkit and {builtin.pip_name}"

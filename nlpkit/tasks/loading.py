@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nlpkit.devices import check_device_map, resolve_device, resolve_dtype
-from nlpkit.errors import ModelLoadError
+from nlpkit.errors import ModelLoadError, first_line
 from nlpkit.models import resolve_model
 from nlpkit.safety import check_model_folder, current_policy, explain_load_error, pretrained_options
 
@@ -84,7 +84,7 @@ def model_config(name: str, gguf_file: str | None = None, trust_remote_code: boo
             trust_remote_code=trust_remote_code or current_policy().trust_remote_code,
         )
     except Exception as exc:
-        raise ModelLoadError(f"model '{name}': cannot load ({_first_line(exc)})") from exc
+        raise ModelLoadError(f"model '{name}': cannot load ({first_line(exc)})") from exc
 
 
 def _load(
@@ -121,7 +121,7 @@ def _load(
     except ModelLoadError:
         raise
     except Exception as exc:  # any failure here means the folder cannot serve this task
-        first = explain_load_error(_first_line(exc))
+        first = explain_load_error(first_line(exc))
         raise ModelLoadError(f"model '{name}': cannot load ({first})") from exc
     _check_fit(name, model, tokenizer, info)
     if device_map:  # accelerate placed the layers; inputs go where the first ones are
@@ -169,11 +169,6 @@ def _check_fit(name: str, model: Any, tokenizer: Any, info: dict) -> None:
             NlpkitWarning,
             stacklevel=3,
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
 
 
 def clear_cache() -> None:

@@ -11,7 +11,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from nlpkit.errors import InputError
+from nlpkit.errors import InputError, first_line
 from nlpkit.recipe import Recipe
 from nlpkit.recipe_checks import DATA_SUFFIXES
 
@@ -88,7 +88,7 @@ def _load_hub(recipe: Recipe, split: str):
     except Exception as exc:
         raise InputError(
             f"dataset '{data.dataset}' (config {data.dataset_config}, split {name}): cannot load "
-            f"({_first_line(exc)}); offline, use local files: data.train_file / data.eval_file"
+            f"({first_line(exc)}); offline, use local files: data.train_file / data.eval_file"
         ) from exc
 
 
@@ -96,12 +96,7 @@ def _root_cause(exc: BaseException) -> str:
     """The innermost cause's first line: datasets wraps the parser's useful message."""
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return _first_line(exc)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+    return first_line(exc)
 
 
 def column(batch: dict[str, list], spec: str) -> list:

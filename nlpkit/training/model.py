@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nlpkit.errors import ModelLoadError, RecipeError
+from nlpkit.errors import ModelLoadError, RecipeError, first_line
 from nlpkit.models import resolve_model
 from nlpkit.recipe import Recipe
 from nlpkit.recipe_checks import resolve_model_reference
@@ -61,7 +61,7 @@ def load_for_task(
         auto_class = getattr(transformers, AUTO_CLASSES[task])
         loaded = auto_class.from_pretrained(source.path, **options)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
-        first = explain_load_error((str(exc).strip() or type(exc).__name__).splitlines()[0][:300])
+        first = explain_load_error(first_line(exc))
         raise ModelLoadError(f"model '{model}': cannot load for {task} ({first})") from exc
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2 style models ship without one
@@ -88,7 +88,7 @@ def apply_lora(model: Any, recipe: Recipe) -> Any:
     try:
         return get_peft_model(model, config)
     except ValueError as exc:
-        first = str(exc).strip().splitlines()[0][:300]
+        first = first_line(exc)
         raise RecipeError(f"lora: does not fit model '{recipe.model}' ({first})") from exc
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.devices import DeviceKind, choose_precision, detect_kind
-from nlpkit.errors import DeviceError, TrainingError
+from nlpkit.errors import DeviceError, TrainingError, first_line
 from nlpkit.metrics import classification_scorer, generation_scorer
 from nlpkit.recipe import Recipe
 from nlpkit.training.data import collator
@@ -87,7 +87,7 @@ def _build(cls, options: dict[str, Any]):
     try:
         return cls(**options)
     except ValueError as exc:
-        first = str(exc).strip().splitlines()[0][:300]
+        first = first_line(exc)
         raise TrainingError(f"training: inconsistent settings ({first})") from exc
 
 
