@@ -33,13 +33,12 @@ PRELUDE = (
     "imports = time.perf_counter() - start\n"
     "start = time.perf_counter()\n"
 )
-LOADERS = {
-    "store, first use (merge + save)": (
-        "from nlpkit.tasks.loading import load_model\nload_model('classify', 'sentiment', 'cpu')\n"
-    ),
-    "store, later uses (load merged)": (
-        "from nlpkit.tasks.loading import load_model\nload_model('classify', 'sentiment', 'cpu')\n"
-    ),
+LOAD_FROM_STORE = (
+    "from nlpkit.tasks.loading import load_model\nload_model('classify', 'sentiment', 'cpu')\n"
+)
+LOADERS = {  # the same store load twice: the first finds the store empty
+    "store, first use (merge + save)": LOAD_FROM_STORE,
+    "store, later uses (load merged)": LOAD_FROM_STORE,
     "merge in memory at every load": (
         "from nlpkit.builtin.merge import merged_model\nmerged_model(BUILTIN_MODELS['sentiment'])\n"
     ),
@@ -79,7 +78,7 @@ def main() -> None:
         figures: dict[str, list[float]] = {IMPORTS: [], **{name: [] for name in LOADERS}}
         for _ in range(args.repeat):
             shutil.rmtree(home)
-            for name, code in LOADERS.items():  # the first one finds the store empty
+            for name, code in LOADERS.items():
                 imports, load = child_seconds(code, home)
                 figures[name].append(load)
                 figures[IMPORTS].append(imports)

@@ -67,11 +67,12 @@ def default_model(task: str) -> str:
 def resolve_model(name: str, gguf_file: str | None = None) -> ModelSource:
     """Decide how to load ``name`` without downloading any weights yet.
 
-    A GGUF file (``x.gguf``, a folder or Hub id with ``gguf_file``, a built-in
-    name) resolves to its folder in the model store, converted on first use.
+    A built-in name or a GGUF file (``x.gguf``, a folder or Hub id with
+    ``gguf_file``) resolves to its folder in the model store, made on first use.
     """
+    path = Path(name).expanduser()
     builtin = builtin_model(name)
-    if builtin is not None and not gguf_file and not Path(name).expanduser().exists():
+    if builtin is not None and not gguf_file and not path.exists():
         from nlpkit.store import ensure_builtin
 
         return ModelSource(name, str(ensure_builtin(builtin)), local_files_only=True)
@@ -80,7 +81,6 @@ def resolve_model(name: str, gguf_file: str | None = None) -> ModelSource:
         from nlpkit.store import ensure_converted
 
         return ModelSource(name, str(ensure_converted(gguf)), local_files_only=True)
-    path = Path(name).expanduser()
     if path.is_dir():
         return ModelSource(name, str(path.resolve()), local_files_only=True)
     if path.exists():
