@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "recipes" / "data"
 
 
 def minilm_folder() -> Path:
@@ -20,8 +20,8 @@ def minilm_folder() -> Path:
 
 
 def sst2_rows(split: str = "validation", limit: int | None = None) -> list[dict[str, str]]:
-    """GLUE SST-2 rows (sentence, label) from ../shared/data."""
-    path = SHARED_DATA / "sst2" / f"{split}.tsv"
+    """GLUE SST-2 rows (sentence, label) shipped in recipes/data."""
+    path = DATA / "sst2" / f"{split}.tsv"
     if not path.exists():
         sys.exit(f"bench needs {path} (GLUE SST-2); it is absent here")
     with path.open(encoding="utf-8") as handle:

@@ -16,7 +16,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, SHARED_DATA, minilm_folder, timed
+from _common import DATA, ROOT, minilm_folder, timed
 
 HYPER = {"batch_size": 32, "learning_rate": 5e-5, "warmup_ratio": 0.06, "weight_decay": 0.01}
 MAX_LENGTH = 128
@@ -24,7 +24,7 @@ MAX_LENGTH = 128
 
 def write_slice(rows: int, folder: Path) -> Path:
     """The first ``rows`` SST-2 training rows, as the TSV both runs read."""
-    source = SHARED_DATA / "sst2" / "train.tsv"
+    source = DATA / "sst2" / "train.tsv"
     if not source.exists():
         raise SystemExit(f"bench needs {source} (GLUE SST-2); it is absent here")
     lines = source.read_text(encoding="utf-8").splitlines()[: rows + 1]

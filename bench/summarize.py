@@ -1,4 +1,4 @@
-"""ROUGE of nlpkit.summarize on the XSum sample (../shared/data/xsum/sample.json).
+"""ROUGE of nlpkit.summarize on the XSum sample (recipes/data/xsum/sample.json).
 
 Default model: the built-in SmolLM2-135M-Instruct, prompted through its chat
 template for a one-sentence summary (XSum references are one sentence).
@@ -11,11 +11,11 @@ import argparse
 import json
 import sys
 
-from _common import SHARED_DATA, timed
+from _common import DATA, timed
 
 
 def xsum_sample() -> list[dict]:
-    path = SHARED_DATA / "xsum" / "sample.json"
+    path = DATA / "xsum" / "sample.json"
     if not path.exists():
         sys.exit(f"bench needs {path} (XSum sample); it is absent here")
     with path.open(encoding="utf-8") as handle:

@@ -25,7 +25,7 @@ from tests.netguard.sitecustomize import make_guard  # noqa: E402
 from tests.tiny_models import BUILDERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "recipes" / "data"
 NETGUARD = Path(__file__).resolve().parent / "netguard"
 
 

