@@ -13,7 +13,7 @@ import yaml
 from nlpkit.errors import RecipeError
 from nlpkit.recipe import load_recipe, parse_overrides
 from nlpkit.recipe_checks import TASKS, resolve_model_reference
-from tests.conftest import DATA, ROOT, invoke, minilm_path, subprocess_env
+from tests.conftest import ROOT, invoke, minilm_path, subprocess_env
 
 INVALID = sorted((Path(__file__).parent / "recipes").glob("invalid_*.yaml"))
 SHIPPED = sorted((ROOT / "recipes").glob("*.yaml"))
