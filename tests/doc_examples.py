@@ -1,0 +1,103 @@
+"""Console examples in README.md and docs/ that are run for real, so they cannot drift.
+
+A block is checked when the line before its fence is ``<!-- checked -->``:
+
+    <!-- checked -->
+    ```console
+    $ nlpkit plan recipes/sst2-minilm.yaml
+    ...output...
+    ```
+
+Each ``$ nlpkit ...`` line runs from the repository root with COLUMNS=80, and its
+stdout must equal the lines that follow it. To regenerate the outputs from real
+runs after a deliberate change:
+
+    python -m tests.doc_examples --update README.md docs/*.md
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+MARKER = "<!-- checked -->"
+FENCE = re.compile(r"^```console\s*$")
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {"COLUMNS": "80", "NO_COLOR": "1", "TERM": "dumb"}
+
+
+@dataclass
+class Example:
+    """One ``$ command`` with the output the document shows for it."""
+
+    path: Path
+    line: int  # 1-based line of the command
+    command: str
+    expected: list[str]
+
+    @property
+    def id(self) -> str:
+        return f"{self.path.name}:{self.line}"
+
+
+def checked_blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """(first, end) line indexes of each checked block's body, fences excluded."""
+    blocks, index = [], 0
+    while index < len(lines):
+        if lines[index].strip() == MARKER and FENCE.match(lines[index + 1]):
+            end = next(i for i in range(index + 2, len(lines)) if lines[i].startswith("```"))
+            blocks.append((index + 2, end))
+            index = end
+        index += 1
+    return blocks
+
+
+def examples_in(path: Path) -> list[Example]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = []
+    for first, end in checked_blocks(lines):
+        for index in range(first, end):
+            if lines[index].startswith("$ "):
+                stop = next((i for i in range(index + 1, end) if lines[i].startswith("$ ")), end)
+                found.append(Example(path, index + 1, lines[index][2:], lines[index + 1 : stop]))
+    return found
+
+
+def run(command: str) -> list[str]:
+    """The command's stdout lines, trailing spaces removed (rich pads table titles)."""
+    from tests.conftest import run_nlpkit
+
+    words = shlex.split(command)
+    if words[0] != "nlpkit":
+        raise ValueError(f"only nlpkit commands are checked, not {command!r}")
+    result = run_nlpkit(*words[1:], cwd=ROOT, timeout=600, **ENV)
+    if result.returncode != 0:
+        raise RuntimeError(f"{command}: exit {result.returncode}: {result.stderr.strip()}")
+    return normalize(result.stdout.splitlines())
+
+
+def normalize(lines: list[str]) -> list[str]:
+    return [line.rstrip() for line in lines]
+
+
+def update(path: Path) -> int:
+    """Rewrite every checked example's output in ``path``; the number of examples run."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    examples = examples_in(path)
+    for example in reversed(examples):  # bottom-up keeps earlier line numbers valid
+        start = example.line
+        del lines[start : start + len(example.expected)]
+        lines[start:start] = run(example.command)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(examples)
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if not args or args[0] != "--update":
+        sys.exit("usage: python -m tests.doc_examples --update FILE.md ...")
+    for name in args[1:]:
+        print(f"{name}: {update(Path(name))} examples rewritten from real runs")
