@@ -5,7 +5,10 @@
 
 The data mapping (task, columns, max_length) comes from ``recipe``, else from
 the recipe.yaml that `nlpkit finetune` saved in the model folder, else from
-``task`` and the default column names (change them with overrides).
+``task`` and the default column names (change them with overrides); there, the
+text column is guessed as `nlpkit classify` guesses it (text, sentence, ...).
+Whether a ``data`` file has a header row is the file's own: ``column_names``
+names the columns of one without, else its first row is read as the header.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nlpkit.data import pick_text_column
 from nlpkit.errors import InputError, UsageError
 from nlpkit.recipe import Recipe, apply_override, load_recipe, parse_overrides, validate_recipe
-from nlpkit.recipe_checks import TASKS
+from nlpkit.recipe_checks import TASK_FIELDS, TASKS
 from nlpkit.recipe_errors import SourceMap
 from nlpkit.safety import load_policy
 from nlpkit.training.outputs import RECIPE_FILE
@@ -30,16 +34,22 @@ def evaluate_model(
     task: str | None = None,
     overrides: Sequence[str] | Mapping[str, Any] | None = None,
     batch_size: int | None = None,
+    column_names: list[str] | None = None,
 ) -> dict[str, float]:
-    """Metrics of ``model`` on the eval split (loss, then the task's metrics)."""
-    plan = evaluation_recipe(model, recipe, data, task, overrides, batch_size)
+    """Metrics of ``model`` on the eval split (loss, then the task's metrics).
+
+    ``column_names`` names the columns of a csv/tsv file without a header row.
+    """
+    plan = evaluation_recipe(model, recipe, data, task, overrides, batch_size, column_names)
     from nlpkit.training import data as datasets_
     from nlpkit.training import model as models
     from nlpkit.training import trainer as trainers
 
-    raw = datasets_.load_raw(plan, splits=("eval",))
+    raw = datasets_.load_raw(plan, splits=("eval",), column_hint=_column_names_option)
     if "eval" not in raw:
         raise InputError("no evaluation data: pass a data file, or a recipe with data.eval_file")
+    if _guesses_text_column(plan):
+        plan = _with_text_column(plan, raw["eval"].column_names)
     with load_policy(allow_pickle=plan.allow_pickle):
         network, tokenizer = models.load_for_task(
             plan.task, plan.model, trust_remote_code=plan.trust_remote_code
@@ -63,6 +73,7 @@ def evaluation_recipe(
     task: str | None = None,
     overrides: Sequence[str] | Mapping[str, Any] | None = None,
     batch_size: int | None = None,
+    column_names: list[str] | None = None,
 ) -> Recipe:
     """The recipe evaluation follows, with ``model`` (as saved, merged) and ``data`` swapped in."""
     saved = Path(model) / RECIPE_FILE
@@ -75,6 +86,9 @@ def evaluation_recipe(
     changes.update({"model": str(model), "lora": None, "training.load_best_model_at_end": False})
     if data is not None:
         changes.update({"data.dataset": None, "data.train_file": None, "data.eval_file": str(data)})
+        changes.setdefault("data.column_names", None)  # a new file: its own header, or none
+    if column_names is not None:
+        changes["data.column_names"] = list(column_names)
     if batch_size is not None:
         changes["training.eval_batch_size"] = batch_size
     if recipe is None and task is None and saved.is_file():
@@ -88,7 +102,34 @@ def evaluation_recipe(
             f"{model} has no {RECIPE_FILE}: pass --task ({', '.join(TASKS)}) or --recipe FILE"
         )
     base: dict[str, Any] = {"task": task, "output_dir": str(model), "data": {}}
+    guess = _guess_text_column(column_names) if column_names else None
+    if guess and task in TASK_FIELDS["text_column"]:
+        changes.setdefault("data.text_column", guess)
     source = SourceMap("<evaluate>", {})
     for key, value in parse_overrides(changes):
         apply_override(base, key, value, source)
     return validate_recipe(base, source, for_training=False)
+
+
+def _column_names_option(names: list[str]) -> str:
+    return f"--column-names {','.join(names)}"
+
+
+def _guesses_text_column(plan: Recipe) -> bool:
+    """No recipe named the text column: guess it from the file, as `nlpkit classify` does."""
+    named = "text_column" in plan.data.model_fields_set
+    return plan.task in TASK_FIELDS["text_column"] and not named
+
+
+def _guess_text_column(columns: list[str]) -> str | None:
+    try:
+        return pick_text_column(list(columns), None, Path("data"))
+    except InputError:
+        return None  # no obvious one: the default stays, and a missing column is named later
+
+
+def _with_text_column(plan: Recipe, columns: list[str]) -> Recipe:
+    guess = _guess_text_column(columns)
+    if guess is None or guess == plan.data.text_column:
+        return plan
+    return plan.model_copy(update={"data": plan.data.model_copy(update={"text_column": guess})})

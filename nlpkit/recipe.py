@@ -47,6 +47,9 @@ class DataConfig(_Section):
     eval_split: str | None = Field("validation", description="Hub split to evaluate on")
     train_file: str | None = Field(None, description="local csv/tsv/json/jsonl/parquet/txt file")
     eval_file: str | None = Field(None, description="local evaluation file, same format")
+    column_names: list[str] | None = Field(
+        None, description="csv/tsv files without a header row: their columns, e.g. [text, label]"
+    )
     text_column: str = Field("text", description="input text column")
     text_pair_column: str | None = Field(None, description="second text column (pairs)")
     label_column: str = Field("label", description="label column: ints or label names")

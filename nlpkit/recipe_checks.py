@@ -31,6 +31,7 @@ TASK_METRICS = {
     "translation": ("bleu", "chrf", "loss"),
     "text-generation": ("loss", "perplexity"),
 }
+HEADERLESS_SUFFIXES = (".csv", ".tsv")  # the formats data.column_names applies to
 PACKAGE_SCHEME = "package:"
 TASK_FIELDS = {
     "text_column": ("text-classification", "text-generation"),
@@ -118,7 +119,52 @@ def _check_data(recipe: Recipe, for_training: bool) -> list[Problem]:
             problems.append(Problem(("data", key), f"only used by {tasks}, not {recipe.task}"))
     if data.label_names is not None and len(set(data.label_names)) < 2:
         problems.append(Problem(("data", "label_names"), "needs at least two distinct names"))
+    return problems + _check_column_names(recipe)
+
+
+def _check_column_names(recipe: Recipe) -> list[Problem]:
+    """Names for the columns of headerless csv/tsv files: unique, and holding the task's columns."""
+    data, key = recipe.data, ("data", "column_names")
+    names = data.column_names
+    if names is None:
+        return []
+    if not names:
+        return [Problem(key, "names no columns; list them in file order, e.g. [text, label]")]
+    problems = []
+    if any(not name.strip() for name in names):
+        problems.append(Problem(key, "has an empty name; name every column of the file"))
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        problems.append(Problem(key, f"names {', '.join(repeated)} more than once"))
+    if data.dataset:
+        problems.append(
+            Problem(key, "only for local csv/tsv files; a Hub dataset names its columns")
+        )
+    files = [file for file in (data.train_file, data.eval_file) if file]
+    others = [
+        Path(file).name for file in files if Path(file).suffix.lower() not in HEADERLESS_SUFFIXES
+    ]
+    if others:
+        problems.append(
+            Problem(key, f"only for csv/tsv files without a header row, not {', '.join(others)}")
+        )
+    for field, spec in task_columns(recipe).items():
+        if spec not in names:
+            problems.append(
+                Problem(
+                    key,
+                    f"has no column '{spec}' for data.{field}; name a column {spec} "
+                    f"or set data.{field} to one of {', '.join(dict.fromkeys(names))}",
+                )
+            )
     return problems
+
+
+def task_columns(recipe: Recipe) -> dict[str, str]:
+    """The data keys naming the columns that the recipe's task reads, with their values."""
+    keys = ("text_column", "text_pair_column", "label_column", "source_column", "target_column")
+    specs = {key: getattr(recipe.data, key) for key in keys if recipe.task in TASK_FIELDS[key]}
+    return {key: spec for key, spec in specs.items() if spec is not None}
 
 
 def _check_training(recipe: Recipe) -> list[Problem]:

@@ -113,3 +113,135 @@ def test_empty_inputs_and_skip_empty():
     assert collect_texts(["fine", "  ", ""], skip_empty=True) == ["fine"]
     with pytest.raises(InputError, match="no input text left after dropping 1"):
         collect_texts(["  "], skip_empty=True)
+
+
+# Training data without a header row: data.column_names and `evaluate --column-names`.
+
+POSITIVE = ("great", "wonderful", "amazing", "fine")
+
+
+def headerless_tsv(path, rows: int | None = None):
+    from tests.tiny_models import SENTENCES
+
+    lines = [f"{s}\t{int(any(w in s for w in POSITIVE))}\n" for s in SENTENCES[:rows]]
+    return write(path, "".join(lines))
+
+
+def data_recipe(train_file, **data):
+    from nlpkit.recipe import validate_recipe
+
+    content = {
+        "task": "text-classification",
+        "model": "google-bert/bert-base-uncased",
+        "data": {"train_file": str(train_file), **data},
+        "training": {"eval_strategy": "no"},
+        "output_dir": "runs/x",
+    }
+    return validate_recipe(content)
+
+
+def test_column_names_read_the_first_row_as_data(tmp_path):
+    from nlpkit.training.data import load_raw
+
+    path = headerless_tsv(tmp_path / "train.tsv", rows=5)
+    raw = load_raw(data_recipe(path, column_names=["text", "label"]))["train"]
+    assert raw.column_names == ["text", "label"] and len(raw) == 5
+    assert raw[0]["text"] == "the movie is great ." and raw[0]["label"] == 1
+    one = write(tmp_path / "one.csv", "a single row,0\n")  # one line is a row, not a header
+    assert len(load_raw(data_recipe(one, column_names=["text", "label"]))["train"]) == 1
+
+
+def test_column_names_must_match_the_fields_of_the_file(tmp_path):
+    from nlpkit.training.data import load_raw
+
+    path = headerless_tsv(tmp_path / "train.tsv", rows=3)
+    recipe = data_recipe(path, column_names=["id", "text", "label"])
+    with pytest.raises(InputError, match="the first row has 2 fields but 3 column names"):
+        load_raw(recipe)
+
+
+@pytest.mark.parametrize(
+    ("content", "cells", "names"),
+    [
+        (None, '"the movie is great ." / "1"', "[text, label]"),
+        (
+            "3\tWall St. Bears Claw Back Into the Black\tReuters - short-sellers\n"
+            "1\tsome other news headline here\tmore text\n",
+            '"3" / "Wall St. Bears C ..."',
+            "[label, text, column3]",
+        ),
+        (
+            "great\tpositive\nawful\tnegative\nfine\tpositive\n",
+            '"great" / "positive"',
+            "[text, label]",
+        ),
+    ],
+)
+def test_a_header_that_looks_like_data_names_column_names(tmp_path, content, cells, names):
+    from nlpkit.training.data import load_raw
+
+    path = tmp_path / "train.tsv"
+    headerless_tsv(path) if content is None else write(path, content)
+    with pytest.raises(InputError) as caught:
+        load_raw(data_recipe(path))
+    message = str(caught.value)
+    assert f"{path}: the first row looks like data, not a header ({cells}" in message
+    assert f"name its columns with data.column_names: {names}" in message
+    assert "mixes numbers" not in message
+
+
+def test_a_real_header_is_unaffected(tmp_path):
+    from nlpkit.training.data import label_names, load_raw
+
+    path = write(tmp_path / "train.tsv", "sentence\tlabel\nthe movie is great .\t1\nbad\t0\n")
+    raw = load_raw(data_recipe(path, text_column="sentence"))["train"]
+    assert len(raw) == 2 and label_names(data_recipe(path), raw) == ["LABEL_0", "LABEL_1"]
+    wrong = write(tmp_path / "wrong.tsv", "sentence\tsentiment\nthe movie is great .\t1\n")
+    raw = load_raw(data_recipe(wrong, text_column="sentence"))["train"]  # no header guess
+    with pytest.raises(InputError, match="data.label_column: no column 'label' in the train"):
+        label_names(data_recipe(wrong, text_column="sentence"), raw)
+
+
+def test_headerless_tsv_trains_and_evaluates_from_the_cli(tiny, tmp_path, capsys, monkeypatch):
+    import yaml
+
+    from tests.conftest import invoke
+
+    train = headerless_tsv(tmp_path / "train.tsv")
+    recipe = {
+        "task": "text-classification",
+        "model": tiny["bert"],
+        "data": {"train_file": str(train), "column_names": ["text", "label"], "max_length": 32},
+        "training": {"max_steps": 2, "batch_size": 8, "eval_strategy": "no"},
+        "output_dir": str(tmp_path / "run"),
+    }
+    path = write(tmp_path / "recipe.yaml", yaml.safe_dump(recipe))
+    code, _, err = invoke(capsys, monkeypatch, "finetune", str(path), "-f", "json")
+    assert code == 0, err
+    run = str(tmp_path / "run")
+    args = ("evaluate", "--model", run, "--data", str(train), "-f", "json")
+    code, out, err = invoke(capsys, monkeypatch, *args, "--column-names", "text, label")
+    assert code == 0, err
+    assert json.loads(out)["samples"] == len(train.read_text().splitlines())
+    code, _, err = invoke(capsys, monkeypatch, *args)  # --data: the file's own header, or none
+    assert code == 2 and "the first row looks like data" in err
+    assert "name its columns with --column-names text,label" in err
+    del recipe["data"]["column_names"]
+    write(path, yaml.safe_dump(recipe))
+    code, _, err = invoke(capsys, monkeypatch, "finetune", str(path), "--overwrite")
+    assert code == 2 and "name its columns with data.column_names: [text, label]" in err
+
+
+def test_evaluate_guesses_the_text_column_as_classify_does(tiny, tmp_path, capsys, monkeypatch):
+    from tests.conftest import invoke
+
+    headered = write(tmp_path / "dev.tsv", "sentence\tlabel\nthe movie is great .\t1\nbad\t0\n")
+    args = ("evaluate", "--model", tiny["bert"], "--task", "text-classification", "-f", "json")
+    code, out, err = invoke(capsys, monkeypatch, *args, "--data", str(headered))
+    assert code == 0, err
+    assert json.loads(out)["samples"] == 2
+    headerless = headerless_tsv(tmp_path / "dev-no-header.tsv", rows=4)
+    more = ("--data", str(headerless), "--column-names", "sentence,label")
+    code, out, err = invoke(capsys, monkeypatch, *args, *more)
+    assert code == 0, err
+    assert json.loads(out)["samples"] == 4

@@ -13,6 +13,7 @@ import yaml
 from nlpkit.errors import RecipeError
 from nlpkit.recipe import load_recipe, parse_overrides
 from nlpkit.recipe_checks import TASKS, resolve_model_reference
+from nlpkit.recipe_template import starter_recipe
 from tests.conftest import ROOT, invoke, minilm_path, subprocess_env
 
 INVALID = sorted((Path(__file__).parent / "recipes").glob("invalid_*.yaml"))
@@ -226,3 +227,37 @@ def test_overrides_apply_to_a_recipe_object(tmp_path):
     assert changed.training.epochs == 2 and recipe.training.epochs == 3
     with pytest.raises(RecipeError, match="--set training.epoch: unknown key"):
         override_recipe(recipe, ["training.epoch=2"])
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"column_names": []}, "data.column_names: names no columns"),
+        ({"column_names": ["text", " "]}, "data.column_names: has an empty name"),
+        ({"column_names": ["text", "label", "text"]}, "names text more than once"),
+        ({"column_names": ["sentence", "label"]}, "has no column 'text' for data.text_column"),
+        ({"column_names": ["text", "y"], "text_pair_column": "b"}, "no column 'b' for data.text_"),
+        ({"train_file": "train.jsonl"}, "only for csv/tsv files without a header row, not train"),
+        ({"dataset": "nyu-mll/glue", "train_file": None}, "a Hub dataset names its columns"),
+    ],
+)
+def test_column_names_rules(tmp_path, data, message):
+    for name in ("train.tsv", "train.jsonl"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    recipe = minimal(data={"train_file": "train.tsv", "column_names": ["text", "label"], **data})
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(write(tmp_path, recipe))
+    assert message in str(caught.value)
+
+
+def test_column_names_name_the_columns_of_headerless_files(tmp_path):
+    (tmp_path / "train.csv").write_text("a,b,0\n", encoding="utf-8")
+    data = {"train_file": "train.csv", "column_names": ["id", "text", "label"]}
+    no_eval = {"training": {"eval_strategy": "no"}}
+    recipe = load_recipe(write(tmp_path, minimal(data=data, **no_eval)))
+    assert recipe.data.column_names == ["id", "text", "label"]
+    two = {**data, "column_names": ["source", "target"]}
+    summarize = load_recipe(write(tmp_path, minimal(task="summarization", data=two, **no_eval)))
+    assert summarize.data.column_names == ["source", "target"]
+    starter = starter_recipe("text-classification")
+    assert "# column_names: null  # csv/tsv files without a header row" in starter

@@ -131,6 +131,14 @@ def evaluate_cmd(
             "--task", help=f"Task when no recipe is known: {', '.join(TASKS)}.", show_default=False
         ),
     ] = None,
+    column_names: Annotated[
+        str | None,
+        typer.Option(
+            "--column-names",
+            help="The csv/tsv file has no header row; its columns, in order, e.g. text,label.",
+            show_default=False,
+        ),
+    ] = None,
     overrides: opt.RecipeOverrides = None,
     batch_size: opt.BatchSize = None,
     format: opt.Format = opt.OutputFormat.table,
@@ -144,5 +152,6 @@ def evaluate_cmd(
     from nlpkit.evaluation import evaluate_model
 
     overrides = with_safety(overrides, trust_remote_code, allow_pickle)
-    metrics = evaluate_model(model, recipe, data, task, overrides, batch_size)
+    names = [name.strip() for name in column_names.split(",")] if column_names else None
+    metrics = evaluate_model(model, recipe, data, task, overrides, batch_size, names)
     print_mapping(metrics, format, f"evaluate: {model}")

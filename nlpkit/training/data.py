@@ -7,19 +7,33 @@ pad-to-max_length script.
 
 from __future__ import annotations
 
+import csv
 import difflib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import InputError, first_line
 from nlpkit.recipe import Recipe
-from nlpkit.recipe_checks import DATA_SUFFIXES
+from nlpkit.recipe_checks import DATA_SUFFIXES, HEADERLESS_SUFFIXES, task_columns
 
 SPLITS = ("train", "eval")
+ColumnHint = Callable[[list[str]], str]  # column names -> how the user declares them
+TEXT_LIKE_CHARS = 40  # a header cell this long, or of this many words, is a sentence
+TEXT_LIKE_WORDS = 4
 
 
-def load_raw(recipe: Recipe, splits: tuple[str, ...] = SPLITS) -> dict[str, Any]:
-    """The recipe's splits as datasets.Dataset, capped at max_*_samples."""
+def recipe_column_hint(names: list[str]) -> str:
+    return f"data.column_names: [{', '.join(names)}]"
+
+
+def load_raw(
+    recipe: Recipe, splits: tuple[str, ...] = SPLITS, column_hint: ColumnHint = recipe_column_hint
+) -> dict[str, Any]:
+    """The recipe's splits as datasets.Dataset, capped at max_*_samples.
+
+    ``column_hint`` words the fix when a file's first row looks like data, not a header.
+    """
     import datasets
 
     datasets.disable_progress_bars()
@@ -28,7 +42,10 @@ def load_raw(recipe: Recipe, splits: tuple[str, ...] = SPLITS) -> dict[str, Any]
     caps = {"train": data.max_train_samples, "eval": data.max_eval_samples}
     loaded = {}
     for split in splits:
-        dataset = _load_hub(recipe, split) if data.dataset else _load_file(recipe, split)
+        if data.dataset:
+            dataset = _load_hub(recipe, split)
+        else:
+            dataset = _load_file(recipe, split, column_hint)
         if dataset is None:
             continue
         if caps[split] is not None and caps[split] < len(dataset):
@@ -39,23 +56,35 @@ def load_raw(recipe: Recipe, splits: tuple[str, ...] = SPLITS) -> dict[str, Any]
     return loaded
 
 
-def _load_file(recipe: Recipe, split: str):
+def _load_file(recipe: Recipe, split: str, column_hint: ColumnHint):
     from datasets import load_dataset
 
     file = recipe.data.train_file if split == "train" else recipe.data.eval_file
     if not file:
         return None
     suffix = Path(file).suffix.lower()
-    _check_has_rows(Path(file), suffix)
-    options = {"delimiter": "\t", "quoting": 3} if suffix == ".tsv" else {}
+    names = recipe.data.column_names if suffix in HEADERLESS_SUFFIXES else None
+    _check_has_rows(Path(file), suffix, names)
+    options: dict[str, Any] = {"delimiter": "\t", "quoting": 3} if suffix == ".tsv" else {}
+    if names:
+        options["column_names"] = list(names)
     try:
-        return load_dataset(DATA_SUFFIXES[suffix], data_files={split: file}, split=split, **options)
+        dataset = load_dataset(
+            DATA_SUFFIXES[suffix], data_files={split: file}, split=split, **options
+        )
     except Exception as exc:  # datasets raises many types for a bad file
         raise InputError(f"{file}: cannot read as {suffix[1:]} ({_root_cause(exc)})") from exc
+    if suffix in HEADERLESS_SUFFIXES and not names:
+        _check_header(recipe, dataset, file, column_hint)
+    return dataset
 
 
-def _check_has_rows(path: Path, suffix: str) -> None:
-    """A csv/tsv with a header and no rows, or an empty file, named before datasets reads it."""
+def _check_has_rows(path: Path, suffix: str, column_names: list[str] | None = None) -> None:
+    """A csv/tsv with a header and no rows, or an empty file, named before datasets reads it.
+
+    With ``column_names`` the file has no header: one line is one row, and the first
+    row must have as many fields as there are names.
+    """
     if suffix == ".parquet":
         return
     with path.open("rb") as handle:
@@ -65,8 +94,86 @@ def _check_has_rows(path: Path, suffix: str) -> None:
         lines = [line for line in (handle.readline() for _ in range(3)) if line.strip()]
     if not lines:
         raise InputError(f"{path}: empty file")
-    if suffix in (".csv", ".tsv") and len(lines) == 1:
+    if suffix in HEADERLESS_SUFFIXES and len(lines) == 1 and not column_names:
         raise InputError(f"{path}: header only, no data rows")
+    if column_names:
+        fields = len(_first_row(path, suffix))
+        if fields != len(column_names):
+            raise InputError(
+                f"{path}: the first row has {fields} field{'s' if fields != 1 else ''} but "
+                f"{len(column_names)} column names are given ({', '.join(column_names)}); "
+                "name every column, in file order"
+            )
+
+
+def _first_row(path: Path, suffix: str) -> list[str]:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        if suffix == ".tsv":  # read as datasets reads it: quotes are literal
+            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        else:
+            reader = csv.reader(handle)
+        try:
+            return next((row for row in reader if row), [])
+        except csv.Error:
+            return []  # datasets names the malformed row
+
+
+def _check_header(recipe: Recipe, dataset, file: str, column_hint: ColumnHint) -> None:
+    """A headerless file read as if its first row named the columns: say so, naming the fix.
+
+    Only when a column the task reads is missing, so a file with a real header passes.
+    """
+    if all(_has_column(dataset, spec) for spec in task_columns(recipe).values()):
+        return
+    header = list(dataset.column_names)
+    sample = dataset[: min(len(dataset), 100)]
+    label_like = [_label_likeness(name, sample[name]) for name in header]
+    text_like = [_is_text_like(name) for name in header]
+    if not any(label_like) and not any(text_like):
+        return
+    cells = " / ".join(f'"{_shorten(name)}"' for name in header)
+    names = _suggest_names(recipe, header, label_like, text_like)
+    raise InputError(
+        f"{file}: the first row looks like data, not a header ({cells}); if the file has no "
+        f"header row, name its columns with {column_hint(names)}"
+    )
+
+
+def _label_likeness(cell: str, values: list) -> int:
+    """2: the cell is one of its column's values (a label, as a header); 1: a number; else 0."""
+    if cell in {str(value) for value in values if value is not None}:
+        return 2
+    try:
+        float(cell)
+    except ValueError:
+        return 0
+    return 1
+
+
+def _is_text_like(cell: str) -> bool:
+    return len(cell) > TEXT_LIKE_CHARS or len(cell.split()) >= TEXT_LIKE_WORDS
+
+
+def _shorten(cell: str, width: int = 16) -> str:
+    return cell if len(cell) <= width + 4 else cell[:width].rstrip() + " ..."
+
+
+def _suggest_names(
+    recipe: Recipe, header: list[str], label_like: list[int], text_like: list[bool]
+) -> list[str]:
+    """Column names in file order: the label where a cell looks like one, texts where text."""
+    specs = task_columns(recipe)
+    label = specs.pop("label_column", None)
+    names: list[str | None] = [None] * len(header)
+    if label and any(label_like):
+        names[max(range(len(header)), key=lambda i: (label_like[i], i))] = label
+        label = None
+    wanted = [*specs.values(), *([label] if label else [])]
+    free = [i for i, name in enumerate(names) if name is None]
+    free.sort(key=lambda i: (not text_like[i], label_like[i], i))
+    for index, spec in zip(sorted(free[: len(wanted)]), wanted, strict=False):
+        names[index] = spec
+    return [name or f"column{i + 1}" for i, name in enumerate(names)]
 
 
 def _load_hub(recipe: Recipe, split: str):
@@ -133,6 +240,7 @@ def label_names(recipe: Recipe, train) -> list[str]:
     """Names for label ids 0..n-1: the recipe's, the dataset's ClassLabel, or the values seen."""
     if recipe.data.label_names:
         return list(recipe.data.label_names)
+    check_columns(train, "train", {"label_column": recipe.data.label_column})
     feature = train.features.get(recipe.data.label_column)
     if getattr(feature, "names", None):
         return list(feature.names)
@@ -171,18 +279,14 @@ def label_encoder(names: list[str]):
 
 def tokenize(recipe: Recipe, tokenizer, dataset, split: str, names: list[str] | None = None):
     """Model inputs for one split via a cached, batched datasets.map; text columns dropped."""
-    data, task = recipe.data, recipe.task
+    task = recipe.task
     if task == "text-classification":
-        specs = {"text_column": data.text_column, "label_column": data.label_column}
-        specs["text_pair_column"] = data.text_pair_column
         function = _classification_encoder(recipe, tokenizer, names or [])
     elif task == "text-generation":
-        specs = {"text_column": data.text_column}
         function = _causal_encoder(recipe, tokenizer)
     else:
-        specs = {"source_column": data.source_column, "target_column": data.target_column}
         function = _seq2seq_encoder(recipe, tokenizer)
-    check_columns(dataset, split, specs)
+    check_columns(dataset, split, task_columns(recipe))
     encoded = dataset.map(function, batched=True, remove_columns=dataset.column_names)
     if task == "text-generation":
         encoded = encoded.filter(lambda row: len(row["input_ids"]) > 1)
