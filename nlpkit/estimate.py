@@ -28,9 +28,12 @@ ACTIVATION_UNITS = 17  # per token and hidden unit per layer (Korthikanti et al.
 UNFUSED_FACTOR = 2.5
 
 
-def count_rows(path: str | Path) -> int:
-    """Rows a datasets loader would read from this local file, without parsing it fully."""
-    path = Path(path)
+def count_rows(path: str | Path, header: bool = True) -> int:
+    """Rows a datasets loader would read from this local file, without parsing it fully.
+
+    ``header=False`` for csv/tsv files read with ``data.column_names`` (no header row).
+    """
+    path, skip = Path(path), int(header)
     kind = DATA_SUFFIXES.get(path.suffix.lower())
     if kind == "parquet":
         import pyarrow.parquet as pq
@@ -38,9 +41,9 @@ def count_rows(path: str | Path) -> int:
         return pq.read_metadata(path).num_rows
     with path.open(encoding="utf-8", newline="") as handle:
         if kind == "csv" and path.suffix.lower() == ".csv":
-            return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
+            return max(sum(1 for _ in csv.reader(handle)) - skip, 0)
         if kind == "csv":  # tsv is read without quoting: one line, one row
-            return max(sum(1 for line in handle if line.strip()) - 1, 0)
+            return max(sum(1 for line in handle if line.strip()) - skip, 0)
         if kind == "json":
             head = handle.read(1).lstrip() or handle.read(64).lstrip()[:1]
             handle.seek(0)
@@ -53,7 +56,7 @@ def train_rows(recipe: Recipe) -> tuple[int | None, str | None]:
     """(rows the run trains on, or None; a note saying why it is unknown)."""
     data = recipe.data
     if data.train_file:
-        rows: int | None = count_rows(data.train_file)
+        rows: int | None = count_rows(data.train_file, header=data.column_names is None)
     else:
         rows = _hub_rows(data.dataset, data.dataset_config, data.train_split)
         if rows is None:

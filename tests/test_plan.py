@@ -124,3 +124,9 @@ def test_row_counts_without_tokenizing(tmp_path):
     counts = {name: count_rows(tmp_path / name) for name in ("a.csv", "a.jsonl", "a.json", "a.tsv")}
     assert counts == {"a.csv": 2, "a.jsonl": 2, "a.json": 3, "a.tsv": 1}
     assert human_bytes(1536) == "1.5 KiB" and human_bytes(12) == "12 B"
+
+
+def test_count_rows_of_a_headerless_file_counts_every_line(tmp_path):
+    (tmp_path / "a.tsv").write_text("good movie\t1\nbad movie\t0\n", encoding="utf-8")
+    assert count_rows(tmp_path / "a.tsv", header=False) == 2
+    assert count_rows(tmp_path / "a.tsv") == 1
