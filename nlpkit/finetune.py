@@ -38,6 +38,7 @@ class FinetuneResult:
     trainable_parameters: int = 0
     total_parameters: int = 0
     precision: str = "fp32"
+    already_finished: bool = False  # --resume found a finished run: read back, not trained
 
 
 def finetune(
@@ -52,7 +53,8 @@ def finetune(
 
     ``overrides`` are ``--set`` style: ``["training.epochs=1"]`` or ``{"training.epochs": 1}``.
     ``overwrite`` replaces a previous run in output_dir; ``resume`` continues its last
-    checkpoint. ``callbacks`` are extra transformers TrainerCallbacks.
+    checkpoint, and on a run that already finished trains nothing and returns that run's
+    result (``already_finished=True``). ``callbacks`` are extra transformers TrainerCallbacks.
     """
     if isinstance(recipe, Recipe):
         recipe = override_recipe(recipe, overrides) if overrides else recipe
@@ -60,7 +62,10 @@ def finetune(
         recipe = load_recipe(recipe, overrides)
     checkpoint = outputs.check_output_dir(recipe, overwrite, resume)
     out = Path(recipe.output_dir)
-    run = _prepare(recipe, out, progress, callbacks)
+    if resume and checkpoint is None:  # the recipe matches a run that already finished
+        return _finished_result(out)
+    # A copy goes to the libraries: recipe.yaml is written after them, and must be as given.
+    run = _prepare(recipe.model_copy(deep=True), out, progress, callbacks)
     outputs.start_run_folder(recipe, resume)  # only now is a previous run replaced
     resumed = outputs.checkpoint_step(checkpoint) if checkpoint else None
     if checkpoint is not None:
@@ -84,6 +89,33 @@ def finetune(
     return result
 
 
+def _finished_result(out: Path) -> FinetuneResult:
+    """The result of a finished run, read back from its metrics.json."""
+    import json
+
+    try:
+        summary = json.loads((out / outputs.METRICS_FILE).read_text(encoding="utf-8"))
+        return FinetuneResult(
+            output_dir=str(out),
+            task=summary["task"],
+            metrics=summary.get("metrics") or {},
+            train_metrics=summary.get("train") or {},
+            global_step=summary["global_step"],
+            resumed_from_step=summary.get("resumed_from_step"),
+            adapter_dir=str(out / outputs.ADAPTER) if (out / outputs.ADAPTER).is_dir() else None,
+            rows=summary.get("rows") or {},
+            trainable_parameters=summary.get("trainable_parameters", 0),
+            total_parameters=summary.get("total_parameters", 0),
+            precision=summary.get("precision", "fp32"),
+            already_finished=True,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TrainingError(
+            f"--resume: the run in {out} finished but its {outputs.METRICS_FILE} cannot be read "
+            f"({first_line(exc)}); pass --overwrite to train again"
+        ) from exc
+
+
 @dataclass
 class _Run:
     trainer: Any
@@ -95,12 +127,17 @@ class _Run:
 
 
 def _prepare(recipe: Recipe, out: Path, progress: bool, callbacks: list | None) -> _Run:
+    from transformers import set_seed
+
     from nlpkit.training import data, model, trainer
     from nlpkit.training.callbacks import JsonlLog, RichProgress
 
     precision = trainer.resolve_precision(recipe)
     raw = data.load_raw(recipe)
     names = data.label_names(recipe, raw["train"]) if recipe.task == "text-classification" else None
+    # The recipe's seed covers the weights made here (a new classifier head, the LoRA
+    # matrices): the Trainer seeds only when it starts, after the model exists.
+    set_seed(recipe.training.seed)
     with load_policy(allow_pickle=recipe.allow_pickle):
         network, tokenizer = model.load_for_task(
             recipe.task, recipe.model, names, recipe.trust_remote_code

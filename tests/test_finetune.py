@@ -229,8 +229,41 @@ def test_resume_after_an_interrupted_run(tiny, data_dir, tmp_path, capsys, monke
     log = [json.loads(line) for line in (run / "train_log.jsonl").open()]
     # the crashed run logged steps 2 and 4; its step-4 line went when resuming from 3
     assert [row["step"] for row in log if "loss" in row] == [2, 4, 6]
-    code, _, err = invoke(capsys, monkeypatch, "finetune", str(path), "--resume")
-    assert code == 1 and "already finished" in err
+    saved = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    weights = (run / "model.safetensors").stat().st_mtime_ns
+    code, out, err = invoke(capsys, monkeypatch, "finetune", str(path), "--resume")
+    assert code == 0, err
+    assert f"nothing to resume: the run in {run} already finished" in err
+    assert "resumed from step" in out and "eval accuracy" in out  # the usual summary
+    again = finetune(path, resume=True)
+    assert again.already_finished and again.global_step == 6 and again.resumed_from_step == 3
+    assert again.metrics == saved["metrics"] and again.rows == saved["rows"]
+    assert (run / "model.safetensors").stat().st_mtime_ns == weights  # nothing trained again
+    with pytest.raises(TrainingError, match=r"training.learning_rate: 5e-05 -> 0.1"):
+        finetune(path, overrides={"training.learning_rate": 0.1}, resume=True)
+
+
+def test_apply_lora_leaves_the_recipe_as_written(tiny):
+    """peft appends to modules_to_save; the recipe (and so recipe.yaml) must not change."""
+    from nlpkit.recipe import Recipe
+    from nlpkit.training.model import apply_lora, load_for_task
+
+    recipe = Recipe.model_validate(
+        {
+            "task": "text-classification",
+            "model": tiny["bert"],
+            "data": {"train_file": "train.tsv"},
+            "lora": {"target_modules": ["query", "value"], "modules_to_save": ["classifier"]},
+            "output_dir": "run",
+        }
+    )
+    before = recipe.model_dump()
+    targets, saved = recipe.lora.target_modules, recipe.lora.modules_to_save
+    network, _ = load_for_task(recipe.task, recipe.model, LABELS)
+    wrapped = apply_lora(network, recipe)
+    assert recipe.model_dump() == before
+    assert targets == ["query", "value"] and saved == ["classifier"]
+    assert "classifier" in wrapped.peft_config["default"].modules_to_save
 
 
 def test_lora_saves_adapter_and_a_merged_model_that_agrees(tiny, data_dir, tmp_path):
@@ -257,6 +290,12 @@ def test_lora_saves_adapter_and_a_merged_model_that_agrees(tiny, data_dir, tmp_p
     result = finetune(path, progress=False)
     run = Path(result.output_dir)
     assert result.adapter_dir == str(run / "adapter")
+    written = yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8"))
+    assert written["lora"]["modules_to_save"] == ["classifier", "pooler"]  # as the recipe says
+    finished = finetune(path, resume=True)  # the saved recipe still matches: nothing to resume
+    assert finished.already_finished and finished.adapter_dir == result.adapter_dir
+    again = finetune(path, overwrite=True, progress=False)  # the seed covers the LoRA init too
+    assert again.metrics["loss"] == result.metrics["loss"]
     assert (run / "adapter" / "adapter_config.json").exists()
     assert result.trainable_parameters < result.total_parameters
     tokenizer = AutoTokenizer.from_pretrained(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,6 +72,12 @@ def _finetune_here(recipe: Path, overrides, overwrite: bool, resume: bool, forma
     result = finetune(recipe, overrides=overrides, overwrite=overwrite, resume=resume)
     if not is_main_process():  # under torchrun / accelerate launch, rank 0 reports
         return
+    if result.already_finished:
+        print(
+            f"nothing to resume: the run in {result.output_dir} already finished "
+            "(pass --overwrite to train again)",
+            file=sys.stderr,
+        )
     if format != opt.OutputFormat.table:
         print_mapping(asdict(result), format, "finetune")
         return

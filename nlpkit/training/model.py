@@ -71,7 +71,12 @@ def load_for_task(
 
 
 def apply_lora(model: Any, recipe: Recipe) -> Any:
-    """Wrap ``model`` in a peft LoRA model as the recipe's ``lora:`` section says."""
+    """Wrap ``model`` in a peft LoRA model as the recipe's ``lora:`` section says.
+
+    peft edits the lists it is given (a classifier's ``modules_to_save`` gains
+    ``classifier`` and ``score``), so it gets copies: the recipe stays as written,
+    and so does the recipe.yaml that ``--resume`` compares against.
+    """
     from peft import LoraConfig, TaskType, get_peft_model
 
     lora = recipe.lora
@@ -81,8 +86,8 @@ def apply_lora(model: Any, recipe: Recipe) -> Any:
         r=lora.r,
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
-        modules_to_save=lora.modules_to_save,
+        target_modules=_copy(lora.target_modules),
+        modules_to_save=_copy(lora.modules_to_save),
         bias=lora.bias,
     )
     try:
@@ -90,6 +95,10 @@ def apply_lora(model: Any, recipe: Recipe) -> Any:
     except ValueError as exc:
         first = first_line(exc)
         raise RecipeError(f"lora: does not fit model '{recipe.model}' ({first})") from exc
+
+
+def _copy(names: str | list[str] | None) -> str | list[str] | None:
+    return list(names) if isinstance(names, list) else names
 
 
 def trainable_parameters(model: Any) -> tuple[int, int]:

@@ -58,6 +58,8 @@ def is_main_process() -> bool:
 def check_output_dir(recipe: Recipe, overwrite: bool, resume: bool) -> Path | None:
     """Refuse early, touching nothing; the checkpoint to resume from, if resuming.
 
+    Resuming a run that already finished returns None: there is nothing to train.
+
     After this, with ``overwrite``, a non-empty output_dir holds an nlpkit run.
     """
     out = Path(recipe.output_dir)
@@ -139,7 +141,11 @@ def _check_is_run_folder(out: Path) -> None:
         )
 
 
-def _resume_point(out: Path, recipe: Recipe) -> Path:
+def _resume_point(out: Path, recipe: Recipe) -> Path | None:
+    """The last checkpoint; None when the run already finished (its metrics.json is written).
+
+    Either way the recipe must not have changed since the run started.
+    """
     if not (out / RECIPE_FILE).is_file():
         raise TrainingError(
             f"--resume: {out} holds no nlpkit run ({RECIPE_FILE} missing); run without --resume"
@@ -149,10 +155,7 @@ def _resume_point(out: Path, recipe: Recipe) -> Path:
     if checkpoint is not None:
         return checkpoint
     if (out / METRICS_FILE).is_file():
-        raise TrainingError(
-            f"--resume: the run in {out} already finished; nothing to resume "
-            "(pass --overwrite to train again)"
-        )
+        return None
     raise TrainingError(
         f"--resume: no checkpoint in {out / CHECKPOINTS} yet (the run stopped before its first "
         "save); start again with --overwrite"
