@@ -20,12 +20,12 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nlpkit.atomic import temp_dir_beside
 from nlpkit.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
 from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError, first_line
 
@@ -204,7 +204,7 @@ def ensure_entry(name: str, source: Path, build: Callable[[Path, Path], None], w
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_partials(final.parent)
-        partial = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{name}-", dir=final.parent))
+        partial = temp_dir_beside(final.parent, f"{PARTIAL_PREFIX}{name}-")
     except OSError as exc:
         raise OutputError(
             f"model store {final.parent}: cannot write there ({exc.strerror}); "

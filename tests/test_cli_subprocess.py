@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, run_nlpkit, subprocess_env
+from tests.conftest import ROOT, nlpkit_command, run_nlpkit, subprocess_env
 
 
 def parse(fmt: str, out: str) -> list[dict]:
@@ -72,6 +72,55 @@ def test_stdin_pipe_keeps_stdout_clean(tiny):
     result = run_nlpkit("classify", "-", "-m", tiny["bert"], "-f", "jsonl", input=lines)
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == lines.splitlines()
+
+
+def test_reader_leaving_early_is_not_an_error(tiny, tmp_path):
+    """`nlpkit classify ... | head -1`: exit 0, nothing on stderr (broken pipe handled)."""
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"the movie {i} was great .\n" for i in range(5000)))
+    command = [*nlpkit_command(), "classify", "-i", str(source), "-m", tiny["bert"]]
+    process = subprocess.Popen(
+        [*command, "-f", "jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+        cwd=tmp_path,
+    )
+    first = process.stdout.readline()
+    process.stdout.close()  # as `head -1` does once it has its line
+    err = process.stderr.read()
+    assert process.wait(timeout=180) == 0, err
+    assert json.loads(first)["text"] == "the movie 0 was great ." and err == ""
+
+
+def test_output_extension_picks_the_format_and_table_columns_carry(tiny, tmp_path):
+    """-o out.csv writes csv, -o out.parquet parquet; the input's id and gold label come along."""
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "dev.tsv"
+    source.write_text("id\tsentence\tlabel\na1\tthe movie is great .\t1\nb2\tawful .\t0\n")
+    for name in ("out.csv", "out.parquet"):
+        result = run_nlpkit(
+            "classify", "-i", str(source), "-m", tiny["bert"], "-o", name, cwd=tmp_path
+        )
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
+    assert list(rows[0]) == ["text", "label", "score", "top", "id", "input_label"]
+    assert [(r["id"], r["input_label"], r["text"]) for r in rows] == [
+        ("a1", "1", "the movie is great ."),
+        ("b2", "0", "awful ."),
+    ]
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert str(table.schema.field("top").type) == (
+        "list<element: struct<label: string, score: double>>"
+    )
+    assert table.column("id").to_pylist() == ["a1", "b2"]
+    result = run_nlpkit(
+        "classify", "-i", str(source), "-m", tiny["bert"], "-o", "out.tsv", cwd=tmp_path
+    )
+    assert result.returncode == 2 and "cannot tell the output format" in result.stderr
+    assert not (tmp_path / "out.tsv").exists()
 
 
 def test_error_is_one_line_and_exit_code(tiny):

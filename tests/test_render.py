@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
+from pathlib import Path
 
 import pytest
 
 from nlpkit.cli.options import OutputFormat
-from nlpkit.cli.render import emit, format_rows, to_rows, write_atomic
-from nlpkit.errors import OutputError
+from nlpkit.cli.render import emit, format_rows, output_format, to_rows, write_atomic
+from nlpkit.errors import OutputError, UsageError
 from nlpkit.results import Classification, LabelScore
 
 RESULTS = [
@@ -53,3 +56,81 @@ def test_output_file_is_never_overwritten_unasked(tmp_path):
 def test_unwritable_destination(tmp_path):
     with pytest.raises(OutputError, match="cannot write there"):
         write_atomic(tmp_path / "missing-dir" / "out.txt", "x")
+
+
+def test_parquet_keeps_nested_labels_as_arrow_types(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "out.parquet"
+    emit(RESULTS, OutputFormat.table, path)  # the default format: the extension decides
+    table = pq.read_table(path)
+    assert table.schema.field("top").type.value_type.names == ["label", "score"]
+    assert table.to_pylist() == to_rows(RESULTS)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "expected"),
+    [
+        ("table", None, "table"),
+        ("table", "o.csv", "csv"),
+        ("table", "o.ndjson", "jsonl"),
+        ("table", "dir/o.Parquet", "parquet"),
+        ("json", "o.csv", "json"),  # --format wins (with a warning)
+        ("jsonl", "o", "jsonl"),
+    ],
+)
+def test_output_format_from_flag_or_extension(fmt, name, expected):
+    output = Path(name) if name else None
+    assert output_format(OutputFormat(fmt), output) == OutputFormat(expected)
+
+
+def test_output_format_refuses_to_guess():
+    with pytest.raises(UsageError, match="cannot tell the output format from its extension"):
+        output_format(OutputFormat.table, Path("out.tsv"))
+    with pytest.raises(UsageError, match="pass --output FILE.parquet"):
+        output_format(OutputFormat.parquet, None)
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, then put it back."""
+    previous = os.umask(0o022)
+    yield os.umask
+    os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize(
+    ("mask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)]
+)
+def test_written_files_get_the_umask_permissions(
+    tmp_path, monkeypatch, umask, mask, file_mode, dir_mode
+):
+    """-o outputs, run-folder files and model-store entries: one atomic writer, user's umask."""
+    from nlpkit.cli.stream_output import run_streaming
+    from nlpkit.store import ensure_entry
+    from nlpkit.streaming import TextSource
+    from nlpkit.training.outputs import write_text
+
+    def rows(texts, progress=None):
+        return [{"text": text} for text in texts]
+
+    umask(mask)
+    outputs = [tmp_path / name for name in ("o.jsonl", "o.csv", "o.parquet", "e.json")]
+    for out in outputs[:3]:
+        run_streaming(rows, TextSource(["a"]), OutputFormat.table, out)
+    emit(RESULTS, OutputFormat.json, outputs[3])
+    write_atomic(tmp_path / "recipe.yaml", "x: 1\n")
+    write_text(tmp_path / "metrics.json", "{}\n")
+    for path in [*outputs, tmp_path / "recipe.yaml", tmp_path / "metrics.json"]:
+        assert mode(path) == file_mode, path.name
+
+    source = tmp_path / "model.gguf"
+    source.write_bytes(b"GGUF")
+    build = lambda _source, folder: (folder / "config.json").write_text("{}")  # noqa: E731
+    monkeypatch.setenv("NLPKIT_HOME", str(tmp_path / "home"))
+    entry = ensure_entry("tiny", source, build, "building")
+    assert mode(entry) == dir_mode and mode(entry / "config.json") == file_mode

@@ -16,6 +16,7 @@ class OutputFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"
 
 
 class DType(StrEnum):
@@ -82,7 +83,8 @@ Format = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Output format: a table for people, jsonl for pipes.",
+        help="Output format: a table for people, jsonl for pipes; with --output, "
+        "the file's extension (.jsonl .json .csv .parquet) picks it unless this is given.",
         rich_help_panel="Output",
     ),
 ]
@@ -91,9 +93,18 @@ Output = Annotated[
     typer.Option(
         "--output",
         "-o",
-        help="Write results to this file instead of stdout.",
+        help="Write results to this file instead of stdout (format from the extension).",
         rich_help_panel="Output",
         show_default=False,
+    ),
+]
+KeepColumns = Annotated[
+    bool,
+    typer.Option(
+        "--keep-columns/--no-keep-columns",
+        help="Copy the input table's other columns (an id, a gold label) into each output "
+        "row, after the result's; a name the result uses gets an input_ prefix.",
+        rich_help_panel="Output",
     ),
 ]
 Overwrite = Annotated[

@@ -1,4 +1,7 @@
-"""Render results as a rich table, json, jsonl or csv: one place for all commands."""
+"""Render results as a rich table, json, jsonl, csv or parquet: one place for all commands.
+
+A file's format comes from --format, else from its extension (``output_format``).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,24 @@ import csv
 import io
 import json
 import os
-import tempfile
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from nlpkit.atomic import atomic_write, temp_beside
 from nlpkit.cli.options import OutputFormat
-from nlpkit.errors import OutputError
+from nlpkit.errors import OutputError, UsageError, first_line
+
+SUFFIX_FORMATS = {
+    ".jsonl": OutputFormat.jsonl,
+    ".ndjson": OutputFormat.jsonl,
+    ".json": OutputFormat.json,
+    ".csv": OutputFormat.csv,
+    ".parquet": OutputFormat.parquet,
+}
 
 
 def to_rows(results: Sequence[Any]) -> list[dict[str, Any]]:
@@ -30,26 +43,181 @@ def emit(
 ) -> None:
     """Write results to ``output`` (atomically) or print them to stdout."""
     rows = to_rows(results)
+    if output is not None:
+        check_output(output, overwrite)
+    fmt = output_format(fmt, output)
     if output is None:
-        if fmt == OutputFormat.table:
-            print_table(rows, title)
-        else:
-            print(format_rows(rows, fmt), end="")
+        with stdout_reader_may_leave():
+            if fmt == OutputFormat.table:
+                print_table(rows, title)
+            else:
+                print(format_rows(rows, fmt), end="")
         return
-    text = format_rows(rows, OutputFormat.jsonl if fmt == OutputFormat.table else fmt)
-    write_atomic(output, text, overwrite)
+    with open_output(output, fmt, overwrite) as writer:
+        writer.write(rows)
+
+
+def output_format(fmt: OutputFormat, output: Path | None) -> OutputFormat:
+    """The format to write: ``fmt``, or with ``output`` and the default (table), the one
+    its extension names. An unknown extension is an error rather than a guess."""
+    if output is None:
+        if fmt == OutputFormat.parquet:
+            raise UsageError("--format parquet writes a file: pass --output FILE.parquet")
+        return fmt
+    implied = SUFFIX_FORMATS.get(Path(output).suffix.lower())
+    if fmt != OutputFormat.table:
+        if implied is not None and implied != fmt:
+            print(
+                f"warning: writing {fmt} to {output} as --format says, not {implied}",
+                file=sys.stderr,
+            )
+        return fmt
+    if implied is None:
+        known = ", ".join(SUFFIX_FORMATS)
+        raise UsageError(
+            f"{output}: cannot tell the output format from its extension; name the file "
+            f"{known}, or pass --format jsonl|json|csv|parquet"
+        )
+    return implied
+
+
+@contextmanager
+def stdout_reader_may_leave() -> Iterator[None]:
+    """Printing into a pipe whose reader left early (`| head -1`) ends quietly, exit 0."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import typer
+
+        # As the Python docs advise: later flushes (at exit too) go to devnull, not EPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
 
 
 def format_rows(rows: list[dict[str, Any]], fmt: OutputFormat) -> str:
     if fmt == OutputFormat.json:
-        return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+        return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
     if fmt == OutputFormat.csv:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
         writer.writeheader()
         writer.writerows({k: _flat(v) for k, v in row.items()} for row in rows)
         return buffer.getvalue()
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    return "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+
+
+class RowWriter:
+    """jsonl / csv / json rows appended batch by batch to an open text handle."""
+
+    def __init__(self, handle: IO[str], fmt: OutputFormat) -> None:
+        self.handle, self.fmt = handle, fmt
+        self.rows = 0
+        self.closed = False
+        self._csv: csv.DictWriter | None = None
+
+    def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self.fmt == OutputFormat.csv:
+            if self._csv is None and rows:
+                self._csv = csv.DictWriter(self.handle, fieldnames=list(rows[0]))
+                self._csv.writeheader()
+            for row in rows:
+                self._csv.writerow({k: _flat(v) for k, v in row.items()})  # type: ignore[union-attr]
+        elif self.fmt == OutputFormat.json:
+            for row in rows:
+                item = json.dumps(row, ensure_ascii=False, indent=2, default=str)
+                self.handle.write(
+                    ("[\n  " if self.rows == 0 else ",\n  ") + item.replace("\n", "\n  ")
+                )
+                self.rows += 1
+            self.handle.flush()
+            return
+        else:
+            self.handle.writelines(
+                json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows
+            )
+        self.rows += len(rows)
+        self.handle.flush()
+
+    def close(self) -> None:
+        """Finish the file (a json array is closed); once only."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.fmt == OutputFormat.json:
+            self.handle.write("\n]\n" if self.rows else "[]\n")
+        self.handle.flush()
+
+
+class ParquetRows:
+    """Rows as parquet, one row group per write; closing writes the footer, so the
+    rows written before a Ctrl-C still make a valid file. Nested values keep arrow
+    types (``top`` is list<struct<label: string, score: double>>)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.rows = 0
+        self.closed = False
+        self._writer = None
+        self._schema = None
+
+    def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            table = pa.Table.from_pylist(list(rows), schema=self._schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise OutputError(
+                f"cannot write these rows as parquet ({first_line(exc)}): each column needs "
+                "one type in every row; write jsonl instead"
+            ) from None
+        if self._writer is None:
+            # A column that is all null so far (input ids after arguments) holds text later.
+            self._schema = pa.schema(
+                f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema
+            )
+            table = table.cast(self._schema)
+            self._writer = pq.ParquetWriter(self.handle, self._schema)
+        self._writer.write_table(table)
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._writer is not None:
+            self._writer.close()
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({}), self.handle)  # no rows: still a readable file
+
+
+def row_writer(handle: IO, fmt: OutputFormat) -> RowWriter | ParquetRows:
+    return ParquetRows(handle) if fmt == OutputFormat.parquet else RowWriter(handle, fmt)
+
+
+@contextmanager
+def open_output(
+    path: Path,
+    fmt: OutputFormat,
+    overwrite: bool = False,
+    keep_on: tuple[type[BaseException], ...] = (),
+) -> Iterator[RowWriter | ParquetRows]:
+    """A writer on a temp file beside ``path``, renamed onto it at the end (``keep_on``
+    exceptions keep what was written, see atomic.atomic_write)."""
+    temp = open_temp(path, overwrite)
+    mode = "wb" if fmt == OutputFormat.parquet else "w"
+    with atomic_write(path, mode, keep_on, temp) as handle:
+        writer = row_writer(handle, fmt)
+        try:
+            yield writer
+        finally:
+            writer.close()
 
 
 def print_table(rows: list[dict[str, Any]], title: str | None = None) -> None:
@@ -91,8 +259,18 @@ def _flat(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def open_temp(path: Path, overwrite: bool = False) -> tuple[int, str]:
+def open_temp(path: Path, overwrite: bool = False) -> tuple[int, Path]:
     """A temp file beside ``path`` (renamed onto it when done), after checking ``path``."""
+    path = Path(path)
+    check_output(path, overwrite)
+    try:
+        return temp_beside(path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
+
+
+def check_output(path: Path, overwrite: bool = False) -> None:
+    """Fail before any work when ``path`` cannot be written."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a directory, expected a file path")
@@ -100,19 +278,10 @@ def open_temp(path: Path, overwrite: bool = False) -> tuple[int, str]:
         raise OutputError(f"{path}: already exists; pass --overwrite to replace it")
     if not path.parent.is_dir():
         raise OutputError(f"{path}: cannot write there (no such folder {path.parent})")
-    try:
-        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
 
 
 def write_atomic(path: Path, text: str, overwrite: bool = False) -> None:
     """Write through a temp file in the same folder, then rename: never half-written."""
-    fd, tmp = open_temp(path, overwrite)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    temp = open_temp(path, overwrite)
+    with atomic_write(path, temp=temp) as handle:
+        handle.write(text)

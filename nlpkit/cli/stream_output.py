@@ -1,30 +1,41 @@
 """Write a task's rows as each chunk finishes; Ctrl-C keeps a valid, truncated output.
 
 With --output the rows go to a temp file beside it, renamed onto it at the end, or
-on Ctrl-C with what was done (a json array is closed, so the file always parses).
-Any other failure removes the temp file: no half-written output from a crash.
-A table on stdout is the one format that waits for all rows: it is for people.
+on Ctrl-C with what was done (a json array is closed, a parquet footer written, so
+the file always parses). Any other failure removes the temp file: no half-written
+output from a crash. A table on stdout is the one format that waits for all rows:
+it is for people. The progress bar on stderr advances as each batch finishes: the
+task reports through its ``progress`` callback, the CLI renders.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import os
 import re
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from nlpkit.cli.options import OutputFormat
-from nlpkit.cli.render import _flat, open_temp, print_table, to_rows
+from nlpkit.cli.render import (
+    RowWriter,
+    check_output,
+    open_output,
+    output_format,
+    print_table,
+    stdout_reader_may_leave,
+    to_rows,
+)
 from nlpkit.errors import NlpkitError
 from nlpkit.progress import progress_bar
 from nlpkit.streaming import CHUNK_SIZE, TextSource
 
 PROGRESS_MIN_TEXTS = 32
+CARRIED_PREFIX = "input_"
 
 
 class Interrupted(NlpkitError):
@@ -33,41 +44,8 @@ class Interrupted(NlpkitError):
     exit_code = 130
 
 
-class RowWriter:
-    """jsonl / csv / json rows appended chunk by chunk to an open text handle."""
-
-    def __init__(self, handle: IO[str], fmt: OutputFormat) -> None:
-        self.handle, self.fmt = handle, fmt
-        self.rows = 0
-        self._csv: csv.DictWriter | None = None
-
-    def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        if self.fmt == OutputFormat.csv:
-            if self._csv is None and rows:
-                self._csv = csv.DictWriter(self.handle, fieldnames=list(rows[0]))
-                self._csv.writeheader()
-            for row in rows:
-                self._csv.writerow({k: _flat(v) for k, v in row.items()})  # type: ignore[union-attr]
-        elif self.fmt == OutputFormat.json:
-            for row in rows:
-                item = json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n  ")
-                self.handle.write(("[\n  " if self.rows == 0 else ",\n  ") + item)
-                self.rows += 1
-            self.handle.flush()
-            return
-        else:
-            self.handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        self.rows += len(rows)
-        self.handle.flush()
-
-    def close(self) -> None:
-        if self.fmt == OutputFormat.json:
-            self.handle.write("\n]\n" if self.rows else "[]\n")
-        self.handle.flush()
-
-
 def run_streaming(
-    run: Callable[[list[str]], Sequence[Any]],
+    run: Callable[..., Sequence[Any]],
     source: TextSource,
     fmt: OutputFormat,
     output: Path | None = None,
@@ -75,38 +53,52 @@ def run_streaming(
     title: str | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> int:
-    """Run ``run(chunk)`` over the source and write its rows as they come; returns the count."""
+    """Run ``run(texts, progress=on_batch)`` over the source chunk by chunk and write its
+    rows as they come (with the source's other columns); returns the count."""
     total = source.count()  # checks every row before any model work
-    if output is None and fmt == OutputFormat.table:
-        rows = [row for chunk in source.chunks(chunk_size) for row in to_rows(run(chunk))]
-        print_table(rows, title)
-        return len(rows)
-    fmt = OutputFormat.jsonl if fmt == OutputFormat.table else fmt
+    if output is not None:
+        check_output(output, overwrite)
+    fmt = output_format(fmt, output)
+    chunks = _row_chunks(run, source, total, chunk_size)
     if output is None:
-        return _write_rows(run, source, RowWriter(sys.stdout, fmt), total, chunk_size, None)
-    fd, tmp = open_temp(output, overwrite)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            done = _write_rows(run, source, RowWriter(handle, fmt), total, chunk_size, output)
-        os.replace(tmp, output)
-        return done
-    except Interrupted:
-        os.replace(tmp, output)  # the rows done so far, as a valid file
-        raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with stdout_reader_may_leave():
+            if fmt == OutputFormat.table:
+                with closing(chunks):
+                    rows = [row for chunk in chunks for row in chunk]
+                print_table(rows, title)
+                return len(rows)
+            return _write_rows(chunks, RowWriter(sys.stdout, fmt), total, None)
+    with open_output(output, fmt, overwrite, keep_on=(Interrupted,)) as writer:
+        return _write_rows(chunks, writer, total, output)
 
 
-def _write_rows(run, source, writer: RowWriter, total, chunk_size, output) -> int:
+def _row_chunks(run, source: TextSource, total, chunk_size) -> Iterator[list[dict[str, Any]]]:
+    """Output rows per chunk, in input order; the bar advances per batch."""
     seen: set[str] = set()
     show = total is not None and total >= PROGRESS_MIN_TEXTS
+    with progress_bar(total or 0, "rows", show) as advance:
+        for chunk in source.record_chunks(chunk_size):
+            texts = [text for text, _ in chunk]
+            rows = to_rows(_quietly(run, texts, seen, advance))
+            yield [carry(row, extra) for row, (_, extra) in zip(rows, chunk, strict=True)]
+
+
+def carry(row: dict[str, Any], columns: dict[str, Any]) -> dict[str, Any]:
+    """``row`` followed by the input's other columns; a name the row uses gets a prefix."""
+    for name, value in columns.items():
+        key = name
+        while key in row:
+            key = CARRIED_PREFIX + key
+        row[key] = value
+    return row
+
+
+def _write_rows(chunks, writer, total, output) -> int:
     try:
-        with progress_bar(total or 0, "rows", show) as advance:
-            for chunk in source.chunks(chunk_size):
-                rows = to_rows(_quietly(run, chunk, seen))
-                writer.write(rows)
-                advance(len(rows))
+        with closing(chunks):
+            for rows in chunks:
+                with _interrupt_after():  # a chunk's rows are written whole, never half a line
+                    writer.write(rows)
     except KeyboardInterrupt:
         writer.close()
         of = f" of {total}" if total is not None else ""
@@ -116,11 +108,30 @@ def _write_rows(run, source, writer: RowWriter, total, chunk_size, output) -> in
     return writer.rows
 
 
-def _quietly(run, chunk: list[str], seen: set[str]) -> Sequence[Any]:
+@contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives inside the block until it ends (main thread only)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _quietly(run, chunk: list[str], seen: set[str], advance) -> Sequence[Any]:
     """Run one chunk; a warning repeated by later chunks (counts aside) is shown once."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        results = run(chunk)
+        results = run(chunk, progress=advance)
     for warning in caught:
         key = re.sub(r"\d+", "N", str(warning.message))
         if key not in seen:

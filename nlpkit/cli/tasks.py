@@ -38,7 +38,7 @@ def _run(task, source: TextSource, format, output, overwrite, title, safety, **o
     from nlpkit.cli.stream_output import run_streaming
     from nlpkit.safety import load_policy
 
-    run = partial(task, **{**options, "progress": False})
+    run = partial(task, **options)  # run_streaming passes progress=, its bar's advance
     with load_policy(*safety):
         run_streaming(run, source, format, output, overwrite, title)
 
@@ -72,6 +72,7 @@ def classify_cmd(
     input_file: opt.InputFile = None,
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
+    keep_columns: opt.KeepColumns = True,
     device: opt.Device = "auto",
     device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
@@ -88,7 +89,7 @@ def classify_cmd(
     """
     from nlpkit.tasks.classify import classify
 
-    source = TextSource(texts or [], input_file, text_column, skip_empty)
+    source = TextSource(texts or [], input_file, text_column, skip_empty, keep_columns=keep_columns)
     names = [name.strip() for name in labels.split(",")] if labels else None
     _run(
         classify,
@@ -137,6 +138,7 @@ def generate_cmd(
     input_file: opt.InputFile = None,
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
+    keep_columns: opt.KeepColumns = True,
     device: opt.Device = "auto",
     device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
@@ -172,7 +174,9 @@ def generate_cmd(
     one_prompt = input_file is None and len(prompts or []) == 1 and prompts != ["-"]
     streaming = one_prompt and output is None and format == opt.OutputFormat.table
     if not (streaming and sys.stdout.isatty()):
-        source = TextSource(prompts or [], input_file, text_column, skip_empty)
+        source = TextSource(
+            prompts or [], input_file, text_column, skip_empty, keep_columns=keep_columns
+        )
         safety = (trust_remote_code, allow_pickle)
         _run(generate, source, format, output, overwrite, "generate", safety, **options)
         return
@@ -201,6 +205,7 @@ def summarize_cmd(
     input_file: opt.InputFile = None,
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
+    keep_columns: opt.KeepColumns = True,
     device: opt.Device = "auto",
     device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
@@ -220,7 +225,7 @@ def summarize_cmd(
 
     check_generation_args(max_new_tokens)
     documents = [read_document(Path(t)) if Path(t).is_file() else t for t in texts or []]
-    source = TextSource(documents, input_file, text_column, skip_empty)
+    source = TextSource(documents, input_file, text_column, skip_empty, keep_columns=keep_columns)
     _run(
         summarize,
         source,
@@ -248,6 +253,7 @@ def translate_cmd(
     input_file: opt.InputFile = None,
     text_column: opt.TextColumn = None,
     skip_empty: opt.SkipEmpty = False,
+    keep_columns: opt.KeepColumns = True,
     device: opt.Device = "auto",
     device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
@@ -266,7 +272,7 @@ def translate_cmd(
     from nlpkit.tasks.translate import pick_translation_model, translate
 
     check_generation_args(max_new_tokens)
-    source = TextSource(texts or [], input_file, text_column, skip_empty)
+    source = TextSource(texts or [], input_file, text_column, skip_empty, keep_columns=keep_columns)
     source.count()  # bad input fails before the model is named
     name = pick_translation_model(src, tgt, model)
     print(f"model: {name}", file=sys.stderr)

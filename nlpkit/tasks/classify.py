@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Sequence
 
 from nlpkit.models import default_model
-from nlpkit.progress import progress_bar
+from nlpkit.progress import Progress, progress_bar
 from nlpkit.results import Classification, LabelScore
 from nlpkit.tasks.batching import length_sorted_batches, pad_batch, tokenize_truncated
 from nlpkit.tasks.loading import LoadedModel, NlpkitWarning, load_model
@@ -23,7 +23,7 @@ def classify(
     device: str = "auto",
     dtype: str = "auto",
     labels: Sequence[str] | None = None,
-    progress: bool = False,
+    progress: Progress = False,
     device_map: str | None = None,
 ) -> list[Classification]:
     """Label each text; ``top_k`` keeps the best k labels per text in ``.top``."""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from nlpkit.errors import UsageError
 from nlpkit.models import default_model
-from nlpkit.progress import progress_bar
+from nlpkit.progress import Progress, progress_bar
 from nlpkit.results import Generation
 from nlpkit.tasks.batching import length_sorted_batches, pad_batch
 from nlpkit.tasks.chat import make_streamer, prompt_ids
@@ -31,7 +31,7 @@ def generate(
     batch_size: int = 16,
     device: str = "auto",
     dtype: str = "auto",
-    progress: bool = False,
+    progress: Progress = False,
     device_map: str | None = None,
 ) -> list[Generation]:
     """Continue each prompt, or answer it when the model is a chat model.
@@ -116,7 +116,7 @@ def run_generation(
     loaded: LoadedModel,
     ids: list[list[int]],
     batch_size: int,
-    progress: bool,
+    progress: Progress,
     description: str,
     **generate_options,
 ) -> list[tuple[str, int]]:

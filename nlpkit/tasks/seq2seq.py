@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nlpkit.progress import Progress
 from nlpkit.tasks.batching import tokenize_truncated
 from nlpkit.tasks.generate import check_generation_args, run_generation
 from nlpkit.tasks.loading import LoadedModel, load_model
@@ -20,7 +21,7 @@ def seq2seq_generate(
     batch_size: int,
     device: str,
     dtype: str,
-    progress: bool,
+    progress: Progress,
     description: str,
     gguf_file: str | None = None,
     device_map: str | None = None,

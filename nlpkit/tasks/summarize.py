@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nlpkit.models import DEFAULT_MODELS
+from nlpkit.progress import Progress
 from nlpkit.results import Summary
 from nlpkit.tasks.chat import chat_ids, fit_prompts, has_chat_template
 from nlpkit.tasks.generate import (
@@ -37,7 +38,7 @@ def summarize(
     batch_size: int = 8,
     device: str = "auto",
     dtype: str = "auto",
-    progress: bool = False,
+    progress: Progress = False,
     device_map: str | None = None,
 ) -> list[Summary]:
     """Summarize each text; unset options use the model's own generation settings
@@ -84,7 +85,7 @@ def causal_summaries(
     batch_size: int,
     device: str,
     dtype: str,
-    progress: bool,
+    progress: Progress,
     gguf_file: str | None = None,
     device_map: str | None = None,
 ) -> list[str]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from nlpkit.errors import UsageError
 from nlpkit.models import default_translation_model
+from nlpkit.progress import Progress
 from nlpkit.results import Translation
 from nlpkit.tasks.seq2seq import seq2seq_generate
 
@@ -45,7 +46,7 @@ def translate(
     batch_size: int = 16,
     device: str = "auto",
     dtype: str = "auto",
-    progress: bool = False,
+    progress: Progress = False,
     device_map: str | None = None,
 ) -> list[Translation]:
     """Translate each text from ``src`` to ``tgt`` (ISO 639-1 codes)."""

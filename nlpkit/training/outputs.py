@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from nlpkit.atomic import write_text
 from nlpkit.errors import OutputError, TrainingError, UsageError
 from nlpkit.recipe import Recipe
 
@@ -231,25 +232,6 @@ def save_final_model(model: Any, tokenizer: Any, out: Path, lora: bool) -> Path 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out / ADAPTER if lora else None
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write through a temp file and rename, so readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def truncate_log(path: Path, step: int) -> None:
