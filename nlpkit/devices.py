@@ -6,7 +6,9 @@ else the CPU; an explicit device that this machine lacks is a DeviceError.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from dataclasses import dataclass
 
 from nlpkit.errors import DeviceError
@@ -32,7 +34,8 @@ def check_device_map(device_map: str | None, device: str = "auto") -> str | None
         raise DeviceError(f"unknown device map '{device_map}'; use one of {', '.join(DEVICE_MAPS)}")
     if device != "auto":
         raise DeviceError(
-            f"--device {device} and --device-map {device_map}: pass one; the map places the model"
+            f"device={device!r} and device_map={device_map!r}: pass one; the map places the model",
+            param=("device", "device_map"),
         )
     return device_map
 
@@ -50,7 +53,8 @@ def resolve_device(device: str = "auto"):
         if not torch.cuda.is_available():
             raise DeviceError(
                 f"device '{device}' asked for, but no CUDA GPU is available here; "
-                "use --device cpu or --device auto"
+                "use device='cpu' or device='auto'",
+                param="device",
             )
         index = int(device.split(":")[1]) if ":" in device else 0
         if index >= torch.cuda.device_count():
@@ -58,7 +62,9 @@ def resolve_device(device: str = "auto"):
                 f"device '{device}' asked for, but only {torch.cuda.device_count()} GPU(s) exist"
             )
     if device == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError("device 'mps' asked for, but MPS is not available; use --device cpu")
+        raise DeviceError(
+            "device 'mps' asked for, but MPS is not available; use device='cpu'", param="device"
+        )
     return torch.device(device)
 
 
@@ -131,3 +137,88 @@ def describe_devices() -> dict[str, object]:
         "cpu_threads": torch.get_num_threads(),
         "auto_device": str(resolve_device("auto")),
     }
+
+
+THREADS_ENV = "OMP_NUM_THREADS"
+BUSY_SAMPLE_S = 0.1  # long enough for /proc/stat's 10 ms ticks to count busy cores
+THREADS_RECHECK_S = 60.0
+_threads_state: dict[str, float] = {}
+
+
+def use_threads(threads: int | None = None) -> int:
+    """Set torch's CPU threads for this process and return the number.
+
+    ``threads`` wins; else an OMP_NUM_THREADS the user exported; else
+    default_threads(), rechecked at most once a minute. On a CPU shared with a
+    busy process, torch's default (every core) stalls each operation on the
+    core the other process holds: ``generate`` ran 9x slower (bench/threads.py).
+    """
+    import torch
+
+    if threads is not None and threads < 1:
+        raise DeviceError(f"threads must be at least 1, got {threads}", param="threads")
+    if "torch_default" not in _threads_state:
+        _threads_state["torch_default"] = torch.get_num_threads()
+    if threads is None and os.environ.get(THREADS_ENV, "").strip():
+        return torch.get_num_threads()  # torch read it at import
+    if threads is None:
+        threads = _cached_default(int(_threads_state["torch_default"]))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
+def _cached_default(most: int) -> int:
+    now = time.monotonic()
+    if now - _threads_state.get("checked_at", -THREADS_RECHECK_S) >= THREADS_RECHECK_S:
+        _threads_state["default"] = default_threads(most)
+        _threads_state["checked_at"] = now
+    return int(_threads_state["default"])
+
+
+def default_threads(most: int | None = None) -> int:
+    """The cores this process may use, less those other processes keep busy (at least 1,
+    at most ``most``, torch's own default)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    free = max(1, cores - round(busy_cores()))
+    return min(free, most) if most else free
+
+
+def busy_cores(sample_s: float = BUSY_SAMPLE_S) -> float:
+    """How many cores other processes keep busy now: /proc/stat over a short sample, less
+    this process's own use; elsewhere the 1-minute load average."""
+    try:
+        before, own_before, start = _cpu_ticks(), _own_seconds(), time.monotonic()
+        time.sleep(sample_s)
+        after, own_after, elapsed = _cpu_ticks(), _own_seconds(), time.monotonic() - start
+    except OSError:
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    busy = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+    total = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
+    if total <= 0:
+        return 0.0
+    cores_busy = busy / total * len(after)
+    return max(0.0, cores_busy - (own_after - own_before) / elapsed)
+
+
+def _cpu_ticks() -> list[tuple[int, int]]:
+    """(busy, total) ticks of each core this process may run on, from /proc/stat."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    rows = []
+    with open("/proc/stat", encoding="ascii") as handle:
+        for line in handle:
+            name, *fields = line.split()
+            if not name.startswith("cpu") or name == "cpu":
+                continue
+            if allowed is not None and int(name[3:]) not in allowed:
+                continue
+            ticks = [int(value) for value in fields[:8]]
+            idle = ticks[3] + ticks[4]  # idle + iowait
+            rows.append((sum(ticks) - idle, sum(ticks)))
+    return rows
+
+
+def _own_seconds() -> float:
+    times = os.times()
+    return times.user + times.system

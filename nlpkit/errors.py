@@ -2,6 +2,11 @@
 
 The CLI renders these as one line and exits with ``exit_code``: 2 for usage
 errors (bad arguments, bad input files, bad recipes), 1 for runtime failures.
+
+Messages name arguments as Python spells them (``max_new_tokens``,
+``device='cpu'``, ``chat=False``) and list them in ``params``; the CLI shows
+the same message with its flags (``--max-new-tokens``, ``--device cpu``,
+``--no-chat``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,15 @@ class NlpkitError(Exception):
     """Base of all nlpkit errors; the message says what, where and how to fix."""
 
     exit_code = 1
+
+    def __init__(self, *args: object, param: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(*args)
+        self.params: tuple[str, ...] = (param,) if isinstance(param, str) else tuple(param or ())
+
+    @property
+    def param(self) -> str | None:
+        """The (first) argument the message is about, as the Python API names it."""
+        return self.params[0] if self.params else None
 
 
 class UsageError(NlpkitError):

@@ -1,14 +1,17 @@
 """Model resolution: defaults per task, local folders, GGUF files, the HF cache, and offline.
 
 A model name is a local folder, a ``.gguf`` file, a built-in name (``sentiment``,
-``smollm2``),
-a model in nlpkit's store, or a Hub id. A Hub id works when it is already in the
-local cache or when the Hub answers; otherwise we fail at once with the name and
-the fix, instead of waiting out 25-50 s of retries.
+``smollm2``), ``package:NAME/SUBDIR`` (a folder inside an installed Python package),
+a model in nlpkit's store, or a Hub id. A name that looks like a path (``./x``,
+``runs/x`` when ``runs/`` exists, absolute) and is absent is ``no such folder``.
+A Hub id works when it is already in the local cache or when the Hub answers;
+otherwise we fail at once with the name and the fix, instead of waiting out
+25-50 s of retries.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import threading
@@ -40,6 +43,7 @@ OFFLINE_ALTERNATIVES = {
     "summarize": BUILTIN_GENERATOR,
 }
 HUB_PROBE_TIMEOUT_S = 1.5
+PACKAGE_SCHEME = "package:"
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,34 @@ def resolve_model(name: str, gguf_file: str | None = None) -> ModelSource:
     A built-in name or a GGUF file (``x.gguf``, a folder or Hub id with
     ``gguf_file``) resolves to its folder in the model store, made on first use.
     """
+    if name.startswith(PACKAGE_SCHEME):
+        return _resolve_path(name, package_folder(name), gguf_file)
     path = Path(name).expanduser()
     builtin = builtin_model(name)
     if builtin is not None and not gguf_file and not path.exists():
         from nlpkit.store import ensure_builtin
 
         return ModelSource(name, str(ensure_builtin(builtin)), local_files_only=True)
+    if path.exists() or _looks_like_path(name):
+        return _resolve_path(name, name, gguf_file)
     gguf = find_gguf(name, gguf_file)
+    if gguf is not None:
+        from nlpkit.store import ensure_converted
+
+        return ModelSource(name, str(ensure_converted(gguf)), local_files_only=True)
+    stored = find_entry(name)
+    if stored is not None:
+        return ModelSource(name, str(stored.path), local_files_only=True)
+    if is_cached(name):
+        return ModelSource(name, name, local_files_only=True)
+    require_hub(name)
+    return ModelSource(name, name, local_files_only=False)
+
+
+def _resolve_path(name: str, target: str, gguf_file: str | None) -> ModelSource:
+    """A model given as a path (``target``; ``name`` as the user wrote it, for messages)."""
+    path = Path(target).expanduser()
+    gguf = find_gguf(target, gguf_file)
     if gguf is not None:
         from nlpkit.store import ensure_converted
 
@@ -87,17 +112,31 @@ def resolve_model(name: str, gguf_file: str | None = None) -> ModelSource:
         raise ModelNotFoundError(
             f"model '{name}': is a file, expected a model folder or a .gguf file"
         )
-    if _looks_like_path(name):
-        raise ModelNotFoundError(
-            f"model '{name}': no such folder; check the path or pass a Hub id like 'org/model'"
-        )
-    stored = find_entry(name)
-    if stored is not None:
-        return ModelSource(name, str(stored.path), local_files_only=True)
-    if is_cached(name):
-        return ModelSource(name, name, local_files_only=True)
-    require_hub(name)
-    return ModelSource(name, name, local_files_only=False)
+    raise _no_such_folder(name)
+
+
+def _no_such_folder(name: str) -> ModelNotFoundError:
+    return ModelNotFoundError(
+        f"no such folder: {name} (the model looks like a path; check it, "
+        "or pass a Hub id like 'org/name')"
+    )
+
+
+def package_folder(reference: str, error: type[Exception] = ModelNotFoundError) -> str:
+    """``package:NAME/SUBDIR`` as a folder (or .gguf file) path; the package is found with
+    importlib, never imported. Recipes and the task commands both resolve it here."""
+    name, _, subdir = reference.removeprefix(PACKAGE_SCHEME).partition("/")
+    if not name.isidentifier():
+        raise error(f"'{reference}': expected package:NAME/SUBDIR with a top-level package NAME")
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        pip_name = name.replace("_", "-")
+        raise error(f"package '{name}' is not installed (pip install {pip_name})")
+    folder = Path(next(iter(spec.submodule_search_locations))) / subdir
+    is_gguf = folder.suffix.lower() == ".gguf" and folder.is_file()
+    if not folder.is_dir() and not is_gguf:
+        raise error(f"package '{name}' has no folder '{subdir}' ({folder})")
+    return str(folder)
 
 
 def find_gguf(name: str, gguf_file: str | None = None) -> Path | None:
@@ -107,7 +146,7 @@ def find_gguf(name: str, gguf_file: str | None = None) -> Path | None:
         if path.is_dir():
             return _existing_file(path / gguf_file, name)
         if _looks_like_path(name):
-            raise ModelNotFoundError(f"model '{name}': no such folder")
+            raise _no_such_folder(name)
         return _hub_file(name, gguf_file)
     if name.lower().endswith(".gguf"):
         return _existing_file(path, name)
@@ -143,17 +182,19 @@ def _hub_file(repo_id: str, filename: str) -> Path:
 
 def require_hub(name: str) -> None:
     """Fail at once, with the fix, when the Hub cannot serve ``name``."""
-    fix = "pass --model with a local folder, or run once with network access to download it"
+    fix = "pass a local folder as model=, or run once with network access to download it"
     fix += _offline_hint(name)
     if hub_offline():
         raise ModelNotFoundError(
             f"model '{name}' is not in the local cache and the Hub is offline "
-            f"(HF_HUB_OFFLINE=1); {fix}"
+            f"(HF_HUB_OFFLINE=1); {fix}",
+            param="model",
         )
     if not hub_reachable():
         raise ModelNotFoundError(
             f"model '{name}' is not in the local cache and {hub_endpoint()} cannot be reached; "
-            f"{fix}"
+            f"{fix}",
+            param="model",
         )
 
 
@@ -164,14 +205,19 @@ def _offline_hint(name: str) -> str:
         return ""
     builtin = BUILTIN_MODELS[OFFLINE_ALTERNATIVES[tasks[0]]]
     if builtin.source_path() is not None:
-        return f"; or use the built-in model offline: --model {builtin.name}"
+        return f"; or use the built-in model offline: model='{builtin.name}'"
     return f"; or install the built-in offline model ({builtin.name}): {builtin.install_hint}"
 
 
 def _looks_like_path(name: str) -> bool:
-    return (
-        name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
-    )
+    """``./x``, ``../x``, ``~/x``, absolute, ``a/b/c``, or ``runs/x`` where ``runs/`` is a
+    local folder: a Hub id is ``org/name``, and no org is named like a folder here."""
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).is_absolute():
+        return True
+    if os.sep != "/" and os.sep in name:
+        return True
+    head = name.split("/")[0]
+    return "/" in name and Path(head).is_dir()
 
 
 def is_cached(repo_id: str) -> bool:

@@ -5,7 +5,6 @@ Kept apart from the schema in nlpkit/recipe.py; like it, this imports nothing he
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,19 +75,11 @@ def _check_model(model: str) -> list[Problem]:
 def resolve_model_reference(model: str) -> str:
     """``package:NAME/SUBDIR`` as a folder (or .gguf file) path; the package is found, never
     imported."""
+    from nlpkit.models import package_folder  # the one resolver, shared with the task commands
+
     if not model.startswith(PACKAGE_SCHEME):
         return model
-    name, _, subdir = model.removeprefix(PACKAGE_SCHEME).partition("/")
-    if not name.isidentifier():
-        raise RecipeError(f"'{model}': expected package:NAME/SUBDIR with a top-level package NAME")
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        pip_name = name.replace("_", "-")
-        raise RecipeError(f"package '{name}' is not installed (pip install {pip_name})")
-    folder = Path(next(iter(spec.submodule_search_locations))) / subdir
-    if not folder.is_dir() and not _is_gguf(str(folder)):
-        raise RecipeError(f"package '{name}' has no folder '{subdir}' ({folder})")
-    return str(folder)
+    return package_folder(model, error=RecipeError)
 
 
 def _is_gguf(path: str) -> bool:

@@ -48,13 +48,16 @@ def test_stdin_dash(capsys, monkeypatch, tiny):
     [
         (["classify"], 2, "no input text"),
         (["classify", "x", "--device", "gpu"], 2, "unknown device 'gpu'"),
+        (["classify", "x", "--device", "cpu", "--device-map", "auto"], 2, "--device cpu and --dev"),
         (["classify", "x", "--model", "/no/such/model"], 1, "no such folder"),
         (["classify", "x", "--model", "org/missing"], 1, "'org/missing' is not in the local cache"),
+        (["classify", "x", "--model", "org/missing"], 1, "pass a local folder as --model,"),
+        (["classify", "x", "--model", "./nope"], 1, "no such folder: ./nope"),
         (["classify", "x", "--input", "/no/such.txt"], 2, "no such file"),
         (["classify", "", "x"], 2, "argument 1: empty text"),
         (["generate", "x", "--max-new-tokens", "-1"], 2, "--max-new-tokens must be at least 1"),
         (["generate", "x", "--temperature", "0"], 2, "--temperature must be greater than 0"),
-        (["translate", "x", "--src", "en", "--tgt", "en"], 2, "both 'en'"),
+        (["translate", "x", "--src", "en", "--tgt", "en"], 2, "--src and --tgt are both 'en'"),
         (["summarize", "x", "--max-new-tokens", "0"], 2, "--max-new-tokens must be at least 1"),
     ],
 )
@@ -144,3 +147,109 @@ def test_env_json(capsys, monkeypatch):
         data["model_translate"] == "Helsinki-NLP/opus-mt-{src}-{tgt}"
         and data["torch"] != "not installed"
     )
+
+
+@pytest.mark.parametrize(
+    ("message", "params", "shown"),
+    [
+        ("max_new_tokens must be at least 1", ("max_new_tokens",), "--max-new-tokens must be"),
+        ("device='cuda' and device_map='auto': one", ("device", "device_map"), "--device cuda"),
+        ("device='cpu' and device_map='auto': one", ("device", "device_map"), "--device-map auto:"),
+        ("no template; pass chat=False to continue", ("chat",), "pass --no-chat to continue"),
+        ("src and tgt are both 'en'", ("src", "tgt"), "--src and --tgt are both 'en'"),
+        ("labels gives 3 names but model has 2 labels", ("labels",), "--labels gives 3 names"),
+        ("labels gives 3 names but model has 2 labels", ("labels",), "model has 2 labels"),
+        ("pass a local folder as model=, or run", ("model",), "as --model, or run"),
+        ("max_new_tokens must be at least 1", (), "max_new_tokens must be at least 1"),
+    ],
+)
+def test_library_messages_get_cli_flags(message, params, shown):
+    from nlpkit.cli.app import with_flags
+
+    assert shown in with_flags(message, params)
+
+
+def test_library_warnings_only_with_debug(capsys, monkeypatch, tiny, tmp_path):
+    import shutil
+    import warnings
+
+    import transformers
+
+    real = transformers.AutoConfig.from_pretrained
+
+    def chatty(*args, **kwargs):
+        warnings.warn("`old_arg` is deprecated", FutureWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", chatty)
+    for name, debug in [("quiet", []), ("debug", ["--debug"])]:
+        model = str(shutil.copytree(tiny["bert"], tmp_path / name))
+        code, _, err = invoke(capsys, monkeypatch, *debug, "classify", "great", "-m", model)
+        assert code == 0 and ("old_arg" in err) == bool(debug), err
+
+
+def _all_commands():
+    """(path, click command) for every command and subcommand of the app."""
+    import typer
+
+    from nlpkit.cli.app import app
+
+    todo, found = [((), typer.main.get_command(app))], []
+    while todo:
+        path, command = todo.pop()
+        found.append((path, command))
+        for name, sub in getattr(command, "commands", {}).items():
+            todo.append(((*path, name), sub))
+    return found
+
+
+COMMANDS = _all_commands()
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), COMMANDS, ids=[" ".join(path) or "nlpkit" for path, _ in COMMANDS]
+)
+def test_help_at_80_columns_shows_every_option_whole(capsys, monkeypatch, path, command):
+    import re
+
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = invoke(capsys, monkeypatch, *path, "--help")
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 80
+    for param in command.params:
+        for name in [*param.opts, *param.secondary_opts]:
+            if name.startswith("-"):
+                assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", out), name
+    assert not re.search(r"<(bool|str|int|float|path|file|list\[)", out), out
+
+
+def test_shell_completion_is_offered(capsys, monkeypatch):
+    code, out, _ = invoke(capsys, monkeypatch, "--help")
+    assert code == 0 and "--install-completion" in out and "--show-completion" in out
+    from tests.conftest import run_nlpkit
+
+    result = run_nlpkit("--show-completion", "bash", SHELL="/bin/bash")
+    assert result.returncode == 0 and "-F _nlpkit_completion nlpkit" in result.stdout
+
+
+def test_finetune_to_a_pipe_prints_plain_progress_lines(tiny, tmp_path):
+    import yaml
+
+    from tests.conftest import run_nlpkit
+    from tests.tiny_models import SENTENCES
+
+    rows = [f"{s}\t{int('great' in s or 'fine' in s)}" for s in SENTENCES]
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
+    recipe = {
+        "task": "text-classification",
+        "model": tiny["bert"],
+        "data": {"train_file": str(tmp_path / "train.tsv"), "text_column": "sentence"},
+        "training": {"max_steps": 6, "batch_size": 8, "logging_steps": 2, "eval_strategy": "no"},
+        "output_dir": str(tmp_path / "run"),
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    result = run_nlpkit("finetune", str(tmp_path / "r.yaml"))
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("train step")]
+    assert [line.split()[2] for line in lines] == ["2/6", "4/6", "6/6"], result.stderr
+    assert all(" | loss " in line and " | ETA 0:" in line for line in lines)
+    assert "\x1b[" not in result.stderr  # no live-bar escape codes in a log file

@@ -65,3 +65,60 @@ def test_network_guard_is_on_in_process_and_subprocess():
         [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env()
     )
     assert result.returncode != 0 and "network guard" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["./absent", "../absent", "runs/absent", "runs/a/b"])
+def test_path_like_model_that_does_not_exist_is_no_such_folder(name, tmp_path, monkeypatch):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "runs").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    with pytest.raises(ModelNotFoundError, match=f"^no such folder: {name} ") as info:
+        resolve_model(name)
+    assert "local cache" not in str(info.value)
+
+
+def test_org_slash_name_without_such_folder_is_a_hub_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelNotFoundError, match="'org/name' is not in the local cache"):
+        resolve_model("org/name")
+
+
+@pytest.fixture
+def model_package(tiny, tmp_path, monkeypatch) -> str:
+    """An installed-looking package `nlpkit_fake_models` holding a model folder `tiny`."""
+    import importlib
+    import shutil
+
+    package = tmp_path / "site" / "nlpkit_fake_models"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("raise RuntimeError('never imported')\n")
+    shutil.copytree(tiny["bert"], package / "tiny")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    return str(package / "tiny")
+
+
+def test_package_reference_resolves_for_inference_and_recipes(model_package):
+    from nlpkit.errors import RecipeError
+    from nlpkit.recipe_checks import resolve_model_reference
+
+    source = resolve_model("package:nlpkit_fake_models/tiny")
+    assert source.path == model_package and source.local_files_only
+    assert resolve_model_reference("package:nlpkit_fake_models/tiny") == model_package
+    with pytest.raises(ModelNotFoundError, match="has no folder 'nope'"):
+        resolve_model("package:nlpkit_fake_models/nope")
+    with pytest.raises(RecipeError, match="has no folder 'nope'"):
+        resolve_model_reference("package:nlpkit_fake_models/nope")
+    with pytest.raises(ModelNotFoundError, match=r"pip install no-such-pkg-xyz"):
+        resolve_model("package:no_such_pkg_xyz/model")
+
+
+def test_package_reference_classifies(model_package, capsys, monkeypatch):
+    import nlpkit
+    from tests.conftest import invoke
+
+    assert nlpkit.classify("great", model="package:nlpkit_fake_models/tiny")[0].label
+    code, out, err = invoke(
+        capsys, monkeypatch, "classify", "great", "-m", "package:nlpkit_fake_models/tiny"
+    )
+    assert code == 0 and "great" in out, err

@@ -110,3 +110,107 @@ def test_corrupt_weights(tiny, tmp_path):
 def test_same_label_translation_pair_is_refused():
     with pytest.raises(UsageError, match="both 'en'"):
         nlpkit.translate("x", src="en", tgt="en")
+
+
+@pytest.fixture
+def noisy_transformers(monkeypatch):
+    """transformers that warns and logs while loading, as real checkpoints often do."""
+    import logging
+    import warnings
+
+    import transformers
+
+    real = transformers.AutoConfig.from_pretrained
+
+    def chatty(*args, **kwargs):
+        warnings.warn("`old_arg` is deprecated", FutureWarning, stacklevel=2)
+        warnings.warn_explicit("a library UserWarning", UserWarning, "x.py", 1, "transformers.x")
+        logging.getLogger("transformers.modeling_utils").warning("Some weights were not used")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", chatty)
+
+
+def _fresh_copy(folder: str, tmp_path) -> str:
+    import shutil
+
+    return str(shutil.copytree(folder, tmp_path / "model"))  # a new cache key: loads again
+
+
+@pytest.fixture
+def library_log(monkeypatch) -> list:
+    """Records that transformers' loading logger lets through."""
+    import logging
+
+    records: list = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("transformers.modeling_utils")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_library_warnings_and_logs_stay_out_of_the_api(
+    tiny, tmp_path, noisy_transformers, library_log, capsys
+):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nlpkit.classify(["great", "awful"], model=_fresh_copy(tiny["bert"], tmp_path))
+    captured = capsys.readouterr()
+    assert [str(w.message) for w in caught] == [] and library_log == []
+    assert captured.out == "" and captured.err == ""
+
+
+def test_library_warnings_show_when_logging_asks(
+    tiny, tmp_path, noisy_transformers, library_log, caplog
+):
+    import logging
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.DEBUG, "nlpkit"):
+        warnings.simplefilter("always")
+        nlpkit.classify(["great"], model=_fresh_copy(tiny["bert"], tmp_path))
+    assert {w.category for w in caught} >= {FutureWarning, UserWarning}
+    assert {r.getMessage() for r in library_log} == {"Some weights were not used"}
+
+
+def test_library_quiet_restores_filters_and_log_levels(tiny):
+    import logging
+    import warnings
+
+    filters, level = list(warnings.filters), logging.getLogger("transformers").level
+    nlpkit.classify("x", model=tiny["bert"])
+    assert warnings.filters == filters and logging.getLogger("transformers").level == level
+
+
+@pytest.mark.parametrize(
+    ("call", "param", "words"),
+    [
+        (lambda m: nlpkit.generate("x", model=m["gpt2"], max_new_tokens=0), "max_new_tokens", ""),
+        (lambda m: nlpkit.classify("x", model=m["bert"], labels=["a"]), "labels", "gives 1"),
+        (lambda m: nlpkit.translate("x", src="en", tgt="en"), "src", "tgt are both 'en'"),
+        (lambda m: nlpkit.generate("x", model=m["gpt2"], chat=True), "chat", "chat=False"),
+        (lambda m: nlpkit.classify("x", model="org/absent"), "model", "as model="),
+    ],
+)
+def test_api_errors_name_the_argument_not_the_flag(tiny, call, param, words):
+    from nlpkit.errors import NlpkitError
+
+    with pytest.raises(NlpkitError) as info:
+        call(tiny)
+    message = str(info.value)
+    assert info.value.param == param and "--" not in message and words in message
+
+
+def test_threads_argument_sets_torch_threads(tiny):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        nlpkit.classify("x", model=tiny["bert"], threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

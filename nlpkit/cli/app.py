@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import warnings
+from collections.abc import Sequence
 
 import typer
+from typer.core import TyperCommand
 
 from nlpkit import __version__
 from nlpkit.cli import env as env_cli
@@ -21,7 +24,7 @@ app = typer.Typer(
     name="nlpkit",
     help="Hugging Face models as everyday NLP tools: classify, generate, summarize, translate.",
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,  # plain click help: never cuts an option name at 80 columns
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -43,18 +46,62 @@ def root(
 ) -> None:
     """Hugging Face models as everyday NLP tools."""
     _state["debug"] = debug
+    if debug:  # library warnings and log lines pass through (nlpkit.tasks.loading)
+        logging.getLogger("nlpkit").setLevel(logging.DEBUG)
 
 
-app.command("classify")(tasks_cli.classify_cmd)
-app.command("generate")(tasks_cli.generate_cmd)
-app.command("summarize")(tasks_cli.summarize_cmd)
-app.command("translate")(tasks_cli.translate_cmd)
-app.command("env")(env_cli.env_cmd)
-app.command("finetune")(finetune_cli.finetune_cmd)
-app.command("evaluate")(finetune_cli.evaluate_cmd)
-app.command("plan")(plan_cli.plan_cmd)
-app.add_typer(recipe_cli.app, name="recipe")
-app.add_typer(models_cli.app, name="models")
+# Readable value names for typer's type labels (`<int range>` -> N); flags show none.
+_VALUE_NAMES = {"str": "TEXT", "int": "N", "int range": "N", "float": "NUMBER", "path": "PATH"}
+_VALUE_NAMES.update({"float range": "NUMBER", "file": "FILE", "directory": "DIR"})
+
+
+class HelpCommand(TyperCommand):
+    """Plain help, options grouped under their rich_help_panel, with readable value names."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = param.metavar or param.name.upper()
+                name = name if param.required else f"[{name}]"
+                pieces.append(name + "..." * (param.nargs != 1))
+        return pieces
+
+    def format_options(self, ctx, formatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            name, text = record
+            if param.param_type_name == "argument":
+                title = "Arguments"
+                name = (param.metavar or param.name.upper()) + "..." * (param.nargs != 1)
+            else:
+                title = getattr(param, "rich_help_panel", None) or "Options"
+                name = re.sub(r"<([^<>]*)>", lambda m: _VALUE_NAMES.get(m[1], m[1]), name)
+            sections.setdefault(title, []).append((name, text))
+        for title in sorted(sections, key=lambda t: (t != "Arguments", t != "Options")):
+            with formatter.section(title):
+                formatter.write_dl(sections[title])
+
+
+for _name, _command in [
+    ("classify", tasks_cli.classify_cmd),
+    ("generate", tasks_cli.generate_cmd),
+    ("summarize", tasks_cli.summarize_cmd),
+    ("translate", tasks_cli.translate_cmd),
+    ("env", env_cli.env_cmd),
+    ("finetune", finetune_cli.finetune_cmd),
+    ("evaluate", finetune_cli.evaluate_cmd),
+    ("plan", plan_cli.plan_cmd),
+]:
+    app.command(_name, cls=HelpCommand)(_command)
+for _name, _group in [("recipe", recipe_cli.app), ("models", models_cli.app)]:
+    _group.rich_markup_mode = None
+    for _info in _group.registered_commands:
+        _info.cls = HelpCommand if _info.cls in (None, TyperCommand) else _info.cls
+    app.add_typer(_group, name=_name)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -62,9 +109,29 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     from nlpkit.tasks.loading import NlpkitWarning
 
     if issubclass(category, NlpkitWarning):
-        print(f"warning: {message}", file=sys.stderr)
+        text = with_flags(str(message), getattr(message, "params", ()))
+        print(f"warning: {text}", file=sys.stderr)
     elif _state["debug"]:
         print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr)
+
+
+def with_flags(message: str, params: Sequence[str]) -> str:
+    """A library message in the CLI's words: ``max_new_tokens`` -> ``--max-new-tokens``,
+    ``device='cpu'`` -> ``--device cpu``, ``chat=False`` -> ``--no-chat``, ``model=`` ->
+    ``--model``. Only the arguments the error names in ``params`` are rewritten."""
+    for param in params:
+        flag = "--" + param.replace("_", "-")
+        name = rf"(?<![\w.-]){re.escape(param)}"
+
+        def spelled(match: re.Match, flag: str = flag) -> str:
+            value = match[1].strip("'\"")
+            return {"True": flag, "False": f"--no-{flag[2:]}"}.get(value, f"{flag} {value}")
+
+        message, valued = re.subn(name + r"=('[^']*'|\"[^\"]*\"|[^\s,;:)'\"]+)", spelled, message)
+        message, bare = re.subn(name + r"=(?=[\s,;:).]|$)", flag, message)
+        if not valued and not bare:
+            message = re.sub(name + r"(?![\w-])", flag, message, count=1)
+    return message
 
 
 def _fail(message: str, code: int) -> None:
@@ -97,7 +164,7 @@ def main() -> None:
     except NlpkitError as exc:
         if _state["debug"]:
             raise
-        _fail(str(exc), exc.exit_code)
+        _fail(with_flags(str(exc), exc.params), exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:

@@ -37,6 +37,7 @@ def finetune_cmd(
     node_rank: opt.NodeRank = 0,
     master_addr: opt.MasterAddr = None,
     master_port: opt.MasterPort = None,
+    threads: opt.Threads = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan (as `nlpkit plan`) and stop.")
     ] = False,
@@ -47,6 +48,7 @@ def finetune_cmd(
 
     Example: nlpkit finetune recipes/sst2-minilm.yaml --set training.epochs=1 --processes 2
     """
+    from nlpkit.devices import use_threads
     from nlpkit.launch import Nodes, inside_launch, launch_finetune, launch_requested
 
     overrides = with_safety(overrides, trust_remote_code, allow_pickle)
@@ -57,11 +59,13 @@ def finetune_cmd(
     if launch_requested(processes, gpus, nodes) and not inside_launch():
         sets = [arg for item in overrides or [] for arg in ("--set", item)]
         flags = ["--overwrite"] * overwrite + ["--resume"] * resume
+        flags += ["--threads", str(threads)] if threads else []  # per worker; torchrun: 1
         args = [str(recipe), *sets, *flags, "--format", format.value]
         recipe_path = str(recipe)
         raise typer.Exit(
             launch_finetune(recipe_path, overrides, args, processes, gpus, nodes, overwrite, resume)
         )
+    use_threads(threads)
     _finetune_here(recipe, overrides, overwrite, resume, format)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nlpkit.devices import DEVICE_CHOICES
+from nlpkit.devices import DEVICE_CHOICES, DEVICE_MAPS
 
 
 class OutputFormat(StrEnum):
@@ -29,16 +29,25 @@ class DType(StrEnum):
 Texts = Annotated[
     list[str] | None,
     typer.Argument(
-        help="Texts to process; '-' reads stdin, one text per line.", show_default=False
+        metavar="TEXT",
+        help="Texts to process; '-' reads stdin, one text per line.",
+        show_default=False,
     ),
 ]
 Device = Annotated[
-    str, typer.Option("--device", help=f"Where to run: {DEVICE_CHOICES}.", rich_help_panel="Model")
+    str,
+    typer.Option(
+        "--device",
+        metavar="DEVICE",
+        help=f"Where to run: {DEVICE_CHOICES}.",
+        rich_help_panel="Model",
+    ),
 ]
 Dtype = Annotated[
     DType,
     typer.Option(
         "--dtype",
+        metavar="|".join(DType),
         help="Weights dtype; auto = bf16/fp16 on GPU, fp32 on CPU.",
         rich_help_panel="Model",
     ),
@@ -48,6 +57,7 @@ BatchSize = Annotated[
     typer.Option(
         "--batch-size",
         min=1,
+        metavar="N",
         help="Texts per batch (default: per task).",
         rich_help_panel="Model",
         show_default=False,
@@ -58,6 +68,7 @@ InputFile = Annotated[
     typer.Option(
         "--input",
         "-i",
+        metavar="FILE",
         help="Read texts from a .txt (one per line), .csv, .tsv, .jsonl or .parquet file.",
         rich_help_panel="Input",
         show_default=False,
@@ -67,6 +78,7 @@ TextColumn = Annotated[
     str | None,
     typer.Option(
         "--text-column",
+        metavar="COLUMN",
         help="Column holding the text in csv/tsv/jsonl/parquet input.",
         rich_help_panel="Input",
         show_default=False,
@@ -83,6 +95,7 @@ Format = Annotated[
     typer.Option(
         "--format",
         "-f",
+        metavar="|".join(OutputFormat),
         help="Output format: a table for people, jsonl for pipes; with --output, "
         "the file's extension (.jsonl .json .csv .parquet) picks it unless this is given.",
         rich_help_panel="Output",
@@ -93,6 +106,7 @@ Output = Annotated[
     typer.Option(
         "--output",
         "-o",
+        metavar="FILE",
         help="Write results to this file instead of stdout (format from the extension).",
         rich_help_panel="Output",
         show_default=False,
@@ -115,6 +129,7 @@ MaxNewTokens = Annotated[
     int | None,
     typer.Option(
         "--max-new-tokens",
+        metavar="N",
         help="Most tokens to generate per text (default: the model's own setting).",
         show_default=False,
     ),
@@ -124,6 +139,7 @@ NumBeams = Annotated[
     typer.Option(
         "--num-beams",
         min=1,
+        metavar="N",
         help="Beam search width (default: the model's own setting).",
         show_default=False,
     ),
@@ -140,6 +156,7 @@ def model_option(default_help: str, gguf: bool = False):
         typer.Option(
             "--model",
             "-m",
+            metavar="MODEL",
             help=f"{kinds}. Default: {default_help}.",
             rich_help_panel="Model",
             show_default=False,
@@ -151,6 +168,7 @@ GgufFile = Annotated[
     str | None,
     typer.Option(
         "--gguf-file",
+        metavar="FILE",
         help="The .gguf file inside the --model folder or Hub repo (converted once, then cached).",
         rich_help_panel="Model",
         show_default=False,
@@ -187,9 +205,9 @@ DeviceMap = Annotated[
     str | None,
     typer.Option(
         "--device-map",
-        metavar="auto",
-        help="Spread a model too large for one GPU over the GPUs and CPU (accelerate); "
-        "replaces --device.",
+        metavar="MAP",
+        help="Spread a model too large for one GPU over the GPUs and CPU (accelerate): "
+        f"{', '.join(DEVICE_MAPS)}; replaces --device.",
         rich_help_panel="Model",
         show_default=False,
     ),
@@ -199,6 +217,7 @@ Processes = Annotated[
     typer.Option(
         "--processes",
         min=1,
+        metavar="N",
         help="Data-parallel workers on this node (GPUs if there are enough, else CPU/gloo).",
         rich_help_panel="Launch",
         show_default=False,
@@ -220,6 +239,7 @@ Nnodes = Annotated[
         "--nnodes",
         "--num-machines",
         min=1,
+        metavar="N",
         help="Machines in a multi-node run (torchrun --nnodes).",
         rich_help_panel="Launch",
     ),
@@ -230,6 +250,7 @@ NodeRank = Annotated[
         "--node-rank",
         "--machine-rank",
         min=0,
+        metavar="RANK",
         help="This machine's rank, 0..nnodes-1 (torchrun --node-rank).",
         rich_help_panel="Launch",
     ),
@@ -239,6 +260,7 @@ MasterAddr = Annotated[
     typer.Option(
         "--master-addr",
         "--main-process-ip",
+        metavar="HOST",
         help="Address of node 0 (torchrun --master-addr).",
         rich_help_panel="Launch",
         show_default=False,
@@ -249,6 +271,7 @@ MasterPort = Annotated[
     typer.Option(
         "--master-port",
         "--main-process-port",
+        metavar="PORT",
         help="Free port on node 0 (torchrun --master-port; default 29500 across nodes).",
         rich_help_panel="Launch",
         show_default=False,
@@ -260,6 +283,18 @@ TrustRemoteCode = Annotated[
         "--trust-remote-code",
         help="Run Python code shipped with the model (off by default; warns when on).",
         rich_help_panel="Model",
+    ),
+]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        metavar="N",
+        help="CPU threads for torch (default: the cores no other process keeps busy; "
+        "OMP_NUM_THREADS if set).",
+        rich_help_panel="Model",
+        show_default=False,
     ),
 ]
 AllowPickle = Annotated[

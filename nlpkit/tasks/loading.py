@@ -2,11 +2,20 @@
 
 Loading failures become ModelLoadError with the model name and the likely fix,
 so the CLI never shows a transformers traceback for a bad folder.
+
+The libraries' warnings and log chatter (FutureWarning, UserWarning, "Some weights
+were not used...") stay out of the caller's output unless nlpkit's logger is at
+DEBUG: ``nlpkit --debug``, or ``logging.basicConfig(level=logging.DEBUG)`` in Python.
+nlpkit's own NlpkitWarning always goes through the caller's warning filters.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +31,56 @@ _AUTO_CLASSES = {
 }
 _CACHE: dict[tuple, LoadedModel] = {}
 LIMIT_FALLBACK = 512
+LIBRARIES = ("transformers", "torch", "huggingface_hub", "tokenizers", "accelerate", "peft")
+_LIBRARY_MODULES = rf"({'|'.join(LIBRARIES)}|safetensors|gguf)(\.|$)"
+_quiet: dict[str, Any] = {"depth": 0}
+_QUIET_LOCK = threading.Lock()
 
 
 class NlpkitWarning(UserWarning):
-    """Something the user should know once (truncation, untrained heads)."""
+    """Something the user should know once (truncation, untrained heads).
+
+    ``params`` names the arguments the message mentions, so the CLI can show flags.
+    """
+
+    def __init__(self, message: str, param: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.params: tuple[str, ...] = (param,) if isinstance(param, str) else tuple(param or ())
+
+
+def library_output_wanted() -> bool:
+    """True when the caller asked for library chatter: nlpkit's logger enabled for DEBUG."""
+    return logging.getLogger("nlpkit").isEnabledFor(logging.DEBUG)
+
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Within the block (or decorated call), library warnings and INFO/WARNING logs are dropped.
+
+    Re-entrant and thread-safe: the outermost block saves and restores the warning
+    filters and the library loggers' levels, so overlapping calls leave nothing behind.
+    """
+    with _QUIET_LOCK:
+        if _quiet["depth"] == 0 and not library_output_wanted():
+            _quiet["filters"] = warnings.catch_warnings()
+            _quiet["filters"].__enter__()
+            warnings.filterwarnings("ignore", module=_LIBRARY_MODULES)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            loggers = [logging.getLogger(name) for name in LIBRARIES]
+            _quiet["levels"] = [(logger, logger.level) for logger in loggers]
+            for logger in loggers:
+                logger.setLevel(max(logger.getEffectiveLevel(), logging.ERROR))
+        _quiet["depth"] += 1
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0 and "filters" in _quiet:
+                _quiet.pop("filters").__exit__(None, None, None)
+                for logger, level in _quiet.pop("levels"):
+                    logger.setLevel(level)
 
 
 @dataclass
@@ -64,7 +119,8 @@ def load_model(
     check_device_map(device_map, device)
     key = (kind, name, gguf_file, device, dtype, trust_remote_code, device_map, current_policy())
     if key not in _CACHE:
-        _CACHE[key] = _load(kind, name, device, dtype, trust_remote_code, gguf_file, device_map)
+        with quiet_libraries():
+            _CACHE[key] = _load(kind, name, device, dtype, trust_remote_code, gguf_file, device_map)
     return _CACHE[key]
 
 
@@ -78,11 +134,12 @@ def model_config(name: str, gguf_file: str | None = None, trust_remote_code: boo
 
     check_model_folder(source.path, name)
     try:
-        return transformers.AutoConfig.from_pretrained(
-            source.path,
-            local_files_only=source.local_files_only,
-            trust_remote_code=trust_remote_code or current_policy().trust_remote_code,
-        )
+        with quiet_libraries():
+            return transformers.AutoConfig.from_pretrained(
+                source.path,
+                local_files_only=source.local_files_only,
+                trust_remote_code=trust_remote_code or current_policy().trust_remote_code,
+            )
     except Exception as exc:
         raise ModelLoadError(f"model '{name}': cannot load ({first_line(exc)})") from exc
 
@@ -99,8 +156,9 @@ def _load(
     source = resolve_model(name, gguf_file)  # first: an unreachable model fails before imports
     import transformers
 
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    if not library_output_wanted():
+        transformers.utils.logging.set_verbosity_error()  # transformers resets it at import
+    transformers.utils.logging.disable_progress_bar()  # loading is quick; our own bar shows work
     torch_device = resolve_device(device)  # with a device map: the best device, for the dtype
     torch_dtype = resolve_dtype(dtype, torch_device)
     placement = {"device_map": device_map} if device_map else {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nlpkit.devices import use_threads
 from nlpkit.models import DEFAULT_MODELS
 from nlpkit.progress import Progress
 from nlpkit.results import Summary
@@ -20,7 +21,7 @@ from nlpkit.tasks.generate import (
     run_generation,
     sampling_options,
 )
-from nlpkit.tasks.loading import load_model, model_config
+from nlpkit.tasks.loading import load_model, model_config, quiet_libraries
 from nlpkit.tasks.seq2seq import seq2seq_generate
 
 T5_PREFIX = "summarize: "
@@ -29,6 +30,7 @@ TLDR_SUFFIX = "\nTL;DR:"
 CAUSAL_MAX_NEW_TOKENS = 60
 
 
+@quiet_libraries()
 def summarize(
     texts: str | Sequence[str],
     model: str | None = None,
@@ -40,13 +42,17 @@ def summarize(
     dtype: str = "auto",
     progress: Progress = False,
     device_map: str | None = None,
+    threads: int | None = None,
 ) -> list[Summary]:
     """Summarize each text; unset options use the model's own generation settings
-    (a causal LM writes at most 60 new tokens unless told otherwise)."""
+    (a causal LM writes at most 60 new tokens unless told otherwise). ``threads``:
+    CPU threads for torch (default: the cores no other process keeps busy)."""
     check_generation_args(max_new_tokens)
     items = [texts] if isinstance(texts, str) else list(texts)
     name = model or DEFAULT_MODELS["summarize"]
-    if model_config(name, gguf_file).is_encoder_decoder:
+    encoder_decoder = model_config(name, gguf_file).is_encoder_decoder
+    use_threads(threads)
+    if encoder_decoder:
         summaries = seq2seq_generate(
             items,
             name,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
-from nlpkit.models import default_translation_model
+from nlpkit.models import default_translation_model, resolve_model
 from nlpkit.progress import Progress
 from nlpkit.results import Translation
+from nlpkit.tasks.loading import quiet_libraries
 from nlpkit.tasks.seq2seq import seq2seq_generate
 
 LANGUAGE_NAMES = {
@@ -32,10 +34,13 @@ LANGUAGE_NAMES = {
 def pick_translation_model(src: str, tgt: str, model: str | None = None) -> str:
     """The model to use: the one given, else Helsinki-NLP/opus-mt-SRC-TGT."""
     if src == tgt:
-        raise UsageError(f"--src and --tgt are both '{src}'; pick two different languages")
+        raise UsageError(
+            f"src and tgt are both '{src}'; pick two different languages", param=("src", "tgt")
+        )
     return model or default_translation_model(src, tgt)
 
 
+@quiet_libraries()
 def translate(
     texts: str | Sequence[str],
     src: str = "en",
@@ -48,10 +53,14 @@ def translate(
     dtype: str = "auto",
     progress: Progress = False,
     device_map: str | None = None,
+    threads: int | None = None,
 ) -> list[Translation]:
-    """Translate each text from ``src`` to ``tgt`` (ISO 639-1 codes)."""
+    """Translate each text from ``src`` to ``tgt`` (ISO 639-1 codes); ``threads``: CPU
+    threads for torch (default: the cores no other process keeps busy)."""
     items = [texts] if isinstance(texts, str) else list(texts)
     name = pick_translation_model(src, tgt, model)
+    resolve_model(name)  # an unreachable model fails before torch is imported
+    use_threads(threads)
     prefix = f"translate {LANGUAGE_NAMES.get(src, src)} to {LANGUAGE_NAMES.get(tgt, tgt)}: "
     outputs = seq2seq_generate(
         items,
