@@ -17,7 +17,7 @@ def test_the_readme_has_checked_examples():
 @pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda example: example.id)
 def test_example_prints_what_the_document_shows(example):
-    assert run(example.command) == normalize(example.expected), (
+    assert normalize(run(example.command)) == normalize(example.expected), (
         f"{example.id}: `{example.command}` prints something else now; if that is intended, "
         "regenerate with `python -m tests.doc_examples --update " + example.path.name + "`"
     )
