@@ -29,18 +29,19 @@ PRELUDE = (
     "start = time.perf_counter()\n"
     "import json, torch, transformers\n"
     "from transformers import BertForSequenceClassification, BertTokenizerFast\n"
-    "from nlpkit.builtin import BUILTIN_MODELS\n"
+    "from nlpkit.models.builtin import BUILTIN_MODELS\n"
     "imports = time.perf_counter() - start\n"
     "start = time.perf_counter()\n"
 )
 LOAD_FROM_STORE = (
-    "from nlpkit.tasks.loading import load_model\nload_model('classify', 'sentiment', 'cpu')\n"
+    "from nlpkit.models.load import load_model\nload_model('classify', 'sentiment', 'cpu')\n"
 )
 LOADERS = {  # the same store load twice: the first finds the store empty
     "store, first use (merge + save)": LOAD_FROM_STORE,
     "store, later uses (load merged)": LOAD_FROM_STORE,
     "merge in memory at every load": (
-        "from nlpkit.builtin.merge import merged_model\nmerged_model(BUILTIN_MODELS['sentiment'])\n"
+        "from nlpkit.models.builtin.merge import merged_model\n"
+        "merged_model(BUILTIN_MODELS['sentiment'])\n"
     ),
 }
 IMPORTS = "import torch + transformers BERT code"

@@ -96,7 +96,7 @@ def with_nlpkit(model_name, prompts, max_new_tokens):
 
 def load_times(model_name: str) -> tuple[float, float]:
     """(first load, converting the GGUF into a fresh store; load from the store)."""
-    from nlpkit.tasks.loading import clear_cache, load_model
+    from nlpkit.models.load import clear_cache, load_model
 
     previous = os.environ.get("NLPKIT_HOME")
     scratch = tempfile.mkdtemp(prefix="nlpkit-bench-home-")
@@ -129,8 +129,8 @@ def main() -> None:
     import transformers
     from transformers import pipeline
 
-    from nlpkit.models import resolve_model
-    from nlpkit.tasks.loading import load_model
+    from nlpkit.models.load import load_model
+    from nlpkit.models.resolve import resolve_model
 
     if args.threads:
         torch.set_num_threads(args.threads)

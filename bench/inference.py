@@ -15,7 +15,7 @@ from _common import sst2_rows, timed
 
 def classifier_folder(model: str | None) -> str:
     """The folder both sides load: --model, or the built-in model's store entry."""
-    from nlpkit.models import resolve_model
+    from nlpkit.models.resolve import resolve_model
 
     return model or resolve_model("sentiment").path
 

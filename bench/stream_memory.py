@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIST_API = (
     "import sys, json\n"
-    "from nlpkit.data import collect_texts\n"
+    "from nlpkit.inputs.readers import collect_texts\n"
     "from nlpkit import classify\n"
     "texts = collect_texts(input_file=sys.argv[1])\n"
     "rows = classify(texts, model=sys.argv[2])\n"

@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import nlpkit
-    from nlpkit.metrics import rouge
+    from nlpkit.training.metrics import rouge
 
     rows = xsum_sample()
     documents = [row["document"] for row in rows]

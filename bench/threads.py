@@ -73,7 +73,7 @@ def stop(burners: list[subprocess.Popen]) -> None:
 
 
 def has_smollm2() -> bool:
-    from nlpkit.builtin import BUILTIN_MODELS
+    from nlpkit.models.builtin import BUILTIN_MODELS
 
     return BUILTIN_MODELS["smollm2"].source_path() is not None
 

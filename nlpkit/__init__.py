@@ -9,8 +9,6 @@ instant; torch and transformers are imported on first real use.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -21,33 +19,21 @@ _EXPORTS = {
     "summarize": "nlpkit.tasks.summarize",
     "translate": "nlpkit.tasks.translate",
     "collect_env": "nlpkit.env",
-    "finetune": "nlpkit.finetune",
-    "FinetuneResult": "nlpkit.finetune",
-    "evaluate_model": "nlpkit.evaluation",
-    "load_recipe": "nlpkit.recipe",
-    "Recipe": "nlpkit.recipe",
+    "finetune": "nlpkit.training.run",
+    "FinetuneResult": "nlpkit.training.run",
+    "evaluate_model": "nlpkit.training.evaluate",
+    "load_recipe": "nlpkit.recipe.schema",
+    "Recipe": "nlpkit.recipe.schema",
     "Classification": "nlpkit.results",
     "LabelScore": "nlpkit.results",
     "Generation": "nlpkit.results",
     "Summary": "nlpkit.results",
     "Translation": "nlpkit.results",
     "NlpkitError": "nlpkit.errors",
-    "load_policy": "nlpkit.safety",
+    "load_policy": "nlpkit.models.safety",
 }
 
 __all__ = [*_EXPORTS, "__version__"]
-
-
-class _Package(types.ModuleType):
-    """`import nlpkit.finetune` sets the package attribute to the module; keep the function."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -7,8 +7,8 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 
 from nlpkit import __version__
-from nlpkit.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
-from nlpkit.models import (
+from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
+from nlpkit.models.resolve import (
     DEFAULT_MODELS,
     TRANSLATION_MODEL_TEMPLATE,
     default_model,
@@ -22,7 +22,7 @@ PACKAGES = ("torch", "transformers", "accelerate", "datasets", "peft", "tokenize
 def collect_env(probe_hub: bool = True) -> dict[str, object]:
     """Everything a bug report needs, as plain data."""
     from nlpkit.devices import describe_devices
-    from nlpkit.store import nlpkit_home
+    from nlpkit.models.store import nlpkit_home
 
     offline = hub_offline()
     return {

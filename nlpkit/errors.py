@@ -65,6 +65,17 @@ class DependencyError(NlpkitError):
     """An optional package needed for this feature is not installed."""
 
 
+class NlpkitWarning(UserWarning):
+    """Something the user should know once (truncation, untrained heads).
+
+    ``params`` names the arguments the message mentions, so the CLI can show flags.
+    """
+
+    def __init__(self, message: str, param: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.params: tuple[str, ...] = (param,) if isinstance(param, str) else tuple(param or ())
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of an exception's message (or its type), short enough for one error line."""
     text = str(exc).strip() or type(exc).__name__

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import nlpkit
-from nlpkit import store
-from nlpkit.builtin import BUILTIN_CLASSIFIER, BUILTIN_MODELS, BuiltinAdapter
 from nlpkit.errors import ModelLoadError
-from nlpkit.models import default_model, resolve_model
+from nlpkit.models import store
+from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_MODELS, BuiltinAdapter
+from nlpkit.models.resolve import default_model, resolve_model
 from tests.conftest import DATA, ROOT, invoke, run_nlpkit
 
 SENTIMENT = BUILTIN_MODELS[BUILTIN_CLASSIFIER]

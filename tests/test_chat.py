@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 import nlpkit
-from nlpkit.errors import UsageError
+from nlpkit.errors import NlpkitWarning, UsageError
+from nlpkit.models.load import load_model
 from nlpkit.tasks.chat import chat_ids, prompt_ids
-from nlpkit.tasks.loading import NlpkitWarning, load_model
 
 TEMPLATE = (
     "{% for m in messages %}<s>{{ m['role'] }} {{ m['content'] }}</s>{% endfor %}"
@@ -79,7 +79,7 @@ def test_stream_hands_over_the_reply_piece_by_piece(tiny_chat):
         nlpkit.generate(["a", "b"], model=tiny_chat, stream=pieces.append)
 
 
-@pytest.mark.filterwarnings("ignore::nlpkit.tasks.loading.NlpkitWarning")  # 64-token model
+@pytest.mark.filterwarnings("ignore::nlpkit.models.load.NlpkitWarning")  # 64-token model
 def test_causal_lm_summarizes_through_its_prompt(tiny, tiny_chat):
     texts = ["the movie was great . the plot was boring .", "python is fine ."]
     for model in (tiny["gpt2"], tiny_chat):

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from nlpkit.data import collect_texts, read_document
 from nlpkit.errors import InputError
+from nlpkit.inputs.readers import collect_texts, read_document
 
 
 def write(path, text: str, encoding: str = "utf-8"):
@@ -128,7 +128,7 @@ def headerless_tsv(path, rows: int | None = None):
 
 
 def data_recipe(train_file, **data):
-    from nlpkit.recipe import validate_recipe
+    from nlpkit.recipe.schema import validate_recipe
 
     content = {
         "task": "text-classification",

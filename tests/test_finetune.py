@@ -245,7 +245,7 @@ def test_resume_after_an_interrupted_run(tiny, data_dir, tmp_path, capsys, monke
 
 def test_apply_lora_leaves_the_recipe_as_written(tiny):
     """peft appends to modules_to_save; the recipe (and so recipe.yaml) must not change."""
-    from nlpkit.recipe import Recipe
+    from nlpkit.recipe.schema import Recipe
     from nlpkit.training.model import apply_lora, load_for_task
 
     recipe = Recipe.model_validate(

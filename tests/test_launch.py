@@ -7,7 +7,7 @@ import json
 import pytest
 
 from nlpkit.errors import UsageError
-from nlpkit.launch import Nodes, build_launch, parse_gpus, resolve_topology
+from nlpkit.training.launch import Nodes, build_launch, parse_gpus, resolve_topology
 from tests.tiny_models import SENTENCES
 
 

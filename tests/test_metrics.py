@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nlpkit.metrics import (
+from nlpkit.training.metrics import (
     accuracy,
     bleu_chrf,
     classification_metrics,

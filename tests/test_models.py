@@ -7,7 +7,7 @@ import time
 import pytest
 
 from nlpkit.errors import ModelNotFoundError
-from nlpkit.models import default_translation_model, resolve_model
+from nlpkit.models.resolve import default_translation_model, resolve_model
 
 
 def test_local_folder_loads_without_hub(tiny):
@@ -100,7 +100,7 @@ def model_package(tiny, tmp_path, monkeypatch) -> str:
 
 def test_package_reference_resolves_for_inference_and_recipes(model_package):
     from nlpkit.errors import RecipeError
-    from nlpkit.recipe_checks import resolve_model_reference
+    from nlpkit.recipe.checks import resolve_model_reference
 
     source = resolve_model("package:nlpkit_fake_models/tiny")
     assert source.path == model_package and source.local_files_only

@@ -1,6 +1,6 @@
 """`plan(recipe)`, `nlpkit plan`, `finetune --dry-run`, row counts and precision per device kind.
 
-Machines are mocked with nlpkit.plan.Machine: no GPU is needed to check the GPU decisions.
+Machines are mocked with nlpkit.training.plan.Machine: no GPU is needed to check the GPU decisions.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from nlpkit.devices import DeviceKind, choose_precision
 from nlpkit.errors import DeviceError
-from nlpkit.estimate import count_rows, human_bytes
-from nlpkit.plan import Machine, plan
+from nlpkit.training.estimate import count_rows, human_bytes
+from nlpkit.training.plan import Machine, plan
 from tests.conftest import invoke
 from tests.test_launch import classifier_recipe
 
@@ -54,7 +54,7 @@ def test_inference_dtype_follows_the_same_decision(monkeypatch):
 
 
 def test_training_precision_uses_the_detected_kind(tmp_path, tiny):
-    from nlpkit.recipe import load_recipe
+    from nlpkit.recipe.schema import load_recipe
     from nlpkit.training.trainer import resolve_precision
 
     recipe = load_recipe(classifier_recipe(tmp_path, tiny["bert"]))

@@ -9,9 +9,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nlpkit.data import collect_texts
 from nlpkit.errors import NlpkitError
-from nlpkit.recipe import Recipe, load_recipe
+from nlpkit.inputs.readers import collect_texts
+from nlpkit.recipe.schema import Recipe, load_recipe
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KEYS = ["task", "model", "data", "training", "lora", "output_dir", "train_file", "epochs", "r"]

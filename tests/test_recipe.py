@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from nlpkit.errors import RecipeError
-from nlpkit.recipe import load_recipe, parse_overrides
-from nlpkit.recipe_checks import TASKS, resolve_model_reference
-from nlpkit.recipe_template import starter_recipe
+from nlpkit.recipe.checks import TASKS, resolve_model_reference
+from nlpkit.recipe.schema import load_recipe, parse_overrides
+from nlpkit.recipe.template import starter_recipe
 from tests.conftest import ROOT, invoke, minilm_path, subprocess_env
 
 INVALID = sorted((Path(__file__).parent / "recipes").glob("invalid_*.yaml"))
@@ -159,7 +159,7 @@ def test_resolved_recipe_round_trips(tmp_path):
 def test_validation_imports_neither_torch_nor_transformers():
     code = (
         "import sys\n"
-        "from nlpkit.recipe import load_recipe\n"
+        "from nlpkit.recipe.schema import load_recipe\n"
         f"load_recipe({str(SHIPPED[0])!r})\n"
         "from nlpkit import finetune\n"
         "try:\n"
@@ -220,7 +220,7 @@ def test_bare_no_is_the_strategy_not_false(tmp_path):
 
 
 def test_overrides_apply_to_a_recipe_object(tmp_path):
-    from nlpkit.recipe import override_recipe
+    from nlpkit.recipe.schema import override_recipe
 
     recipe = load_recipe(write(tmp_path, minimal()))
     changed = override_recipe(recipe, ["training.epochs=2"])

@@ -111,8 +111,8 @@ def test_written_files_get_the_umask_permissions(
 ):
     """-o outputs, run-folder files and model-store entries: one atomic writer, user's umask."""
     from nlpkit.cli.stream_output import run_streaming
-    from nlpkit.store import ensure_entry
-    from nlpkit.streaming import TextSource
+    from nlpkit.inputs.stream import TextSource
+    from nlpkit.models.store import ensure_entry
     from nlpkit.training.outputs import write_text
 
     def rows(texts, progress=None):

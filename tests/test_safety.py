@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from nlpkit.errors import ModelLoadError, OutputError, RecipeError
-from nlpkit.recipe import load_recipe
-from nlpkit.safety import check_model_folder, load_policy, pretrained_options
+from nlpkit.models.safety import check_model_folder, load_policy, pretrained_options
+from nlpkit.recipe.schema import load_recipe
 from tests.conftest import invoke
 
 

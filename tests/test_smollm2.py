@@ -13,12 +13,12 @@ import time
 import pytest
 
 import nlpkit
-from nlpkit import store
-from nlpkit.builtin import BUILTIN_MODELS
 from nlpkit.errors import ModelLoadError
-from nlpkit.models import resolve_model
+from nlpkit.models import store
+from nlpkit.models.builtin import BUILTIN_MODELS
+from nlpkit.models.load import clear_cache, load_model
+from nlpkit.models.resolve import resolve_model
 from nlpkit.tasks.chat import prompt_ids
-from nlpkit.tasks.loading import clear_cache, load_model
 from tests.conftest import run_nlpkit
 
 GGUF = BUILTIN_MODELS["smollm2"].gguf_path()

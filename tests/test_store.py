@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from nlpkit import store
-from nlpkit.builtin import BUILTIN_MODELS, BuiltinModel
 from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError
-from nlpkit.models import default_model, resolve_model
+from nlpkit.models import store
+from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinModel
+from nlpkit.models.resolve import default_model, resolve_model
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ def test_models_cli_lists_and_removes(home, fake_convert, gguf, capsys, monkeypa
 
 def test_recipes_accept_gguf_files_and_builtin_names(tmp_path, gguf):
     from nlpkit.errors import RecipeError
-    from nlpkit.recipe import load_recipe
+    from nlpkit.recipe.schema import load_recipe
 
     (tmp_path / "train.txt").write_text("hello world\n")
     recipe = tmp_path / "recipe.yaml"

@@ -14,7 +14,7 @@ import pytest
 from nlpkit.cli.options import OutputFormat
 from nlpkit.cli.stream_output import Interrupted, run_streaming
 from nlpkit.errors import InputError, UsageError
-from nlpkit.streaming import TextSource, chunked, stream_results
+from nlpkit.inputs.stream import TextSource, chunked, stream_results
 from tests.conftest import nlpkit_command, subprocess_env
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import nlpkit
-from nlpkit.errors import ModelLoadError, UsageError
+from nlpkit.errors import ModelLoadError, NlpkitWarning, UsageError
+from nlpkit.models.load import load_model
 from nlpkit.results import Classification, Generation, Summary, Translation
-from nlpkit.tasks.loading import NlpkitWarning, load_model
 
 TEXTS = ["the movie is great .", "python", "this film was awful and the plot was boring ."]
 

@@ -46,7 +46,7 @@ def root(
 ) -> None:
     """Hugging Face models as everyday NLP tools."""
     _state["debug"] = debug
-    if debug:  # library warnings and log lines pass through (nlpkit.tasks.loading)
+    if debug:  # library warnings and log lines pass through (nlpkit.models.load)
         logging.getLogger("nlpkit").setLevel(logging.DEBUG)
 
 
@@ -106,7 +106,7 @@ for _name, _group in [("recipe", recipe_cli.app), ("models", models_cli.app)]:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Our own warnings read as one line; library chatter only with --debug."""
-    from nlpkit.tasks.loading import NlpkitWarning
+    from nlpkit.errors import NlpkitWarning
 
     if issubclass(category, NlpkitWarning):
         text = with_flags(str(message), getattr(message, "params", ()))

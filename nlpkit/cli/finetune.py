@@ -12,7 +12,7 @@ import typer
 from nlpkit.cli import options as opt
 from nlpkit.cli.plan import show_plan
 from nlpkit.cli.render import print_mapping
-from nlpkit.recipe_checks import TASKS
+from nlpkit.recipe.checks import TASKS
 
 RecipeFile = Annotated[
     Path, typer.Argument(help="The recipe .yaml file.", show_default=False, dir_okay=False)
@@ -49,7 +49,7 @@ def finetune_cmd(
     Example: nlpkit finetune recipes/sst2-minilm.yaml --set training.epochs=1 --processes 2
     """
     from nlpkit.devices import use_threads
-    from nlpkit.launch import Nodes, inside_launch, launch_finetune, launch_requested
+    from nlpkit.training.launch import Nodes, inside_launch, launch_finetune, launch_requested
 
     overrides = with_safety(overrides, trust_remote_code, allow_pickle)
     nodes = Nodes(nnodes, node_rank, master_addr, master_port)
@@ -70,8 +70,8 @@ def finetune_cmd(
 
 
 def _finetune_here(recipe: Path, overrides, overwrite: bool, resume: bool, format) -> None:
-    from nlpkit.finetune import finetune
     from nlpkit.training.outputs import is_main_process
+    from nlpkit.training.run import finetune
 
     result = finetune(recipe, overrides=overrides, overwrite=overwrite, resume=resume)
     if not is_main_process():  # under torchrun / accelerate launch, rank 0 reports
@@ -160,7 +160,7 @@ def evaluate_cmd(
 
     Example: nlpkit evaluate --model runs/sst2-minilm --data dev.tsv
     """
-    from nlpkit.evaluation import evaluate_model
+    from nlpkit.training.evaluate import evaluate_model
 
     overrides = with_safety(overrides, trust_remote_code, allow_pickle)
     names = [name.strip() for name in column_names.split(",")] if column_names else None

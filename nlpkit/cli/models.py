@@ -25,7 +25,7 @@ def models_cmd(ctx: typer.Context, format: opt.Format = opt.OutputFormat.table) 
     """
     if ctx.invoked_subcommand is not None:
         return
-    from nlpkit.store import list_models
+    from nlpkit.models.store import list_models
 
     emit(list_models(), format, title="nlpkit models")
 
@@ -38,7 +38,7 @@ def rm_cmd(
 
     Example: nlpkit models rm smollm2
     """
-    from nlpkit.store import remove_model
+    from nlpkit.models.store import remove_model
 
     removed = remove_model(name)
     print(f"removed {removed.name}: {removed.size_mb} MB freed ({removed.path})")

@@ -31,7 +31,7 @@ def plan_cmd(
 
     Example: nlpkit plan recipes/sst2-minilm.yaml --processes 2
     """
-    from nlpkit.launch import Nodes
+    from nlpkit.training.launch import Nodes
 
     nodes = Nodes(nnodes, node_rank, master_addr, master_port)
     show_plan(recipe, overrides, processes, gpus, nodes, format)
@@ -39,7 +39,7 @@ def plan_cmd(
 
 def show_plan(recipe, overrides, processes, gpus, nodes, format: opt.OutputFormat) -> None:
     """Compute the plan, then print it as a table or json."""
-    from nlpkit.plan import plan
+    from nlpkit.training.plan import plan
 
     result = plan(recipe, overrides, processes=processes, gpus=gpus, nodes=nodes)
     if format != opt.OutputFormat.table:
@@ -50,7 +50,7 @@ def show_plan(recipe, overrides, processes, gpus, nodes, format: opt.OutputForma
 
 def plan_rows(result: Any) -> dict[str, Any]:
     """The table rows: short, human units; json keeps the raw numbers."""
-    from nlpkit.estimate import human_bytes
+    from nlpkit.training.estimate import human_bytes
 
     rows: dict[str, Any] = {"model": result.model, "devices": ", ".join(result.devices)}
     rows["distributed"] = result.distributed

@@ -43,7 +43,7 @@ def validate_cmd(recipe: RecipeFile, overrides: opt.RecipeOverrides = None) -> N
 
     Example: nlpkit recipe validate recipes/sst2-minilm.yaml --set training.epochs=1
     """
-    from nlpkit.recipe import load_recipe
+    from nlpkit.recipe.schema import load_recipe
 
     loaded = load_recipe(recipe, overrides)
     source = loaded.data.dataset or Path(loaded.data.train_file or "").name
@@ -63,7 +63,7 @@ def show_cmd(
 
     Example: nlpkit recipe show recipes/sst2-minilm.yaml --set training.epochs=1
     """
-    from nlpkit.recipe import load_recipe
+    from nlpkit.recipe.schema import load_recipe
 
     loaded = load_recipe(recipe, overrides)
     if format == RecipeFormat.json:
@@ -87,7 +87,7 @@ def init_cmd(
 
     Example: nlpkit recipe init text-classification my-recipe.yaml
     """
-    from nlpkit.recipe_template import starter_recipe
+    from nlpkit.recipe.template import starter_recipe
 
     text = starter_recipe(task.value)
     if output is None or str(output) == "-":

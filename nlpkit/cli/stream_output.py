@@ -31,8 +31,8 @@ from nlpkit.cli.render import (
     to_rows,
 )
 from nlpkit.errors import NlpkitError
-from nlpkit.progress import progress_bar
-from nlpkit.streaming import CHUNK_SIZE, TextSource
+from nlpkit.inputs.stream import CHUNK_SIZE, TextSource
+from nlpkit.tasks.progress import progress_bar
 
 PROGRESS_MIN_TEXTS = 32
 CARRIED_PREFIX = "input_"

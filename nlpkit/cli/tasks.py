@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from nlpkit.builtin import BUILTIN_CLASSIFIER, BUILTIN_GENERATOR
 from nlpkit.cli import options as opt
-from nlpkit.data import collect_texts, read_document
 from nlpkit.devices import check_device_map, check_device_name
-from nlpkit.models import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
-from nlpkit.streaming import TextSource
+from nlpkit.inputs.readers import collect_texts, read_document
+from nlpkit.inputs.stream import TextSource
+from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_GENERATOR
+from nlpkit.models.resolve import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
 
 PROGRESS_MIN_TEXTS = 32
 CLASSIFY_DEFAULT_HELP = (
@@ -36,7 +36,7 @@ def _run(task, source: TextSource, format, output, overwrite, title, safety, **o
     from functools import partial
 
     from nlpkit.cli.stream_output import run_streaming
-    from nlpkit.safety import load_policy
+    from nlpkit.models.safety import load_policy
 
     run = partial(task, **options)  # run_streaming passes progress=, its bar's advance
     with load_policy(*safety):
@@ -159,7 +159,7 @@ def generate_cmd(
 
     Example: nlpkit generate "Once upon a time" --max-new-tokens 40 --temperature 0.8 --seed 1
     """
-    from nlpkit.safety import load_policy
+    from nlpkit.models.safety import load_policy
     from nlpkit.tasks.generate import check_generation_args, generate
 
     check_generation_args(max_new_tokens, temperature, top_p, top_k)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 
-from nlpkit.tasks.loading import LoadedModel, NlpkitWarning
+from nlpkit.errors import NlpkitWarning
+from nlpkit.models.load import LoadedModel
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:

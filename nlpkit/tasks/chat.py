@@ -5,9 +5,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 
-from nlpkit.errors import UsageError
+from nlpkit.errors import NlpkitWarning, UsageError
+from nlpkit.models.load import LoadedModel
 from nlpkit.tasks.batching import tokenize_truncated
-from nlpkit.tasks.loading import LoadedModel, NlpkitWarning
 
 
 def has_chat_template(loaded: LoadedModel) -> bool:

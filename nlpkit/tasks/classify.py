@@ -7,11 +7,12 @@ import warnings
 from collections.abc import Sequence
 
 from nlpkit.devices import use_threads
-from nlpkit.models import default_model
-from nlpkit.progress import Progress, progress_bar
+from nlpkit.errors import NlpkitWarning
+from nlpkit.models.load import LoadedModel, load_model, quiet_libraries
+from nlpkit.models.resolve import default_model
 from nlpkit.results import Classification, LabelScore
 from nlpkit.tasks.batching import length_sorted_batches, pad_batch, tokenize_truncated
-from nlpkit.tasks.loading import LoadedModel, NlpkitWarning, load_model, quiet_libraries
+from nlpkit.tasks.progress import Progress, progress_bar
 
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 

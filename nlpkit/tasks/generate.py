@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 
 from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
-from nlpkit.models import default_model
-from nlpkit.progress import Progress, progress_bar
+from nlpkit.models.load import LoadedModel, load_model, quiet_libraries
+from nlpkit.models.resolve import default_model
 from nlpkit.results import Generation
 from nlpkit.tasks.batching import length_sorted_batches, pad_batch
 from nlpkit.tasks.chat import make_streamer, prompt_ids
-from nlpkit.tasks.loading import LoadedModel, load_model, quiet_libraries
+from nlpkit.tasks.progress import Progress, progress_bar
 
 
 @quiet_libraries()

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nlpkit.progress import Progress
+from nlpkit.models.load import LoadedModel, load_model
 from nlpkit.tasks.batching import tokenize_truncated
 from nlpkit.tasks.generate import check_generation_args, run_generation
-from nlpkit.tasks.loading import LoadedModel, load_model
+from nlpkit.tasks.progress import Progress
 
 
 def seq2seq_generate(

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nlpkit.devices import use_threads
-from nlpkit.models import DEFAULT_MODELS
-from nlpkit.progress import Progress
+from nlpkit.models.load import load_model, model_config, quiet_libraries
+from nlpkit.models.resolve import DEFAULT_MODELS
 from nlpkit.results import Summary
 from nlpkit.tasks.chat import chat_ids, fit_prompts, has_chat_template
 from nlpkit.tasks.generate import (
@@ -21,7 +21,7 @@ from nlpkit.tasks.generate import (
     run_generation,
     sampling_options,
 )
-from nlpkit.tasks.loading import load_model, model_config, quiet_libraries
+from nlpkit.tasks.progress import Progress
 from nlpkit.tasks.seq2seq import seq2seq_generate
 
 T5_PREFIX = "summarize: "

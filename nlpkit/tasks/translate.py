@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
-from nlpkit.models import default_translation_model, resolve_model
-from nlpkit.progress import Progress
+from nlpkit.models.load import quiet_libraries
+from nlpkit.models.resolve import default_translation_model, resolve_model
 from nlpkit.results import Translation
-from nlpkit.tasks.loading import quiet_libraries
+from nlpkit.tasks.progress import Progress
 from nlpkit.tasks.seq2seq import seq2seq_generate
 
 LANGUAGE_NAMES = {

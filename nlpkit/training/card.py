@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from nlpkit.recipe import Recipe
+from nlpkit.recipe.schema import Recipe
 
 _USAGE = {
     "text-classification": (

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import InputError, first_line
-from nlpkit.recipe import Recipe
-from nlpkit.recipe_checks import DATA_SUFFIXES, HEADERLESS_SUFFIXES, task_columns
+from nlpkit.recipe.checks import DATA_SUFFIXES, HEADERLESS_SUFFIXES, task_columns
+from nlpkit.recipe.schema import Recipe
 
 SPLITS = ("train", "eval")
 ColumnHint = Callable[[list[str]], str]  # column names -> how the user declares them
@@ -179,7 +179,7 @@ def _suggest_names(
 def _load_hub(recipe: Recipe, split: str):
     from datasets import load_dataset
 
-    from nlpkit.models import hub_offline, hub_reachable
+    from nlpkit.models.resolve import hub_offline, hub_reachable
 
     data = recipe.data
     name = data.train_split if split == "train" else data.eval_split

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from nlpkit.errors import ModelLoadError, RecipeError, first_line
-from nlpkit.models import resolve_model
-from nlpkit.recipe import Recipe
-from nlpkit.recipe_checks import resolve_model_reference
-from nlpkit.safety import check_model_folder, explain_load_error, pretrained_options
+from nlpkit.models.resolve import resolve_model
+from nlpkit.models.safety import check_model_folder, explain_load_error, pretrained_options
+from nlpkit.recipe.checks import resolve_model_reference
+from nlpkit.recipe.schema import Recipe
 
 AUTO_CLASSES = {
     "text-classification": "AutoModelForSequenceClassification",

@@ -23,7 +23,7 @@ import yaml
 
 from nlpkit.atomic import write_text
 from nlpkit.errors import OutputError, TrainingError, UsageError
-from nlpkit.recipe import Recipe
+from nlpkit.recipe.schema import Recipe
 
 RECIPE_FILE = "recipe.yaml"
 METRICS_FILE = "metrics.json"

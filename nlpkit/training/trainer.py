@@ -8,9 +8,9 @@ from typing import Any
 
 from nlpkit.devices import DeviceKind, choose_precision, detect_kind
 from nlpkit.errors import DeviceError, TrainingError, first_line
-from nlpkit.metrics import classification_scorer, generation_scorer
-from nlpkit.recipe import Recipe
+from nlpkit.recipe.schema import Recipe
 from nlpkit.training.data import collator
+from nlpkit.training.metrics import classification_scorer, generation_scorer
 
 SEQ2SEQ_TASKS = ("summarization", "translation")
 DEFAULT_SAVE_STEPS = 500

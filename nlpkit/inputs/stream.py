@@ -1,7 +1,7 @@
 """Large inputs in chunks: read lazily, run the task chunk by chunk, memory stays flat.
 
     from nlpkit import classify
-    from nlpkit.streaming import TextSource, stream_results
+    from nlpkit.inputs.stream import TextSource, stream_results
 
     source = TextSource(input_file=Path("big.txt"))
     for result in stream_results(classify, source.chunks(), model="./my-model"):
@@ -26,8 +26,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nlpkit.errors import InputError
+
 # The private readers too, so the other columns are parsed exactly as the texts are.
-from nlpkit.data import (
+from nlpkit.inputs.readers import (
     _csv_rows,
     _starts_with,
     _utf8_lines,
@@ -35,7 +37,6 @@ from nlpkit.data import (
     pick_text_column,
     read_records,
 )
-from nlpkit.errors import InputError
 
 T = TypeVar("T")
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nlpkit.errors import RecipeError
-from nlpkit.recipe_errors import Problem
+from nlpkit.recipe.problems import Problem
 
 if TYPE_CHECKING:
-    from nlpkit.recipe import Recipe
+    from nlpkit.recipe.schema import Recipe
 
 TASKS = ("text-classification", "summarization", "translation", "text-generation")
 DATA_SUFFIXES = {
@@ -75,7 +75,9 @@ def _check_model(model: str) -> list[Problem]:
 def resolve_model_reference(model: str) -> str:
     """``package:NAME/SUBDIR`` as a folder (or .gguf file) path; the package is found, never
     imported."""
-    from nlpkit.models import package_folder  # the one resolver, shared with the task commands
+    from nlpkit.models.resolve import (
+        package_folder,  # the one resolver, shared with the task commands
+    )
 
     if not model.startswith(PACKAGE_SCHEME):
         return model

@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from nlpkit.recipe import DataConfig, LoraConfig, Recipe, TrainingConfig
-from nlpkit.recipe_checks import TASK_FIELDS, TASK_METRICS
+from nlpkit.recipe.checks import TASK_FIELDS, TASK_METRICS
+from nlpkit.recipe.schema import DataConfig, LoraConfig, Recipe, TrainingConfig
 
 STARTERS: dict[str, dict[str, Any]] = {
     "text-classification": {

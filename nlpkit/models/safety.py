@@ -63,7 +63,7 @@ def pretrained_options(name: str, trust_remote_code: bool = False) -> dict[str, 
     policy = current_policy()
     remote = trust_remote_code or policy.trust_remote_code
     if remote:
-        from nlpkit.tasks.loading import NlpkitWarning
+        from nlpkit.errors import NlpkitWarning
 
         warnings.warn(
             f"trust_remote_code is on: model '{name}' may run Python code from its files; "

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import NlpkitError, TrainingError, first_line
-from nlpkit.recipe import Recipe, load_recipe, override_recipe
-from nlpkit.safety import load_policy
+from nlpkit.models.safety import load_policy
+from nlpkit.recipe.schema import Recipe, load_recipe, override_recipe
 from nlpkit.training import outputs
 from nlpkit.training.trainer import final_metrics
 

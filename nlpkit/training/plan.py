@@ -1,11 +1,11 @@
 """`plan(recipe) -> Plan`: what a fine-tune would do here, decided without training.
 
-    from nlpkit.plan import plan
+    from nlpkit.training.plan import plan
     p = plan("recipes/sst2-minilm.yaml", processes=2)
     p.distributed, p.precision, p.effective_batch_size, p.steps_per_epoch
 
 Devices, the distributed mode, precision and the launch command come from the
-same functions the run itself uses (nlpkit.launch, nlpkit.devices), so the plan
+same functions the run itself uses (nlpkit.training.launch, nlpkit.devices), so the plan
 cannot drift from what `nlpkit finetune` then does.
 """
 
@@ -20,14 +20,14 @@ from typing import Any
 
 from nlpkit.devices import DeviceKind, choose_precision
 from nlpkit.errors import first_line
-from nlpkit.estimate import (
+from nlpkit.recipe.schema import Recipe, load_recipe, override_recipe
+from nlpkit.training.estimate import (
     count_parameters,
     estimate_memory,
     model_config,
     train_rows,
 )
-from nlpkit.launch import Nodes, Topology, build_launch, launch_requested, resolve_topology
-from nlpkit.recipe import Recipe, load_recipe, override_recipe
+from nlpkit.training.launch import Nodes, Topology, build_launch, launch_requested, resolve_topology
 
 
 @dataclass(frozen=True)

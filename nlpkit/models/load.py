@@ -20,9 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from nlpkit.devices import check_device_map, resolve_device, resolve_dtype
-from nlpkit.errors import ModelLoadError, first_line
-from nlpkit.models import resolve_model
-from nlpkit.safety import check_model_folder, current_policy, explain_load_error, pretrained_options
+from nlpkit.errors import ModelLoadError, NlpkitWarning, first_line
+from nlpkit.models.resolve import resolve_model
+from nlpkit.models.safety import (
+    check_model_folder,
+    current_policy,
+    explain_load_error,
+    pretrained_options,
+)
 
 _AUTO_CLASSES = {
     "classify": "AutoModelForSequenceClassification",
@@ -35,17 +40,6 @@ LIBRARIES = ("transformers", "torch", "huggingface_hub", "tokenizers", "accelera
 _LIBRARY_MODULES = rf"({'|'.join(LIBRARIES)}|safetensors|gguf)(\.|$)"
 _quiet: dict[str, Any] = {"depth": 0}
 _QUIET_LOCK = threading.Lock()
-
-
-class NlpkitWarning(UserWarning):
-    """Something the user should know once (truncation, untrained heads).
-
-    ``params`` names the arguments the message mentions, so the CLI can show flags.
-    """
-
-    def __init__(self, message: str, param: str | tuple[str, ...] | None = None) -> None:
-        super().__init__(message)
-        self.params: tuple[str, ...] = (param,) if isinstance(param, str) else tuple(param or ())
 
 
 def library_output_wanted() -> bool:

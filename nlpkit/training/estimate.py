@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from nlpkit.recipe import Recipe
-from nlpkit.recipe_checks import DATA_SUFFIXES, resolve_model_reference
+from nlpkit.recipe.checks import DATA_SUFFIXES, resolve_model_reference
+from nlpkit.recipe.schema import Recipe
 
 ADAM_STATE_BYTES = 8  # exp_avg and exp_avg_sq, fp32
 MASTER_WEIGHT_BYTES = 4  # the Trainer keeps fp32 weights and casts in autocast
@@ -69,7 +69,7 @@ def train_rows(recipe: Recipe) -> tuple[int | None, str | None]:
 
 def _hub_rows(dataset: str | None, config: str | None, split: str) -> int | None:
     """A Hub dataset's split size from its builder metadata: cached, or the Hub if reachable."""
-    from nlpkit.models import hub_offline, hub_reachable
+    from nlpkit.models.resolve import hub_offline, hub_reachable
 
     if not dataset or (not hub_offline() and not hub_reachable()):
         return None
@@ -86,8 +86,8 @@ def model_config(recipe: Recipe) -> Any:
     """The model's config alone: a folder, a Hub id (cached or reachable), or a GGUF file."""
     from transformers import AutoConfig
 
-    from nlpkit.models import find_gguf, resolve_model
-    from nlpkit.store import entry_name, find_entry
+    from nlpkit.models.resolve import find_gguf, resolve_model
+    from nlpkit.models.store import entry_name, find_entry
 
     reference = resolve_model_reference(recipe.model)
     gguf = find_gguf(reference)

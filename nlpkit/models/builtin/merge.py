@@ -12,8 +12,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from nlpkit.builtin import BuiltinAdapter
 from nlpkit.errors import ModelLoadError, first_line
+from nlpkit.models.builtin import BuiltinAdapter
 
 
 def merge_adapter(builtin: BuiltinAdapter, folder: Path) -> None:

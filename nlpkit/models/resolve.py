@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from nlpkit.builtin import (
+from nlpkit.errors import ModelNotFoundError, first_line
+from nlpkit.models.builtin import (
     BUILTIN_CLASSIFIER,
     BUILTIN_GENERATOR,
     BUILTIN_MODELS,
@@ -27,8 +28,7 @@ from nlpkit.builtin import (
     builtin_for_task,
     builtin_model,
 )
-from nlpkit.errors import ModelNotFoundError, first_line
-from nlpkit.store import find_entry
+from nlpkit.models.store import find_entry
 
 DEFAULT_MODELS = {
     "classify": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
@@ -79,14 +79,14 @@ def resolve_model(name: str, gguf_file: str | None = None) -> ModelSource:
     path = Path(name).expanduser()
     builtin = builtin_model(name)
     if builtin is not None and not gguf_file and not path.exists():
-        from nlpkit.store import ensure_builtin
+        from nlpkit.models.store import ensure_builtin
 
         return ModelSource(name, str(ensure_builtin(builtin)), local_files_only=True)
     if path.exists() or _looks_like_path(name):
         return _resolve_path(name, name, gguf_file)
     gguf = find_gguf(name, gguf_file)
     if gguf is not None:
-        from nlpkit.store import ensure_converted
+        from nlpkit.models.store import ensure_converted
 
         return ModelSource(name, str(ensure_converted(gguf)), local_files_only=True)
     stored = find_entry(name)
@@ -103,7 +103,7 @@ def _resolve_path(name: str, target: str, gguf_file: str | None) -> ModelSource:
     path = Path(target).expanduser()
     gguf = find_gguf(target, gguf_file)
     if gguf is not None:
-        from nlpkit.store import ensure_converted
+        from nlpkit.models.store import ensure_converted
 
         return ModelSource(name, str(ensure_converted(gguf)), local_files_only=True)
     if path.is_dir():

@@ -18,12 +18,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nlpkit.data import pick_text_column
 from nlpkit.errors import InputError, UsageError
-from nlpkit.recipe import Recipe, apply_override, load_recipe, parse_overrides, validate_recipe
-from nlpkit.recipe_checks import TASK_FIELDS, TASKS
-from nlpkit.recipe_errors import SourceMap
-from nlpkit.safety import load_policy
+from nlpkit.inputs.readers import pick_text_column
+from nlpkit.models.safety import load_policy
+from nlpkit.recipe.checks import TASK_FIELDS, TASKS
+from nlpkit.recipe.problems import SourceMap
+from nlpkit.recipe.schema import (
+    Recipe,
+    apply_override,
+    load_recipe,
+    parse_overrides,
+    validate_recipe,
+)
 from nlpkit.training.outputs import RECIPE_FILE
 
 

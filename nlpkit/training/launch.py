@@ -220,7 +220,7 @@ def launch_finetune(
     resume: bool = False,
 ) -> int:
     """Validate the recipe and output_dir here, then run the workers; their exit status."""
-    from nlpkit.recipe import load_recipe
+    from nlpkit.recipe.schema import load_recipe
     from nlpkit.training.outputs import check_output_dir
 
     recipe = load_recipe(recipe_path, overrides)

