@@ -59,7 +59,7 @@ def test_cli_default_needs_no_network_and_names_the_model():
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["label"] == "positive"
     helped = run_nlpkit("classify", "--help", COLUMNS="200")
-    assert "Default: sentiment (built in, offline" in helped.stdout
+    assert "Default: sentiment (built in, offline" in " ".join(helped.stdout.split())
 
 
 def test_env_and_models_name_it(capsys, monkeypatch):

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from nlpkit.errors import RecipeError
-from nlpkit.recipe.checks import TASKS, resolve_model_reference
+from nlpkit.recipe.checks import resolve_model_reference
 from nlpkit.recipe.schema import load_recipe, parse_overrides
 from nlpkit.recipe.template import starter_recipe
+from nlpkit.tasks.table import TASK_NAMES as TASKS
 from tests.conftest import ROOT, invoke, minilm_path, subprocess_env
 
 INVALID = sorted((Path(__file__).parent / "recipes").glob("invalid_*.yaml"))

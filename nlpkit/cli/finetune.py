@@ -12,7 +12,7 @@ import typer
 from nlpkit.cli import options as opt
 from nlpkit.cli.plan import show_plan
 from nlpkit.cli.render import print_mapping
-from nlpkit.recipe.checks import TASKS
+from nlpkit.tasks.table import TASK_NAMES as TASKS
 
 RecipeFile = Annotated[
     Path, typer.Argument(help="The recipe .yaml file.", show_default=False, dir_okay=False)

@@ -11,6 +11,7 @@ import typer
 
 from nlpkit.cli import options as opt
 from nlpkit.cli.render import write_atomic
+from nlpkit.tasks.table import TASK_NAMES
 
 app = typer.Typer(
     name="recipe",
@@ -20,11 +21,7 @@ app = typer.Typer(
 )
 
 
-class TaskName(StrEnum):
-    text_classification = "text-classification"
-    summarization = "summarization"
-    translation = "translation"
-    text_generation = "text-generation"
+TaskName = StrEnum("TaskName", {name: name for name in TASK_NAMES})  # the task table's names
 
 
 class RecipeFormat(StrEnum):

@@ -28,18 +28,29 @@ from nlpkit.models.safety import (
     explain_load_error,
     pretrained_options,
 )
+from nlpkit.tasks.table import LOADER_CLASSES
 
-_AUTO_CLASSES = {
-    "classify": "AutoModelForSequenceClassification",
-    "causal": "AutoModelForCausalLM",
-    "seq2seq": "AutoModelForSeq2SeqLM",
-}
 _CACHE: dict[tuple, LoadedModel] = {}
 LIMIT_FALLBACK = 512
 LIBRARIES = ("transformers", "torch", "huggingface_hub", "tokenizers", "accelerate", "peft")
 _LIBRARY_MODULES = rf"({'|'.join(LIBRARIES)}|safetensors|gguf)(\.|$)"
 _quiet: dict[str, Any] = {"depth": 0}
 _QUIET_LOCK = threading.Lock()
+
+
+def set_library_verbosity() -> None:
+    """transformers logs errors only, unless the caller asked for library output (DEBUG).
+
+    Set at every load, both ways: transformers resets it at import, and an earlier
+    quiet load must not silence a later caller who asked to see everything.
+    """
+    import transformers
+
+    if library_output_wanted():
+        transformers.utils.logging.set_verbosity_warning()
+    else:
+        transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # loading is quick; our own bar shows work
 
 
 def library_output_wanted() -> bool:
@@ -150,13 +161,11 @@ def _load(
     source = resolve_model(name, gguf_file)  # first: an unreachable model fails before imports
     import transformers
 
-    if not library_output_wanted():
-        transformers.utils.logging.set_verbosity_error()  # transformers resets it at import
-    transformers.utils.logging.disable_progress_bar()  # loading is quick; our own bar shows work
+    set_library_verbosity()
     torch_device = resolve_device(device)  # with a device map: the best device, for the dtype
     torch_dtype = resolve_dtype(dtype, torch_device)
     placement = {"device_map": device_map} if device_map else {}
-    auto_class = getattr(transformers, _AUTO_CLASSES[kind])
+    auto_class = getattr(transformers, LOADER_CLASSES[kind])
     check_model_folder(source.path, name)
     safe = pretrained_options(name, trust_remote_code)
     options = {

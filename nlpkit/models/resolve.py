@@ -21,27 +21,22 @@ from urllib.parse import urlparse
 
 from nlpkit.errors import ModelNotFoundError, first_line
 from nlpkit.models.builtin import (
-    BUILTIN_CLASSIFIER,
-    BUILTIN_GENERATOR,
     BUILTIN_MODELS,
     BuiltinModel,
     builtin_for_task,
     builtin_model,
 )
 from nlpkit.models.store import find_entry
+from nlpkit.tasks.table import TASKS, TRANSLATION_MODEL_TEMPLATE
 
+# command -> the Hub model it uses by default (translate's depends on the languages)
 DEFAULT_MODELS = {
-    "classify": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-    "generate": "openai-community/gpt2",
-    "summarize": "sshleifer/distilbart-cnn-12-6",
+    task.command: task.default_model
+    for task in TASKS
+    if task.default_model != TRANSLATION_MODEL_TEMPLATE
 }
-TRANSLATION_MODEL_TEMPLATE = "Helsinki-NLP/opus-mt-{src}-{tgt}"
-# The built-in model that does a default Hub model's job offline.
-OFFLINE_ALTERNATIVES = {
-    "classify": BUILTIN_CLASSIFIER,
-    "generate": BUILTIN_GENERATOR,
-    "summarize": BUILTIN_GENERATOR,
-}
+# command -> the built-in model that does its default Hub model's job offline
+OFFLINE_ALTERNATIVES = {task.command: task.offline_model for task in TASKS if task.offline_model}
 HUB_PROBE_TIMEOUT_S = 1.5
 PACKAGE_SCHEME = "package:"
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from nlpkit.errors import RecipeError
 from nlpkit.recipe.problems import Problem
+from nlpkit.tasks.table import TASKS as TASK_TABLE
 
 if TYPE_CHECKING:
     from nlpkit.recipe.schema import Recipe
 
-TASKS = ("text-classification", "summarization", "translation", "text-generation")
 DATA_SUFFIXES = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -24,23 +24,13 @@ DATA_SUFFIXES = {
     ".parquet": "parquet",
     ".txt": "text",
 }
-TASK_METRICS = {
-    "text-classification": ("accuracy", "f1_macro", "loss"),
-    "summarization": ("rougeL", "rouge1", "rouge2", "loss"),
-    "translation": ("bleu", "chrf", "loss"),
-    "text-generation": ("loss", "perplexity"),
-}
+TASK_METRICS = {task.name: task.metrics for task in TASK_TABLE}
 HEADERLESS_SUFFIXES = (".csv", ".tsv")  # the formats data.column_names applies to
 PACKAGE_SCHEME = "package:"
+# data.* key -> the tasks that read it
 TASK_FIELDS = {
-    "text_column": ("text-classification", "text-generation"),
-    "text_pair_column": ("text-classification",),
-    "label_column": ("text-classification",),
-    "label_names": ("text-classification",),
-    "source_column": ("summarization", "translation"),
-    "target_column": ("summarization", "translation"),
-    "source_prefix": ("summarization", "translation"),
-    "max_target_length": ("summarization", "translation"),
+    key: tuple(task.name for task in TASK_TABLE if key in task.data_fields)
+    for key in dict.fromkeys(key for task in TASK_TABLE for key in task.data_fields)
 }
 
 

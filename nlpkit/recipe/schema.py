@@ -25,12 +25,12 @@ from nlpkit.errors import RecipeError
 from nlpkit.recipe.checks import (
     TASK_FIELDS,
     TASK_METRICS,
-    TASKS,
     check_recipe,
 )
 from nlpkit.recipe.problems import Problem, SourceMap, format_problems, schema_problems
+from nlpkit.tasks.table import TASK_NAMES
 
-Task = Literal["text-classification", "summarization", "translation", "text-generation"]
+Task = Literal[TASK_NAMES]  # the task table's names
 _PATH_KEYS = {("data", "train_file"), ("data", "eval_file"), ("output_dir",)}
 
 
@@ -119,7 +119,7 @@ class LoraConfig(_Section):
 class Recipe(_Section):
     """One reproducible fine-tuning run."""
 
-    task: Task = Field(description=" | ".join(TASKS))
+    task: Task = Field(description=" | ".join(TASK_NAMES))
     model: str = Field(description="Hub id, ./folder, ./file.gguf, smollm2 or package:NAME/SUBDIR")
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)

@@ -50,17 +50,6 @@ TASKS: tuple[Task, ...] = (
         offline_model="sentiment",
     ),
     Task(
-        name="text-generation",
-        command="generate",
-        module="generate",
-        loader="causal",
-        peft_task_type="CAUSAL_LM",
-        metrics=("loss", "perplexity"),
-        data_fields=("text_column",),
-        default_model="openai-community/gpt2",
-        offline_model="smollm2",
-    ),
-    Task(
         name="summarization",
         command="summarize",
         module="summarize",
@@ -80,6 +69,17 @@ TASKS: tuple[Task, ...] = (
         metrics=("bleu", "chrf", "loss"),
         data_fields=SEQ2SEQ_FIELDS,
         default_model=TRANSLATION_MODEL_TEMPLATE,
+    ),
+    Task(
+        name="text-generation",
+        command="generate",
+        module="generate",
+        loader="causal",
+        peft_task_type="CAUSAL_LM",
+        metrics=("loss", "perplexity"),
+        data_fields=("text_column",),
+        default_model="openai-community/gpt2",
+        offline_model="smollm2",
     ),
 )
 TASK_NAMES = tuple(task.name for task in TASKS)

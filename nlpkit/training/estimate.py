@@ -105,9 +105,10 @@ def count_parameters(recipe: Recipe, config: Any) -> tuple[int, int]:
     import transformers
     from accelerate import init_empty_weights
 
-    from nlpkit.training.model import AUTO_CLASSES, quiet_transformers
+    from nlpkit.models.load import set_library_verbosity
+    from nlpkit.training.model import AUTO_CLASSES
 
-    quiet_transformers()
+    set_library_verbosity()
     options = {}
     if recipe.task == "text-classification" and recipe.data.label_names:
         options["num_labels"] = len(recipe.data.label_names)

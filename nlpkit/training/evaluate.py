@@ -21,7 +21,7 @@ from typing import Any
 from nlpkit.errors import InputError, UsageError
 from nlpkit.inputs.readers import pick_text_column
 from nlpkit.models.safety import load_policy
-from nlpkit.recipe.checks import TASK_FIELDS, TASKS
+from nlpkit.recipe.checks import TASK_FIELDS
 from nlpkit.recipe.problems import SourceMap
 from nlpkit.recipe.schema import (
     Recipe,
@@ -30,6 +30,7 @@ from nlpkit.recipe.schema import (
     parse_overrides,
     validate_recipe,
 )
+from nlpkit.tasks.table import TASK_NAMES as TASKS
 from nlpkit.training.outputs import RECIPE_FILE
 
 

@@ -5,31 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from nlpkit.errors import ModelLoadError, RecipeError, first_line
+from nlpkit.models.load import set_library_verbosity
 from nlpkit.models.resolve import resolve_model
 from nlpkit.models.safety import check_model_folder, explain_load_error, pretrained_options
 from nlpkit.recipe.checks import resolve_model_reference
 from nlpkit.recipe.schema import Recipe
+from nlpkit.tasks.table import BY_NAME, LOADER_CLASSES, TASKS
 
-AUTO_CLASSES = {
-    "text-classification": "AutoModelForSequenceClassification",
-    "summarization": "AutoModelForSeq2SeqLM",
-    "translation": "AutoModelForSeq2SeqLM",
-    "text-generation": "AutoModelForCausalLM",
-}
-PEFT_TASK_TYPES = {
-    "text-classification": "SEQ_CLS",
-    "summarization": "SEQ_2_SEQ_LM",
-    "translation": "SEQ_2_SEQ_LM",
-    "text-generation": "CAUSAL_LM",
-}
-
-
-def quiet_transformers() -> None:
-    """Our progress display replaces the libraries' bars and load reports."""
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+# task name -> the transformers auto class that trains it
+AUTO_CLASSES = {task.name: LOADER_CLASSES[task.loader] for task in TASKS}
 
 
 def load_for_task(
@@ -41,7 +25,7 @@ def load_for_task(
     """
     import transformers
 
-    quiet_transformers()
+    set_library_verbosity()
     source = resolve_model(resolve_model_reference(model))
     check_model_folder(source.path, model)
     safe = pretrained_options(model, trust_remote_code)
@@ -82,7 +66,7 @@ def apply_lora(model: Any, recipe: Recipe) -> Any:
     lora = recipe.lora
     assert lora is not None
     config = LoraConfig(
-        task_type=getattr(TaskType, PEFT_TASK_TYPES[recipe.task]),
+        task_type=getattr(TaskType, BY_NAME[recipe.task].peft_task_type),
         r=lora.r,
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,

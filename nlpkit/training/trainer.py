@@ -9,10 +9,11 @@ from typing import Any
 from nlpkit.devices import DeviceKind, choose_precision, detect_kind
 from nlpkit.errors import DeviceError, TrainingError, first_line
 from nlpkit.recipe.schema import Recipe
+from nlpkit.tasks.table import TASKS
 from nlpkit.training.data import collator
 from nlpkit.training.metrics import classification_scorer, generation_scorer
 
-SEQ2SEQ_TASKS = ("summarization", "translation")
+SEQ2SEQ_TASKS = tuple(task.name for task in TASKS if task.loader == "seq2seq")
 DEFAULT_SAVE_STEPS = 500
 
 
