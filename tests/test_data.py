@@ -115,6 +115,30 @@ def test_empty_inputs_and_skip_empty():
         collect_texts(["  "], skip_empty=True)
 
 
+def test_one_empty_text_policy_for_lists_and_streams(tmp_path):
+    """collect_texts and TextSource (count and records) word every empty-text case alike."""
+    from nlpkit.inputs.stream import TextSource
+
+    path = write(tmp_path / "gaps.txt", "one\n\ntwo\n  \n")
+    cases = [
+        (dict(input_file=path), r"gaps.txt line 2: empty text \(and 1 more\); .*--skip-empty"),
+        (dict(texts=["  "], skip_empty=True), "no input text left after dropping 1 empty texts"),
+        (dict(), "no input text: pass texts as arguments"),
+    ]
+    for options, message in cases:
+        source = TextSource(**options)
+        with pytest.raises(InputError, match=message):
+            collect_texts(**options)
+        with pytest.raises(InputError, match=message):
+            source.count()
+        streamed = message.replace(r" \(and 1 more\)", "")  # a stream stops at the first
+        with pytest.raises(InputError, match=streamed):
+            list(source.records())
+    assert collect_texts(input_file=path, skip_empty=True) == ["one", "two"]
+    assert TextSource(input_file=path, skip_empty=True).count() == 2
+    assert list(TextSource(input_file=path, skip_empty=True).texts_iter()) == ["one", "two"]
+
+
 # Training data without a header row: data.column_names and `evaluate --column-names`.
 
 POSITIVE = ("great", "wonderful", "amazing", "fine")

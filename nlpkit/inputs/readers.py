@@ -11,12 +11,14 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from nlpkit.errors import InputError, first_line
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".json", ".parquet"}
 PARQUET_BATCH_ROWS = 4096
 TEXT_COLUMN_GUESSES = ("text", "sentence", "document", "prompt", "source", "content")
+R = TypeVar("R", bound=tuple)
 
 
 def collect_texts(
@@ -27,10 +29,38 @@ def collect_texts(
     stdin: Iterable[str] | None = None,
 ) -> list[str]:
     """Gather texts from arguments (``-`` means stdin, one text per line) and a file."""
-    records = list(iter_records(texts, input_file, text_column, stdin))
-    if not records:
+    records = iter_records(texts, input_file, text_column, stdin)
+    return [text for _, text in drop_empty(records, skip_empty, read_all=True)]
+
+
+def drop_empty(records: Iterable[R], skip_empty: bool, read_all: bool = False) -> Iterator[R]:
+    """The records whose text (``record[1]``) is not blank: the one empty-text policy.
+
+    An empty text is an InputError naming where it is, unless ``skip_empty`` drops it;
+    with ``read_all`` the error comes after the last record and counts the other empty
+    ones (nothing more is yielded once it is certain). No text at all is an InputError.
+    """
+    kept = empty = 0
+    first_empty = None
+    for record in records:
+        if record[1].strip():
+            kept += 1
+            if first_empty is None or skip_empty:
+                yield record
+            continue
+        empty += 1
+        first_empty = first_empty or record[0]
+        if not (skip_empty or read_all):
+            break
+    if empty and not skip_empty:
+        more = f" (and {empty - 1} more)" if empty > 1 else ""
+        raise InputError(
+            f"{first_empty}: empty text{more}; remove it or pass --skip-empty to drop empty texts"
+        )
+    if not kept:
+        if empty:
+            raise InputError(f"no input text left after dropping {empty} empty texts")
         raise InputError("no input text: pass texts as arguments, '-' for stdin, or --input FILE")
-    return _drop_or_reject_empty(records, skip_empty)
 
 
 def iter_records(
@@ -70,12 +100,12 @@ def _file_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
         records = _parquet_records(path, column)
     elif suffix in (".csv", ".tsv"):
         records = _delimited_records(path, column)
-    elif suffix == ".json" and _starts_with(path, b"[{"):
+    elif suffix == ".json" and starts_with(path, b"[{"):
         records = _json_array_records(path, column)
     elif suffix in (".jsonl", ".json"):
         records = _jsonl_records(path, column)
     else:
-        records = _numbered_lines(_utf8_lines(path), str(path))
+        records = _numbered_lines(utf8_lines(path), str(path))
     empty = True
     for record in records:
         empty = False
@@ -97,10 +127,10 @@ _EXPECTED = {
 
 def read_document(path: Path) -> str:
     """A whole text file as one document (for `nlpkit summarize FILE`)."""
-    return "".join(_utf8_lines(path))
+    return "".join(utf8_lines(path))
 
 
-def _utf8_lines(path: Path) -> Iterator[str]:
+def utf8_lines(path: Path) -> Iterator[str]:
     """Decoded lines with their endings, one at a time; bad bytes name their line."""
     try:
         with path.open("rb") as handle:
@@ -118,7 +148,7 @@ def _utf8_lines(path: Path) -> Iterator[str]:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def _starts_with(path: Path, marks: bytes) -> bool:
+def starts_with(path: Path, marks: bytes) -> bool:
     """True when the first non-blank byte of the file is one of ``marks``."""
     try:
         with path.open("rb") as handle:
@@ -134,13 +164,13 @@ def _numbered_lines(lines: Iterable[str], source: str) -> Iterator[tuple[str, st
 
 
 def _delimited_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
-    lines = _utf8_lines(path)
+    lines = utf8_lines(path)
     if path.suffix.lower() == ".tsv":
         # TSV fields may contain '"' (SST-2 does): read them literally.
         reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
     else:
         reader = csv.reader(lines, strict=True)
-    rows = _csv_rows(reader, path)
+    rows = csv_rows(reader, path)
     header = next(rows, None)
     if header is None:
         return
@@ -161,7 +191,7 @@ def _delimited_records(path: Path, column: str | None) -> Iterator[tuple[str, st
         raise InputError(f"{path}: header only, no data rows")
 
 
-def _csv_rows(reader, path: Path) -> Iterator[list[str]]:
+def csv_rows(reader, path: Path) -> Iterator[list[str]]:
     """Rows without blank lines; a csv.Error names its line."""
     try:
         for row in reader:
@@ -174,7 +204,7 @@ def _csv_rows(reader, path: Path) -> Iterator[list[str]]:
 
 
 def _jsonl_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
-    for number, line in enumerate(_utf8_lines(path), start=1):
+    for number, line in enumerate(utf8_lines(path), start=1):
         if not line.strip():
             continue
         where = f"{path} line {number}"
@@ -188,7 +218,7 @@ def _jsonl_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
 def _json_array_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
     """A .json file holding one array of objects or strings (read whole: it is one value)."""
     try:
-        items = json.loads("".join(_utf8_lines(path)))
+        items = json.loads("".join(utf8_lines(path)))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} line {exc.lineno}: invalid JSON ({exc.msg})") from None
     if not isinstance(items, list):
@@ -257,16 +287,3 @@ def pick_text_column(columns: list[str], wanted: str | None, path: Path) -> str:
         f"{path}: cannot tell which column holds the text; pass --text-column "
         f"(one of {', '.join(map(repr, columns))})"
     )
-
-
-def _drop_or_reject_empty(records: list[tuple[str, str]], skip_empty: bool) -> list[str]:
-    empty = [where for where, text in records if not text.strip()]
-    if empty and not skip_empty:
-        more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
-        raise InputError(
-            f"{empty[0]}: empty text{more}; remove it or pass --skip-empty to drop empty texts"
-        )
-    kept = [text for _, text in records if text.strip()]
-    if not kept:
-        raise InputError(f"no input text left after dropping {len(empty)} empty texts")
-    return kept

@@ -26,16 +26,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nlpkit.errors import InputError
-
-# The private readers too, so the other columns are parsed exactly as the texts are.
+# The texts' own line, row and JSON readers, so the other columns parse exactly alike.
 from nlpkit.inputs.readers import (
-    _csv_rows,
-    _starts_with,
-    _utf8_lines,
+    csv_rows,
+    drop_empty,
     iter_records,
     pick_text_column,
     read_records,
+    starts_with,
+    utf8_lines,
 )
 
 T = TypeVar("T")
@@ -68,23 +67,8 @@ class TextSource:
         """
         if self.uses_stdin:
             return None
-        kept = empty = 0
-        first_empty = ""
-        for where, text in iter_records(self.texts, self.input_file, self.text_column):
-            if text.strip():
-                kept += 1
-            else:
-                empty += 1
-                first_empty = first_empty or where
-        if empty and not self.skip_empty:
-            more = f" (and {empty - 1} more)" if empty > 1 else ""
-            raise InputError(
-                f"{first_empty}: empty text{more}; remove it or pass --skip-empty to drop "
-                "empty texts"
-            )
-        if not kept:
-            _raise_no_text(empty)
-        return kept
+        records = iter_records(self.texts, self.input_file, self.text_column)
+        return sum(1 for _ in drop_empty(records, self.skip_empty, read_all=True))
 
     def columns(self) -> list[str]:
         """The input file's columns other than the text, when ``keep_columns`` (else none).
@@ -99,19 +83,8 @@ class TextSource:
     def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """(text, {column: value}) per kept text, in input order; texts from arguments or
         stdin get None in each column. Without ``keep_columns`` the dicts are empty."""
-        kept = empty = 0
-        for where, text, extra in self._raw_records():
-            if text.strip():
-                kept += 1
-                yield text, extra
-            elif self.skip_empty:
-                empty += 1
-            else:
-                raise InputError(
-                    f"{where}: empty text; remove it or pass --skip-empty to drop empty texts"
-                )
-        if not kept:
-            _raise_no_text(empty)
+        for _, text, extra in drop_empty(self._raw_records(), self.skip_empty):
+            yield text, extra
 
     def texts_iter(self) -> Iterator[str]:
         """The kept texts one at a time, in input order."""
@@ -138,12 +111,6 @@ class TextSource:
         records = read_records(path, self.text_column, lazy=True)
         for (where, text), extra in zip(records, column_values(path, names), strict=True):
             yield where, text, extra
-
-
-def _raise_no_text(dropped: int) -> None:
-    if dropped:
-        raise InputError(f"no input text left after dropping {dropped} empty texts")
-    raise InputError("no input text: pass texts as arguments, '-' for stdin, or --input FILE")
 
 
 def chunked(items: Iterable[T], size: int = CHUNK_SIZE) -> Iterator[list[T]]:
@@ -208,18 +175,18 @@ def column_values(path: Path, names: list[str]) -> Iterator[dict[str, Any]]:
 
 
 def _delimited_rows(path: Path) -> Iterator[list[str]]:
-    lines = _utf8_lines(path)
+    lines = utf8_lines(path)
     if path.suffix.lower() == ".tsv":
         reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
     else:
         reader = csv.reader(lines, strict=True)
-    return _csv_rows(reader, path)
+    return csv_rows(reader, path)
 
 
 def _json_items(path: Path) -> Iterator[Any]:
     """The items of a json array, or one per line of json lines (None for a blank line)."""
-    if path.suffix.lower() == ".json" and _starts_with(path, b"[{"):
-        yield from json.loads("".join(_utf8_lines(path)))
+    if path.suffix.lower() == ".json" and starts_with(path, b"[{"):
+        yield from json.loads("".join(utf8_lines(path)))
         return
-    for line in _utf8_lines(path):
+    for line in utf8_lines(path):
         yield json.loads(line) if line.strip() else None
