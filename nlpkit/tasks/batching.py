@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from nlpkit.errors import NlpkitWarning
-from nlpkit.models.load import LoadedModel
+
+if TYPE_CHECKING:  # annotations only: the loader is not imported for them
+    from nlpkit.models.load import LoadedModel
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from nlpkit.errors import NlpkitWarning, UsageError
-from nlpkit.models.load import LoadedModel
 from nlpkit.tasks.batching import tokenize_truncated
+
+if TYPE_CHECKING:  # annotations only: the loader is not imported for them
+    from nlpkit.models.load import LoadedModel
 
 
 def has_chat_template(loaded: LoadedModel) -> bool:
