@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -262,3 +263,68 @@ def test_column_names_name_the_columns_of_headerless_files(tmp_path):
     assert summarize.data.column_names == ["source", "target"]
     starter = starter_recipe("text-classification")
     assert "# column_names: null  # csv/tsv files without a header row" in starter
+
+
+# The keys table of docs/recipes.md and the starters of `recipe init` come from the schema.
+
+RECIPES_DOC = ROOT / "docs" / "recipes.md"
+REGENERATE = "python -m nlpkit.recipe.template --keys-table docs/recipes.md"
+
+
+def test_docs_keys_table_is_the_schema():
+    from nlpkit.recipe.template import KEYS_END, KEYS_START, keys_table
+
+    document = RECIPES_DOC.read_text(encoding="utf-8")
+    assert KEYS_START in document and KEYS_END in document, f"markers missing; {REGENERATE}"
+    shown = document.split(KEYS_START, 1)[1].split(KEYS_END, 1)[0].strip()
+    assert shown == keys_table().strip(), (
+        f"docs/recipes.md's recipe keys table differs from the schema; regenerate: {REGENERATE}"
+    )
+
+
+def test_keys_table_has_a_row_per_key():
+    from nlpkit.recipe.schema import DataConfig, LoraConfig, TrainingConfig
+    from nlpkit.recipe.template import keys_table
+
+    rows = [line.split(" | ")[0].strip("| `") for line in keys_table().splitlines()[2:]]
+    sections = {"data": DataConfig, "training": TrainingConfig, "lora": LoraConfig}
+    expected = ["task", "model", "output_dir", "trust_remote_code", "allow_pickle"]
+    expected += [f"{name}.{key}" for name, model in sections.items() for key in model.model_fields]
+    assert rows == expected
+
+
+def _uncommented(starter: str) -> dict:
+    """The starter's YAML with its commented-out keys (`# key: value`) switched on."""
+    lines = []
+    for line in starter.splitlines():
+        while (found := re.match(r"(\s*)# (\s*(?:# )*[a-z_]+:(?: |$).*)", line)) is not None:
+            line = found[1] + found[2]
+        lines.append(line)
+    return yaml.safe_load("\n".join(lines))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_init_writes_the_schema_defaults(capsys, monkeypatch, task):
+    from nlpkit.recipe.checks import TASK_FIELDS, TASK_METRICS
+    from nlpkit.recipe.schema import DataConfig, LoraConfig, Recipe, TrainingConfig
+    from nlpkit.recipe.template import STARTERS
+
+    code, out, _ = invoke(capsys, monkeypatch, "recipe", "init", task)
+    written = _uncommented(out)
+    chosen = STARTERS[task]  # the starter's own choices; every other key is the default
+    sections = {
+        "data": (DataConfig, chosen["data"]),
+        "training": (
+            TrainingConfig,
+            {"metric_for_best_model": TASK_METRICS[task][0], **chosen["training"]},
+        ),
+        "lora": (LoraConfig, {}),
+    }
+    for name, (model, choices) in sections.items():
+        keys = [key for key in model.model_fields if task in TASK_FIELDS.get(key, (task,))]
+        defaults = {key: model.model_fields[key].default for key in keys}
+        assert written[name] == {**defaults, **choices}, name
+    top = {key: field.default for key, field in Recipe.model_fields.items()}
+    assert written["trust_remote_code"] is top["trust_remote_code"] is False
+    assert written["allow_pickle"] is top["allow_pickle"] is False
+    assert code == 0 and written["task"] == task and written["model"] == chosen["model"]

@@ -51,15 +51,19 @@ class DataConfig(_Section):
         None, description="csv/tsv files without a header row: their columns, e.g. [text, label]"
     )
     text_column: str = Field("text", description="input text column")
-    text_pair_column: str | None = Field(None, description="second text column (pairs)")
+    text_pair_column: str | None = Field(None, description="second text column, for sentence pairs")
     label_column: str = Field("label", description="label column: ints or label names")
-    label_names: list[str] | None = Field(None, description="names of labels 0, 1, ...")
-    source_column: str = Field("source", description="seq2seq input column; a.b reads nested")
+    label_names: list[str] | None = Field(
+        None, description="names of labels 0, 1, ...; default: the dataset's or the sorted values"
+    )
+    source_column: str = Field("source", description="seq2seq input column; nested: translation.en")
     target_column: str = Field("target", description="seq2seq output column; a.b reads nested")
-    source_prefix: str | None = Field(None, description="text put before each source (T5)")
+    source_prefix: str | None = Field(
+        None, description="text put before each source (T5: 'summarize: ')"
+    )
     max_length: int = Field(128, gt=0, description="truncate inputs to this many tokens")
     max_target_length: int = Field(128, gt=0, description="truncate targets to this many tokens")
-    max_train_samples: int | None = Field(None, gt=0, description="use only the first N rows")
+    max_train_samples: int | None = Field(None, gt=0, description="train on the first N rows")
     max_eval_samples: int | None = Field(None, gt=0, description="evaluate on the first N rows")
 
 
@@ -70,30 +74,40 @@ class TrainingConfig(_Section):
     max_steps: int | None = Field(None, gt=0, description="stop after N steps (beats epochs)")
     learning_rate: float = Field(5e-5, gt=0, description="peak learning rate")
     batch_size: int = Field(16, gt=0, description="examples per device per step")
-    eval_batch_size: int | None = Field(None, gt=0, description="default: batch_size")
+    eval_batch_size: int | None = Field(
+        None, gt=0, description="examples per device per eval step; default: batch_size"
+    )
     gradient_accumulation_steps: int = Field(1, gt=0, description="steps per optimizer update")
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description="fraction of steps warming up")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
-    lr_scheduler_type: str = Field("linear", description="transformers scheduler name")
-    max_grad_norm: float = Field(1.0, ge=0, description="gradient clipping")
-    seed: int = Field(42, description="seed for weights init, shuffling and dropout")
+    lr_scheduler_type: str = Field("linear", description="a transformers scheduler, e.g. cosine")
+    max_grad_norm: float = Field(1.0, ge=0, description="gradient clipping: largest gradient norm")
+    seed: int = Field(42, description="seed for new weights (the head), shuffling and dropout")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
-        "auto", description="auto: bf16/fp16 on GPU, fp32 on CPU"
+        "auto", description="auto: bf16/fp16 on GPU, fp32 on CPU; or fp32, fp16, bf16"
     )
-    group_by_length: bool = Field(True, description="batch similar lengths together")
-    eval_strategy: Literal["no", "steps", "epoch"] = Field("epoch", description="when to evaluate")
+    group_by_length: bool = Field(True, description="batch rows of similar length (less padding)")
+    eval_strategy: Literal["no", "steps", "epoch"] = Field(
+        "epoch", description="when to evaluate: no, steps or epoch"
+    )
     eval_steps: int | None = Field(None, gt=0, description="evaluate every N steps")
     save_strategy: Literal["no", "steps", "epoch"] | None = Field(
-        None, description="when to checkpoint; default: as eval_strategy"
+        None, description="when to checkpoint: no, steps or epoch; default: as eval_strategy"
     )
-    save_steps: int | None = Field(None, gt=0, description="default: eval_steps")
+    save_steps: int | None = Field(None, gt=0, description="every N steps; default: eval_steps")
     save_total_limit: int | None = Field(2, gt=0, description="checkpoints kept on disk")
     logging_steps: int = Field(50, gt=0, description="log the loss every N steps")
-    load_best_model_at_end: bool = Field(False, description="keep the best checkpoint")
-    metric_for_best_model: str | None = Field(None, description="default: the task's metric")
-    early_stopping_patience: int | None = Field(None, gt=0, description="evaluations w/o gain")
+    load_best_model_at_end: bool = Field(
+        False, description="end with the best checkpoint by metric_for_best_model"
+    )
+    metric_for_best_model: str | None = Field(
+        None, description="picks the best checkpoint; default: the task's first metric"
+    )
+    early_stopping_patience: int | None = Field(None, gt=0, description="evaluations without gain")
     early_stopping_threshold: float = Field(0.0, ge=0, description="smallest gain that counts")
-    generation_max_length: int | None = Field(None, gt=0, description="seq2seq eval: max tokens")
+    generation_max_length: int | None = Field(
+        None, gt=0, description="seq2seq eval: max tokens; default: max_target_length"
+    )
     generation_num_beams: int | None = Field(None, gt=0, description="seq2seq eval: beam width")
     use_cpu: bool = Field(False, description="train on the CPU even when a GPU is present")
 
@@ -108,12 +122,16 @@ class LoraConfig(_Section):
 
     r: int = Field(8, gt=0, description="adapter rank")
     alpha: int = Field(16, gt=0, description="scaling (lora_alpha)")
-    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on adapter inputs")
+    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on adapter inputs (lora_dropout)")
     target_modules: str | list[str] | None = Field(
-        None, description="module names or a regex; default: peft's choice for the model"
+        None, description="module names, or one regex matched against full names; default: peft's"
     )
-    modules_to_save: list[str] | None = Field(None, description="modules trained in full")
-    bias: Literal["none", "all", "lora_only"] = Field("none", description="train biases too")
+    modules_to_save: list[str] | None = Field(
+        None, description="modules trained in full and saved with the adapter, e.g. [classifier]"
+    )
+    bias: Literal["none", "all", "lora_only"] = Field(
+        "none", description="train biases too: none, all or lora_only"
+    )
 
 
 class Recipe(_Section):

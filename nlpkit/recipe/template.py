@@ -1,12 +1,17 @@
 """Commented starter recipes for `nlpkit recipe init TASK`, written from the schema itself.
 
 Every key appears with its default and its description, so a starter never
-drifts from what the validator accepts; optional keys are commented out.
+drifts from what the validator accepts; optional keys are commented out. The
+recipe keys table of docs/recipes.md comes from the same schema:
+
+    python -m nlpkit.recipe.template --keys-table docs/recipes.md   # rewrite it there
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from pathlib import Path
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel
@@ -88,6 +93,7 @@ def starter_recipe(task: str) -> str:
         *("# " + line for line in _section(LoraConfig, {}, _ALL)),
         "",
         f"output_dir: runs/{slug}  # {Recipe.model_fields['output_dir'].description}",
+        *_section(Recipe, {}, {"trust_remote_code", "allow_pickle"}, indent=""),
     ]
     return "\n".join(lines) + "\n"
 
@@ -100,7 +106,9 @@ def _training_values(task: str, starter: dict[str, Any]) -> dict[str, Any]:
     return {"metric_for_best_model": TASK_METRICS[task][0], **starter["training"]}
 
 
-def _section(model: type[BaseModel], values: dict[str, Any], keys: set[str]) -> list[str]:
+def _section(
+    model: type[BaseModel], values: dict[str, Any], keys: set[str], indent: str = "  "
+) -> list[str]:
     lines = []
     for name, field in model.model_fields.items():
         if keys is not _ALL and name not in keys:
@@ -109,7 +117,7 @@ def _section(model: type[BaseModel], values: dict[str, Any], keys: set[str]) -> 
         comment = f"  # {field.description}" if field.description else ""
         prefix = "# " if value is None else ""
         shown = "null" if value is None else _scalar(value)
-        lines.append(f"  {prefix}{name}: {shown}{comment}")
+        lines.append(f"{indent}{prefix}{name}: {shown}{comment}")
     return lines
 
 
@@ -120,3 +128,61 @@ def _scalar(value: Any) -> str:
 
 def _comment_block(text: str, indent: int) -> list[str]:
     return [" " * indent + "# " + line for line in text.splitlines()]
+
+
+KEYS_START, KEYS_END = "<!-- keys:start -->", "<!-- keys:end -->"
+
+
+def keys_table() -> str:
+    """The markdown table of every recipe key: key, default, description (docs/recipes.md)."""
+    rows = ["| key | default | description |", "|---|---|---|"]
+    sections = []
+    for name, field in Recipe.model_fields.items():
+        section = _section_model(field.annotation)
+        if section is not None:
+            sections.append((f"{name}.", section))
+        else:
+            rows.append(_key_row(name, field))
+    for prefix, section in sections:
+        for name, field in section.model_fields.items():
+            only = TASK_FIELDS.get(name) if prefix == "data." else None
+            rows.append(_key_row(prefix + name, field, f" ({', '.join(only)})" if only else ""))
+    return "\n".join(rows) + "\n"
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The section class of a field typed ``Section`` or ``Section | None``."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _key_row(key: str, field: Any, tasks: str = "") -> str:
+    if field.is_required():
+        default = "required"
+    elif field.default is None:
+        default = "—"
+    else:
+        default = f"`{_scalar(field.default)}`"
+    description = (field.description or "").replace("|", "\\|") + tasks
+    return f"| `{key}` | {default} | {description} |"
+
+
+def with_keys_table(document: str) -> str:
+    """``document`` with the text between the keys markers replaced by ``keys_table()``."""
+    head, start, rest = document.partition(KEYS_START)
+    _, end, tail = rest.partition(KEYS_END)
+    if not (start and end):
+        raise ValueError(f"no {KEYS_START} ... {KEYS_END} markers")
+    return f"{head}{KEYS_START}\n{keys_table()}{KEYS_END}{tail}"
+
+
+if __name__ == "__main__":  # python -m nlpkit.recipe.template --keys-table [DOC.md]
+    if sys.argv[1:2] != ["--keys-table"]:
+        sys.exit("usage: python -m nlpkit.recipe.template --keys-table [DOC.md]")
+    if len(sys.argv) > 2:
+        doc = Path(sys.argv[2])
+        doc.write_text(with_keys_table(doc.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        sys.stdout.write(keys_table())
