@@ -178,11 +178,9 @@ def with_keys_table(document: str) -> str:
     return f"{head}{KEYS_START}\n{keys_table()}{KEYS_END}{tail}"
 
 
-if __name__ == "__main__":  # python -m nlpkit.recipe.template --keys-table [DOC.md]
-    if sys.argv[1:2] != ["--keys-table"]:
-        sys.exit("usage: python -m nlpkit.recipe.template --keys-table [DOC.md]")
-    if len(sys.argv) > 2:
-        doc = Path(sys.argv[2])
+if __name__ == "__main__":  # python -m nlpkit.recipe.template --keys-table [DOC.md ...]
+    docs = [Path(arg) for arg in sys.argv[1:] if arg != "--keys-table"]
+    for doc in docs:
         doc.write_text(with_keys_table(doc.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
+    if not docs:
         sys.stdout.write(keys_table())
