@@ -115,3 +115,23 @@ def test_modules_stay_small():
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert depth({"a": {"b"}, "b": {"c"}, "c": set()}) == 3
+
+
+def test_the_library_never_renders():
+    """Only nlpkit/cli draws: the library returns data and reports progress through
+    callbacks, so no module outside cli/ imports rich or calls print()."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.is_relative_to(PACKAGE / "cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(name == "rich" or name.startswith("rich.") for name in names):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports rich")
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: print()")
+    assert found == []

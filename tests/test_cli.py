@@ -253,3 +253,54 @@ def test_finetune_to_a_pipe_prints_plain_progress_lines(tiny, tmp_path):
     assert [line.split()[2] for line in lines] == ["2/6", "4/6", "6/6"], result.stderr
     assert all(" | loss " in line and " | ETA 0:" in line for line in lines)
     assert "\x1b[" not in result.stderr  # no live-bar escape codes in a log file
+
+
+def _events():
+    from nlpkit.training.callbacks import TrainEvent
+
+    where = {"total": 6, "metric": "accuracy", "elapsed": 3.2, "eta": 6.4}
+    return [
+        TrainEvent("message", text="resuming from checkpoint-3 (step 3)"),
+        TrainEvent("start", step=0, **where),
+        TrainEvent("step", step=1, epoch=0.17, **where),
+        TrainEvent("step", step=2, epoch=0.33, **where),
+        TrainEvent("log", step=2, epoch=0.33, loss=0.69314, **where),
+        TrainEvent("eval", step=2, epoch=0.33, metrics={"loss": 0.7, "accuracy": 0.5}, score=0.5),
+        TrainEvent("end", step=6, epoch=1.0, **where),
+    ]
+
+
+def test_training_events_render_as_plain_lines(capsys):
+    from nlpkit.cli.progress import plain_report
+
+    for event in _events():
+        plain_report(event)
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [
+        "resuming from checkpoint-3 (step 3)",
+        "train step 2/6 (33%) | epoch 0.33 | loss 0.6931 | elapsed 0:00:03 | ETA 0:00:06",
+        "eval at step 2: loss 0.7000, accuracy 0.5000",
+    ]
+
+
+def test_training_events_render_as_a_live_bar_on_a_terminal(capsys, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from nlpkit.cli import progress
+    from nlpkit.cli.render import out
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=160)
+    monkeypatch.setattr(out, "console", lambda stderr=False: terminal)
+    monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: True)
+    with progress.train_reporter() as report:
+        assert isinstance(report, progress.LiveTrainBar)
+        for event in _events():
+            report(event)
+        assert report.bar is None  # the end event stopped the bar
+    drawn = screen.getvalue()
+    assert "loss 0.6931" in drawn and "accuracy 0.5000" in drawn and "2/6" in drawn
+    assert "eval at step 2: loss 0.7000, accuracy 0.5000" in drawn
+    assert "resuming from checkpoint-3" in capsys.readouterr().err  # before the bar began

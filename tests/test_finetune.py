@@ -437,3 +437,32 @@ def test_two_process_ddp_run_on_cpu(tiny, data_dir, tmp_path):
     summary = json.loads(result.stdout)  # one report, from rank 0
     assert summary["global_step"] == 4 and summary["metrics"]["loss"] < 1.0
     assert (tmp_path / "run" / "config.json").exists()
+
+
+def test_finetune_reports_events_and_prints_nothing(tiny, data_dir, tmp_path, capsys):
+    """The library reports TrainEvents to a callback; without one, progress=True shows
+    transformers' own bar (the Trainer's default), and nothing of nlpkit's is drawn."""
+    from nlpkit import finetune
+
+    path = recipe_file(
+        tmp_path,
+        "text-classification",
+        tiny["bert"],
+        classification_data(data_dir),
+        training={"eval_strategy": "steps", "eval_steps": 2},
+    )
+    events = []
+    finetune(path, report=events.append)
+    assert capsys.readouterr().out == ""  # stdout stays for results
+    kinds = [event.kind for event in events]
+    assert kinds[0] == "start" and kinds[-1] == "end"
+    assert [e.step for e in events if e.kind == "step"] == [1, 2, 3, 4]
+    logs = [e for e in events if e.kind == "log"]
+    assert [(e.step, e.total) for e in logs] == [(2, 4), (4, 4)]
+    assert all(isinstance(e.loss, float) and e.elapsed >= 0 and e.eta >= 0 for e in logs)
+    evals = [e for e in events if e.kind == "eval"]
+    assert [e.step for e in evals] == [2, 4] and evals[0].metric == "accuracy"
+    assert evals[0].score == evals[0].metrics["accuracy"] and "loss" in evals[0].metrics
+    assert not any(key.endswith("_runtime") for e in evals for key in e.metrics)
+    finetune(path, overwrite=True)
+    assert "4/4" in capsys.readouterr().err  # transformers' tqdm bar

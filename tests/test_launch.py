@@ -127,3 +127,15 @@ def test_processes_2_runs_ddp_on_cpu_with_the_loss_of_one_process(tiny, tmp_path
     single = finetune(path, same_batch, progress=False)
     two, one = summary["train_metrics"]["train_loss"], single.train_metrics["train_loss"]
     assert abs(two - one) < 0.05, (two, one)  # a doubled loss would read ~1.39 against ~0.69
+
+
+def test_prepare_launch_returns_the_command_and_prints_nothing(tiny, tmp_path, capsys):
+    """The library hands back the launch; the CLI says `launching ...` and runs it."""
+    from nlpkit.training.launch import prepare_launch
+
+    path = classifier_recipe(tmp_path, tiny["bert"])
+    launch = prepare_launch(str(path), ["training.use_cpu=true"], [str(path)], 2, None, Nodes())
+    assert launch.topology.mode == "DDP, 2 processes, gloo backend (CPU)"
+    assert "torch.distributed.run --nproc-per-node 2" in launch.shell()
+    assert "-m nlpkit finetune" in launch.shell()
+    assert capsys.readouterr() == ("", "")

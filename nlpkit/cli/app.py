@@ -18,6 +18,7 @@ from nlpkit.cli import models as models_cli
 from nlpkit.cli import plan as plan_cli
 from nlpkit.cli import recipe as recipe_cli
 from nlpkit.cli import tasks as tasks_cli
+from nlpkit.cli.render import out
 from nlpkit.errors import NlpkitError
 
 app = typer.Typer(
@@ -33,7 +34,7 @@ _state = {"debug": False}
 
 def _version_callback(value: bool) -> None:
     if value:
-        print(f"nlpkit {__version__}")
+        out.result(f"nlpkit {__version__}")
         raise typer.Exit()
 
 
@@ -110,9 +111,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
     if issubclass(category, NlpkitWarning):
         text = with_flags(str(message), getattr(message, "params", ()))
-        print(f"warning: {text}", file=sys.stderr)
+        out.warn(text)
     elif _state["debug"]:
-        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr)
+        out.note(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def with_flags(message: str, params: Sequence[str]) -> str:
@@ -135,7 +136,7 @@ def with_flags(message: str, params: Sequence[str]) -> str:
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    out.error(message)
     sys.exit(code)
 
 
@@ -143,7 +144,7 @@ class _NoticeHandler(logging.Handler):
     """Writes to whatever sys.stderr is at the time (tests swap it)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(record.getMessage(), file=sys.stderr)
+        out.note(record.getMessage())
 
 
 def _show_notices() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +10,7 @@ import typer
 
 from nlpkit.cli import options as opt
 from nlpkit.cli.plan import show_plan
-from nlpkit.cli.render import print_mapping
+from nlpkit.cli.render import out, print_mapping
 from nlpkit.tasks.table import TASK_NAMES as TASKS
 
 RecipeFile = Annotated[
@@ -49,7 +48,7 @@ def finetune_cmd(
     Example: nlpkit finetune recipes/sst2-minilm.yaml --set training.epochs=1 --processes 2
     """
     from nlpkit.devices import use_threads
-    from nlpkit.training.launch import Nodes, inside_launch, launch_finetune, launch_requested
+    from nlpkit.training.launch import Nodes, inside_launch, launch_requested
 
     overrides = with_safety(overrides, trust_remote_code, allow_pickle)
     nodes = Nodes(nnodes, node_rank, master_addr, master_port)
@@ -61,26 +60,35 @@ def finetune_cmd(
         flags = ["--overwrite"] * overwrite + ["--resume"] * resume
         flags += ["--threads", str(threads)] if threads else []  # per worker; torchrun: 1
         args = [str(recipe), *sets, *flags, "--format", format.value]
-        recipe_path = str(recipe)
         raise typer.Exit(
-            launch_finetune(recipe_path, overrides, args, processes, gpus, nodes, overwrite, resume)
+            _launch(str(recipe), overrides, args, processes, gpus, nodes, overwrite, resume)
         )
     use_threads(threads)
     _finetune_here(recipe, overrides, overwrite, resume, format)
 
 
+def _launch(recipe_path: str, overrides, worker_args, *options) -> int:
+    """Run the workers under torchrun, after saying how; their exit status."""
+    from nlpkit.training.launch import prepare_launch, run_launch
+
+    launch = prepare_launch(recipe_path, overrides, worker_args, *options)
+    out.note(f"launching {launch.topology.mode}: {launch.shell()}")
+    return run_launch(launch)
+
+
 def _finetune_here(recipe: Path, overrides, overwrite: bool, resume: bool, format) -> None:
+    from nlpkit.cli.progress import train_reporter
     from nlpkit.training.outputs import is_main_process
     from nlpkit.training.run import finetune
 
-    result = finetune(recipe, overrides=overrides, overwrite=overwrite, resume=resume)
+    with train_reporter() as report:
+        result = finetune(recipe, overrides, overwrite=overwrite, resume=resume, report=report)
     if not is_main_process():  # under torchrun / accelerate launch, rank 0 reports
         return
     if result.already_finished:
-        print(
+        out.note(
             f"nothing to resume: the run in {result.output_dir} already finished "
-            "(pass --overwrite to train again)",
-            file=sys.stderr,
+            "(pass --overwrite to train again)"
         )
     if format != opt.OutputFormat.table:
         print_mapping(asdict(result), format, "finetune")

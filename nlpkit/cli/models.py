@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from nlpkit.cli import options as opt
-from nlpkit.cli.render import emit
+from nlpkit.cli.render import emit, out
 
 app = typer.Typer(
     name="models",
@@ -41,4 +41,4 @@ def rm_cmd(
     from nlpkit.models.store import remove_model
 
     removed = remove_model(name)
-    print(f"removed {removed.name}: {removed.size_mb} MB freed ({removed.path})")
+    out.result(f"removed {removed.name}: {removed.size_mb} MB freed ({removed.path})")

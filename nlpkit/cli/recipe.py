@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from nlpkit.cli import options as opt
-from nlpkit.cli.render import write_atomic
+from nlpkit.cli.render import out, write_atomic
 from nlpkit.tasks.table import TASK_NAMES
 
 app = typer.Typer(
@@ -45,7 +45,7 @@ def validate_cmd(recipe: RecipeFile, overrides: opt.RecipeOverrides = None) -> N
     loaded = load_recipe(recipe, overrides)
     source = loaded.data.dataset or Path(loaded.data.train_file or "").name
     lora = f", LoRA r={loaded.lora.r}" if loaded.lora else ""
-    print(f"{recipe}: valid ({loaded.task}, model {loaded.model}, data {source}{lora})")
+    out.result(f"{recipe}: valid ({loaded.task}, model {loaded.model}, data {source}{lora})")
 
 
 @app.command("show")
@@ -64,9 +64,9 @@ def show_cmd(
 
     loaded = load_recipe(recipe, overrides)
     if format == RecipeFormat.json:
-        print(json.dumps(loaded.resolved(), indent=2, ensure_ascii=False))
+        out.result(json.dumps(loaded.resolved(), indent=2, ensure_ascii=False))
     else:
-        print(loaded.to_yaml(), end="")
+        out.result(loaded.to_yaml(), end="")
 
 
 @app.command("init")
@@ -88,7 +88,7 @@ def init_cmd(
 
     text = starter_recipe(task.value)
     if output is None or str(output) == "-":
-        print(text, end="")
+        out.result(text, end="")
         return
     write_atomic(output, text, overwrite)
-    print(f"wrote {output}; check it with: nlpkit recipe validate {output}")
+    out.result(f"wrote {output}; check it with: nlpkit recipe validate {output}")

@@ -1,6 +1,8 @@
 """Render results as a rich table, json, jsonl, csv or parquet: one place for all commands.
 
 A file's format comes from --format, else from its extension (``output_format``).
+``out`` is where the CLI writes: results on stdout, notes, warnings, errors and
+progress on stderr, so a pipe or a file gets the results only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,37 @@ from typing import IO, Any
 from nlpkit.atomic import atomic_write, temp_beside
 from nlpkit.cli.options import OutputFormat
 from nlpkit.errors import OutputError, UsageError, first_line
+
+
+class Output:
+    """The CLI's one writer. The streams are looked up on each call (tests swap them)."""
+
+    def result(self, text: str = "", end: str = "\n", flush: bool = False) -> None:
+        """A result on stdout."""
+        print(text, end=end, flush=flush)
+
+    def table(self, renderable: Any) -> None:
+        """A rich table (or other renderable) on stdout."""
+        self.console().print(renderable)
+
+    def note(self, text: str) -> None:
+        """A message for the person at the terminal, on stderr."""
+        print(text, file=sys.stderr, flush=True)
+
+    def warn(self, text: str) -> None:
+        self.note(f"warning: {text}")
+
+    def error(self, text: str) -> None:
+        self.note(f"error: {text}")
+
+    def console(self, stderr: bool = False) -> Any:
+        """A rich Console on stdout, or on stderr for live progress."""
+        from rich.console import Console
+
+        return Console(stderr=stderr)
+
+
+out = Output()
 
 SUFFIX_FORMATS = {
     ".jsonl": OutputFormat.jsonl,
@@ -51,7 +84,7 @@ def emit(
             if fmt == OutputFormat.table:
                 print_table(rows, title)
             else:
-                print(format_rows(rows, fmt), end="")
+                out.result(format_rows(rows, fmt), end="")
         return
     with open_output(output, fmt, overwrite) as writer:
         writer.write(rows)
@@ -67,10 +100,7 @@ def output_format(fmt: OutputFormat, output: Path | None) -> OutputFormat:
     implied = SUFFIX_FORMATS.get(Path(output).suffix.lower())
     if fmt != OutputFormat.table:
         if implied is not None and implied != fmt:
-            print(
-                f"warning: writing {fmt} to {output} as --format says, not {implied}",
-                file=sys.stderr,
-            )
+            out.warn(f"writing {fmt} to {output} as --format says, not {implied}")
         return fmt
     if implied is None:
         known = ", ".join(SUFFIX_FORMATS)
@@ -221,7 +251,6 @@ def open_output(
 
 
 def print_table(rows: list[dict[str, Any]], title: str | None = None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
@@ -229,15 +258,14 @@ def print_table(rows: list[dict[str, Any]], title: str | None = None) -> None:
         table.add_column(column, overflow="fold", justify="right" if column == "score" else "left")
     for row in rows:
         table.add_row(*(_flat(value) for value in row.values()))
-    Console().print(table)
+    out.table(table)
 
 
 def print_mapping(data: dict[str, Any], fmt: OutputFormat, title: str) -> None:
     """A key/value report (env, metrics) as a two-column table or json."""
     if fmt != OutputFormat.table:
-        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        out.result(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_header=False)
@@ -245,7 +273,7 @@ def print_mapping(data: dict[str, Any], fmt: OutputFormat, title: str) -> None:
     table.add_column("value", overflow="fold")
     for key, value in data.items():
         table.add_row(key, _flat(value))
-    Console().print(table)
+    out.table(table)
 
 
 def _flat(value: Any) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.cli.options import OutputFormat
+from nlpkit.cli.progress import progress_bar
 from nlpkit.cli.render import (
     RowWriter,
     check_output,
@@ -32,7 +33,6 @@ from nlpkit.cli.render import (
 )
 from nlpkit.errors import NlpkitError
 from nlpkit.inputs.stream import CHUNK_SIZE, TextSource
-from nlpkit.tasks.progress import progress_bar
 
 PROGRESS_MIN_TEXTS = 32
 CARRIED_PREFIX = "input_"

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from nlpkit.cli import options as opt
+from nlpkit.cli.render import out
 from nlpkit.devices import check_device_map, check_device_name
 from nlpkit.inputs.readers import collect_texts, read_document
 from nlpkit.inputs.stream import TextSource
@@ -188,12 +189,11 @@ def generate_cmd(
         return
     with load_policy(trust_remote_code, allow_pickle):
         generate(_texts(prompts, None, None, skip_empty), stream=_print_piece, **options)
-    print(flush=True)  # the reply was shown as it came; a table would repeat it
+    out.result(flush=True)  # the reply was shown as it came; a table would repeat it
 
 
 def _print_piece(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    out.result(text, end="", flush=True)
 
 
 def summarize_cmd(
@@ -284,7 +284,7 @@ def translate_cmd(
     source = TextSource(texts or [], input_file, text_column, skip_empty, keep_columns=keep_columns)
     source.count()  # bad input fails before the model is named
     name = pick_translation_model(src, tgt, model)
-    print(f"model: {name}", file=sys.stderr)
+    out.note(f"model: {name}")
     _run(
         translate,
         source,

@@ -1,10 +1,10 @@
-"""Progress of the task functions: a rich bar on stderr (stdout stays clean for pipes),
-or a callback that a caller renders itself.
+"""Progress of the task functions: a callback that the caller renders, or tqdm's bar.
 
-The task functions take ``progress=``: False (silent), True (this bar), or a callable
-``on_batch(n)`` called after each batch with the number of texts it finished; the CLI
-passes one so its own bar over a whole input advances batch by batch, and a server
-could count the same way. The library never renders unless asked with True.
+The task functions take ``progress=``: False (silent), a callable ``on_batch(n)``
+called after each batch with the number of texts it finished (the CLI passes one and
+draws its own bar over a whole input; a server could count the same way), or True
+for Python users: tqdm's bar, as the rest of the Hugging Face stack shows (a notebook
+widget in Jupyter, nothing when stderr is a log file). The library draws nothing else.
 """
 
 from __future__ import annotations
@@ -19,26 +19,16 @@ Progress = bool | Callable[[int], None]
 def progress_bar(
     total: int, description: str, enabled: Progress
 ) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``: the bar's when ``enabled`` is True, the callback itself when
-    it is one, else a no-op."""
+    """Yield ``advance(n)``: the callback itself when ``enabled`` is one, tqdm's
+    ``update`` when it is True, else a no-op."""
     if callable(enabled):
         yield enabled
         return
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:  # a log file gets no bar (rich adds a '\n')
+    if not enabled:
         yield lambda _n: None
         return
-    from rich import progress as bars
+    from tqdm.auto import tqdm
 
-    columns = (
-        bars.TextColumn("{task.description}"),
-        bars.BarColumn(),
-        bars.MofNCompleteColumn(),
-        bars.TimeElapsedColumn(),
-        bars.TimeRemainingColumn(),
-    )
-    with bars.Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.update(task, advance=n)
+    # disable=None: no bar when stderr is not a terminal (a log file would get '\r' lines)
+    with tqdm(total=total, desc=description, unit="text", leave=False, disable=None) as bar:
+        yield bar.update

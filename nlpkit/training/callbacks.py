@@ -1,16 +1,42 @@
-"""Trainer callbacks: progress on stderr (a live rich bar on a terminal, plain lines in a
-file or pipe) and a JSON-lines training log."""
+"""Trainer callbacks: training progress as TrainEvents for a reporter to render (the
+CLI draws a live bar or plain lines), and a JSON-lines training log."""
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from transformers import TrainerCallback
+
+EventKind = Literal["start", "step", "log", "eval", "end", "message"]
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """One thing a run reports. ``start``/``end`` bracket training; ``step`` follows each
+    optimizer step; ``log`` a logging step (with ``loss``); ``eval`` an evaluation
+    (``metrics`` without the eval_ prefix, ``score`` the value of the recipe's ``metric``);
+    ``message`` a line of ``text`` (resuming, stopped). Times are in seconds."""
+
+    kind: EventKind
+    step: int = 0
+    total: int = 0
+    epoch: float = 0.0
+    loss: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    metric: str = ""
+    score: float | None = None
+    elapsed: float = 0.0
+    eta: float = 0.0
+    text: str = ""
+
+
+Reporter = Callable[[TrainEvent], None]
 
 
 def _score(metric: str, logs: dict) -> float | None:
@@ -21,125 +47,55 @@ def _score(metric: str, logs: dict) -> float | None:
     return score
 
 
-def _eval_line(step: int, metrics: dict) -> str:
-    shown = ", ".join(
-        f"{key.removeprefix('eval_')} {value:.4f}"
+def _shown_metrics(metrics: dict) -> dict[str, float]:
+    """The eval metrics worth a line: scores and loss, not epoch, runtime or throughput."""
+    return {
+        key.removeprefix("eval_"): value
         for key, value in metrics.items()
         if isinstance(value, float)
         and key != "epoch"
         and not key.endswith(("_runtime", "_per_second"))
-    )
-    return f"eval at step {step}: {shown}"
+    }
 
 
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+class ReportProgress(TrainerCallback):
+    """Turns the Trainer's events into TrainEvents for ``report`` (world process zero only)."""
 
-
-class PlainProgress(TrainerCallback):
-    """One line per logging step, for a log file or a pipe (`nohup nlpkit finetune ... > log`):
-    ``step 2/6 (33%) | epoch 0.33 | loss 0.6931 | elapsed 0:00:03 | ETA 0:00:06``."""
-
-    def __init__(self, metric: str) -> None:
-        self.metric = metric
+    def __init__(self, report: Reporter, metric: str) -> None:
+        self.report, self.metric = report, metric
         self.started: float | None = None
         self.first_step = 0
+
+    def _event(self, kind: EventKind, state, **fields) -> None:
+        step, total = state.global_step, state.max_steps
+        elapsed = time.monotonic() - (self.started or 0.0)
+        done = step - self.first_step
+        eta = elapsed / done * (total - step) if done > 0 else 0.0
+        where = {"step": step, "total": total, "epoch": state.epoch or 0.0, "metric": self.metric}
+        self.report(TrainEvent(kind, **where, elapsed=elapsed, eta=eta, **fields))
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             self.started, self.first_step = time.monotonic(), state.global_step
+            self._event("start", state)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.started is not None:
+            self._event("step", state)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.started is None or not logs or "loss" not in logs:
-            return
-        step, total = state.global_step, state.max_steps
-        elapsed = time.monotonic() - self.started
-        done = step - self.first_step
-        eta = elapsed / done * (total - step) if done > 0 else 0.0
-        percent = f" ({step / total:.0%})" if total else ""
-        parts = [f"step {step}/{total}{percent}", f"epoch {state.epoch or 0:.2f}"]
-        parts += [f"loss {logs['loss']:.4f}", f"elapsed {_clock(elapsed)}", f"ETA {_clock(eta)}"]
-        print("train " + " | ".join(parts), file=sys.stderr, flush=True)
+        if self.started is not None and logs and "loss" in logs:
+            self._event("log", state, loss=logs["loss"])
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if self.started is not None and metrics:
-            print(_eval_line(state.global_step, metrics), file=sys.stderr, flush=True)
-
-
-class RichProgress(TrainerCallback):
-    """step / total, epoch, last loss, last eval metric and ETA, instead of tqdm lines.
-
-    When stderr is not a terminal (a log file, a pipe), it hands over to PlainProgress:
-    a live bar there would write nothing readable until the run ends.
-    """
-
-    def __init__(self, metric: str) -> None:
-        self.metric = metric
-        self.progress: Any = None
-        self.task: Any = None
-        self.plain: PlainProgress | None = None
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:
-            return
-        if not sys.stderr.isatty():
-            self.plain = PlainProgress(self.metric)
-            self.plain.on_train_begin(args, state, control, **kwargs)
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-        from rich.progress import TimeRemainingColumn as Remaining
-
-        self.progress = Progress(
-            TextColumn("[bold]train[/]"),
-            BarColumn(bar_width=20),
-            TextColumn("{task.completed}/{task.total}"),
-            TextColumn("epoch {task.fields[epoch]:.2f}"),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn(f"{self.metric} {{task.fields[score]}}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            Remaining(),
-            console=Console(stderr=True),
-        )
-        self.progress.start()
-        self.task = self.progress.add_task(
-            "train",
-            total=state.max_steps,
-            completed=state.global_step,
-            epoch=state.epoch or 0.0,
-            loss="-",
-            score="-",
-        )
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.progress is not None:
-            self.progress.update(self.task, completed=state.global_step, epoch=state.epoch or 0.0)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.plain is not None:
-            self.plain.on_log(args, state, control, logs=logs, **kwargs)
-        if self.progress is None or not logs:
-            return
-        if "loss" in logs:
-            self.progress.update(self.task, loss=f"{logs['loss']:.4f}")
-        score = _score(self.metric, logs)
-        if score is not None:
-            self.progress.update(self.task, score=f"{score:.4f}")
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        if self.plain is not None:
-            self.plain.on_evaluate(args, state, control, metrics=metrics, **kwargs)
-        if self.progress is None or not metrics:
-            return
-        self.progress.console.print(_eval_line(state.global_step, metrics))
+            shown, score = _shown_metrics(metrics), _score(self.metric, metrics)
+            self._event("eval", state, metrics=shown, score=score)
 
     def on_train_end(self, args, state, control, **kwargs):
-        self.plain = None
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        if self.started is not None:
+            self._event("end", state)
+            self.started = None  # the final evaluation after training is the result's
 
 
 class JsonlLog(TrainerCallback):

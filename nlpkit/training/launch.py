@@ -209,7 +209,7 @@ def launch_requested(processes: int | None, gpus: str | None, nodes: Nodes) -> b
     return processes is not None or gpus is not None or nodes.count > 1
 
 
-def launch_finetune(
+def prepare_launch(
     recipe_path: str,
     overrides: Sequence[str] | None,
     worker_args: Sequence[str],
@@ -218,17 +218,16 @@ def launch_finetune(
     nodes: Nodes,
     overwrite: bool = False,
     resume: bool = False,
-) -> int:
-    """Validate the recipe and output_dir here, then run the workers; their exit status."""
+) -> Launch:
+    """Validate the recipe and output_dir here, once, before N workers start; the launch
+    for this machine, which ``run_launch`` runs (the CLI shows it first)."""
     from nlpkit.recipe.schema import load_recipe
     from nlpkit.training.outputs import check_output_dir
 
     recipe = load_recipe(recipe_path, overrides)
-    check_output_dir(recipe, overwrite, resume)  # fail once, before starting N workers
+    check_output_dir(recipe, overwrite, resume)
     topology = detect_topology(processes, gpus, recipe.training.use_cpu, nodes)
-    launch = build_launch(topology, worker_args)
-    print(f"launching {topology.mode}: {launch.shell()}", file=sys.stderr, flush=True)
-    return run_launch(launch)
+    return build_launch(topology, worker_args)
 
 
 def inside_launch() -> bool:

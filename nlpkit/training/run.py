@@ -4,15 +4,17 @@
     result = finetune("recipes/sst2-minilm.yaml", overrides={"training.epochs": 1})
 
 The recipe is validated before torch or transformers are imported, so a typo
-costs milliseconds. Progress goes to stderr; nothing here prints a table.
+costs milliseconds. Nothing here prints: progress goes to ``report`` as TrainEvents
+(the CLI renders them), else to transformers' own bar and the "nlpkit" logger.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nlpkit.errors import NlpkitError, TrainingError, first_line
 from nlpkit.models.safety import load_policy
@@ -20,7 +22,12 @@ from nlpkit.recipe.schema import Recipe, load_recipe, override_recipe
 from nlpkit.training import outputs
 from nlpkit.training.trainer import final_metrics
 
+if TYPE_CHECKING:
+    from nlpkit.training.callbacks import TrainEvent
+
 Overrides = Sequence[str] | Mapping[str, Any] | None
+Reporter = Callable[["TrainEvent"], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,6 +55,7 @@ def finetune(
     resume: bool = False,
     progress: bool = True,
     callbacks: list | None = None,
+    report: Reporter | None = None,
 ) -> FinetuneResult:
     """Train as the recipe says and save the run; see nlpkit/training/outputs.py for the layout.
 
@@ -55,6 +63,10 @@ def finetune(
     ``overwrite`` replaces a previous run in output_dir; ``resume`` continues its last
     checkpoint, and on a run that already finished trains nothing and returns that run's
     result (``already_finished=True``). ``callbacks`` are extra transformers TrainerCallbacks.
+
+    ``report`` receives a ``TrainEvent`` per step, log, evaluation and message (the CLI
+    renders them). Without it, ``progress`` shows transformers' own bar and sends the
+    messages to the "nlpkit" logger; ``progress=False`` is silent.
     """
     if isinstance(recipe, Recipe):
         recipe = override_recipe(recipe, overrides) if overrides else recipe
@@ -65,13 +77,14 @@ def finetune(
     if resume and checkpoint is None:  # the recipe matches a run that already finished
         return _finished_result(out)
     # A copy goes to the libraries: recipe.yaml is written after them, and must be as given.
-    run = _prepare(recipe.model_copy(deep=True), out, progress, callbacks)
+    say = _Say(report, progress)
+    run = _prepare(recipe.model_copy(deep=True), out, say, callbacks)
     outputs.start_run_folder(recipe, resume)  # only now is a previous run replaced
     resumed = outputs.checkpoint_step(checkpoint) if checkpoint else None
     if checkpoint is not None:
         outputs.truncate_log(out / outputs.LOG_FILE, resumed)
-        _say(progress, f"resuming from {checkpoint.name} (step {resumed})")
-    train_output = _train(run.trainer, checkpoint, out, progress)
+        say(f"resuming from {checkpoint.name} (step {resumed})")
+    train_output = _train(run.trainer, checkpoint, out, say)
     metrics = final_metrics(recipe, run.trainer) if recipe.has_eval else {}
     result = FinetuneResult(
         output_dir=str(out),
@@ -126,11 +139,11 @@ class _Run:
     precision: str
 
 
-def _prepare(recipe: Recipe, out: Path, progress: bool, callbacks: list | None) -> _Run:
+def _prepare(recipe: Recipe, out: Path, say: _Say, callbacks: list | None) -> _Run:
     from transformers import set_seed
 
     from nlpkit.training import data, model, trainer
-    from nlpkit.training.callbacks import JsonlLog, RichProgress
+    from nlpkit.training.callbacks import JsonlLog, ReportProgress
 
     precision = trainer.resolve_precision(recipe)
     raw = data.load_raw(recipe)
@@ -149,8 +162,10 @@ def _prepare(recipe: Recipe, out: Path, progress: bool, callbacks: list | None) 
     }
     args = trainer.training_arguments(recipe, out / outputs.CHECKPOINTS, precision)
     extra = [JsonlLog(out / outputs.LOG_FILE), *(callbacks or [])]
-    if progress:
-        extra.append(RichProgress(recipe.metric))
+    if say.report is not None:
+        extra.append(ReportProgress(say.report, recipe.metric))
+    elif say.progress:
+        args.disable_tqdm = False  # no reporter: the Trainer's own bar, as in any Trainer run
     built = trainer.build_trainer(
         recipe, network, tokenizer, args, encoded["train"], encoded.get("eval"), extra
     )
@@ -159,13 +174,14 @@ def _prepare(recipe: Recipe, out: Path, progress: bool, callbacks: list | None) 
     return _Run(built, tokenizer, rows, trainable, total, precision)
 
 
-def _train(trainer: Any, checkpoint: Path | None, out: Path, progress: bool):
+def _train(trainer: Any, checkpoint: Path | None, out: Path, say: _Say):
     try:
         return trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except NlpkitError:
         raise
     except KeyboardInterrupt:
-        _say(progress, f"stopped at step {trainer.state.global_step}; {_RESUME_HINT.format(out)}")
+        step = trainer.state.global_step
+        say(f"stopped at step {step}; {_RESUME_HINT.format(out)}", logging.WARNING)
         raise
     except Exception as exc:
         step = trainer.state.global_step
@@ -205,8 +221,19 @@ def _save_run(recipe: Recipe, run: _Run, result: FinetuneResult) -> None:
     outputs.remove_checkpoints(out)
 
 
-def _say(enabled: bool, message: str) -> None:
-    if enabled and outputs.is_main_process():
-        from rich.console import Console
+@dataclass
+class _Say:
+    """A run's messages: to the reporter as events, else to the logger (main process only)."""
 
-        Console(stderr=True).print(message)
+    report: Reporter | None
+    progress: bool
+
+    def __call__(self, message: str, level: int = logging.INFO) -> None:
+        if not outputs.is_main_process():
+            return
+        if self.report is not None:
+            from nlpkit.training.callbacks import TrainEvent
+
+            self.report(TrainEvent("message", text=message))
+        elif self.progress:
+            logger.log(level, message)
