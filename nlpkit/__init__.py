@@ -11,13 +11,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from nlpkit.tasks.table import TASKS
+
 __version__ = "0.1.0"
 
+# each task's function (from the task table: plain data, imports nothing heavy), then the rest
 _EXPORTS = {
-    "classify": "nlpkit.tasks.classify",
-    "generate": "nlpkit.tasks.generate",
-    "summarize": "nlpkit.tasks.summarize",
-    "translate": "nlpkit.tasks.translate",
+    **{task.command: f"nlpkit.tasks.{task.module}" for task in TASKS},
     "collect_env": "nlpkit.env",
     "finetune": "nlpkit.training.run",
     "FinetuneResult": "nlpkit.training.run",

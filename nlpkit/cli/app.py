@@ -20,6 +20,7 @@ from nlpkit.cli import recipe as recipe_cli
 from nlpkit.cli import tasks as tasks_cli
 from nlpkit.cli.render import out
 from nlpkit.errors import NlpkitError
+from nlpkit.tasks.table import TASKS
 
 app = typer.Typer(
     name="nlpkit",
@@ -87,11 +88,9 @@ class HelpCommand(TyperCommand):
                 formatter.write_dl(sections[title])
 
 
+# each task's command (from the task table), then the others
 for _name, _command in [
-    ("classify", tasks_cli.classify_cmd),
-    ("generate", tasks_cli.generate_cmd),
-    ("summarize", tasks_cli.summarize_cmd),
-    ("translate", tasks_cli.translate_cmd),
+    *((task.command, getattr(tasks_cli, f"{task.command}_cmd")) for task in TASKS),
     ("env", env_cli.env_cmd),
     ("finetune", finetune_cli.finetune_cmd),
     ("evaluate", finetune_cli.evaluate_cmd),
