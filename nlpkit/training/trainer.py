@@ -102,7 +102,13 @@ def build_trainer(
     callbacks: list | None = None,
 ):
     """The Trainer for this task, with offline metrics and our callbacks only."""
-    from transformers import EarlyStoppingCallback, PrinterCallback, Seq2SeqTrainer, Trainer
+    from transformers import (
+        EarlyStoppingCallback,
+        PrinterCallback,
+        ProgressCallback,
+        Seq2SeqTrainer,
+        Trainer,
+    )
 
     callbacks = list(callbacks or [])
     if recipe.training.early_stopping_patience and args.eval_strategy != "no":
@@ -123,6 +129,8 @@ def build_trainer(
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
+    if trainer.pop_callback(ProgressCallback) is not None:  # the bar is kept, on stderr
+        trainer.add_callback(_bar_only())
     if trainer.model_accepts_loss_kwargs:
         trainer.model_accepts_loss_kwargs = loss_counts_tokens(
             trainer.model, trainer.data_collator, train_dataset
@@ -192,3 +200,15 @@ def _last_evaluation(trainer: Any) -> dict[str, Any] | None:
     if trainer.args.load_best_model_at_end and state.best_global_step != state.global_step:
         return None
     return evaluations[-1]
+
+
+def _bar_only():
+    """transformers' progress bar (stderr) without the log dicts it writes to stdout,
+    which belongs to the caller's results."""
+    from transformers import ProgressCallback
+
+    class BarOnly(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+            return None
+
+    return BarOnly
