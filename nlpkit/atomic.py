@@ -51,6 +51,14 @@ def temp_dir_beside(folder: Path, prefix: str) -> Path:
     return tmp
 
 
+def widen_to_umask(folder: Path) -> None:
+    """Give everything under ``folder`` the permissions the umask gives: libraries that
+    save models (safetensors) write their files 0600, like ``mkstemp``."""
+    mask = umask()
+    for path in [Path(folder), *Path(folder).rglob("*")]:
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 @contextmanager
 def atomic_write(
     path: Path,

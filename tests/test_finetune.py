@@ -292,6 +292,10 @@ def test_lora_saves_adapter_and_a_merged_model_that_agrees(tiny, data_dir, tmp_p
     assert result.adapter_dir == str(run / "adapter")
     written = yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8"))
     assert written["lora"]["modules_to_save"] == ["classifier", "pooler"]  # as the recipe says
+    from nlpkit.atomic import umask
+
+    modes = {p.name: p.stat().st_mode & 0o777 for p in run.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {0o666 & ~umask()}, modes  # safetensors writes 0600
     finished = finetune(path, resume=True)  # the saved recipe still matches: nothing to resume
     assert finished.already_finished and finished.adapter_dir == result.adapter_dir
     again = finetune(path, overwrite=True, progress=False)  # the seed covers the LoRA init too

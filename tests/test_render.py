@@ -130,7 +130,15 @@ def test_written_files_get_the_umask_permissions(
 
     source = tmp_path / "model.gguf"
     source.write_bytes(b"GGUF")
-    build = lambda _source, folder: (folder / "config.json").write_text("{}")  # noqa: E731
+
+    def build(_source, folder):
+        import torch
+        from safetensors.torch import save_file
+
+        (folder / "config.json").write_text("{}")
+        save_file({"w": torch.zeros(1)}, folder / "model.safetensors")  # written 0600
+
     monkeypatch.setenv("NLPKIT_HOME", str(tmp_path / "home"))
     entry = ensure_entry("tiny", source, build, "building")
     assert mode(entry) == dir_mode and mode(entry / "config.json") == file_mode
+    assert mode(entry / "model.safetensors") == file_mode

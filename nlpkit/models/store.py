@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nlpkit.atomic import temp_dir_beside
+from nlpkit.atomic import temp_dir_beside, widen_to_umask
 from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError, first_line
 from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
 
@@ -213,6 +213,7 @@ def ensure_entry(name: str, source: Path, build: Callable[[Path, Path], None], w
     try:
         build(source, partial)
         _write_manifest(partial, source)
+        widen_to_umask(partial)
         _publish(partial, final, source)
     finally:
         shutil.rmtree(partial, ignore_errors=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from nlpkit.atomic import write_text
+from nlpkit.atomic import widen_to_umask, write_text
 from nlpkit.errors import OutputError, TrainingError, UsageError
 from nlpkit.recipe.schema import Recipe
 
@@ -223,6 +223,7 @@ def save_final_model(model: Any, tokenizer: Any, out: Path, lora: bool) -> Path 
             model = model.merge_and_unload()
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        widen_to_umask(staging)
         entries = sorted(staging.iterdir(), key=lambda entry: entry.name == "config.json")
         for entry in entries:
             target = out / entry.name
