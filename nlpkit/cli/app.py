@@ -24,7 +24,9 @@ from nlpkit.tasks.table import TASKS
 
 app = typer.Typer(
     name="nlpkit",
-    help="Hugging Face models as everyday NLP tools: classify, generate, summarize, translate.",
+    help="Hugging Face models as everyday NLP tools: "
+    + ", ".join(task.command for task in TASKS)
+    + ", fine-tune.",
     no_args_is_help=True,
     rich_markup_mode=None,  # plain click help: never cuts an option name at 80 columns
     pretty_exceptions_enable=False,

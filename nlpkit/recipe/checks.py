@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from nlpkit.errors import RecipeError
 from nlpkit.recipe.problems import Problem
+from nlpkit.tasks.table import BY_NAME
 from nlpkit.tasks.table import TASKS as TASK_TABLE
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ def check_recipe(recipe: Recipe, for_training: bool = True) -> list[Problem]:
         *_check_data(recipe, for_training),
         *_check_training(recipe),
     ]
+    if recipe.lora and BY_NAME[recipe.task].peft_task_type is None:
+        problems.append(Problem(("lora",), f"LoRA is not available for {recipe.task}"))
     if recipe.lora and isinstance(recipe.lora.target_modules, str):
         try:
             re.compile(recipe.lora.target_modules)

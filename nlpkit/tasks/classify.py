@@ -13,6 +13,9 @@ from nlpkit.models.resolve import default_model
 from nlpkit.results import Classification, LabelScore
 from nlpkit.tasks.batching import length_sorted_batches, pad_batch, tokenize_truncated
 from nlpkit.tasks.progress import Progress, progress_bar
+from nlpkit.tasks.table import BY_COMMAND
+
+TASK = BY_COMMAND["classify"]
 
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
@@ -36,7 +39,7 @@ def classify(
     """
     items = [texts] if isinstance(texts, str) else list(texts)
     loaded = load_model(
-        "classify", model or default_model("classify"), device, dtype, device_map=device_map
+        TASK.loader, model or default_model(TASK.command), device, dtype, device_map=device_map
     )
     use_threads(threads)
     import torch

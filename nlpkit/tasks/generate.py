@@ -14,6 +14,9 @@ from nlpkit.results import Generation
 from nlpkit.tasks.batching import length_sorted_batches, pad_batch
 from nlpkit.tasks.chat import make_streamer, prompt_ids
 from nlpkit.tasks.progress import Progress, progress_bar
+from nlpkit.tasks.table import BY_COMMAND
+
+TASK = BY_COMMAND["generate"]
 
 
 @quiet_libraries()
@@ -50,8 +53,10 @@ def generate(
     items = [prompts] if isinstance(prompts, str) else list(prompts)
     if stream is not None and len(items) != 1:
         raise UsageError(f"streaming works with one prompt at a time, got {len(items)}")
-    name = model or default_model("generate")
-    loaded = load_model("causal", name, device, dtype, gguf_file=gguf_file, device_map=device_map)
+    name = model or default_model(TASK.command)
+    loaded = load_model(
+        TASK.loader, name, device, dtype, gguf_file=gguf_file, device_map=device_map
+    )
     use_threads(threads)
     prepare_for_batching(loaded)
     options = sampling_options(sample, temperature, top_p, top_k, seed)

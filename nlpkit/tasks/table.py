@@ -18,7 +18,7 @@ class Task:
     command: str  # the CLI command and the Python API function
     module: str  # nlpkit.tasks.<module> holds the function
     loader: str  # the model kind the loader builds: classify | causal | seq2seq
-    peft_task_type: str  # peft.TaskType member for LoRA
+    peft_task_type: str | None  # peft.TaskType member for LoRA; None: no LoRA for this task
     metrics: tuple[str, ...]  # what evaluation reports; the first is the best-model default
     data_fields: tuple[str, ...]  # the recipe's data.* keys that only this task reads
     default_model: str  # the Hub model a user gets with no --model
