@@ -10,13 +10,11 @@ import typer
 
 from nlpkit.cli import options as opt
 from nlpkit.cli.render import out
-from nlpkit.devices import check_device_map, check_device_name
+from nlpkit.cli.task_options import TaskOptions, with_task_options
 from nlpkit.inputs.readers import collect_texts, read_document
-from nlpkit.inputs.stream import TextSource
 from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_GENERATOR
 from nlpkit.models.resolve import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
 
-PROGRESS_MIN_TEXTS = 32
 CLASSIFY_DEFAULT_HELP = (
     f"{BUILTIN_CLASSIFIER} (built in, offline: MiniLM fine-tuned on SST-2 by nlpkit, "
     f"negative/positive); e.g. {DEFAULT_MODELS['classify']} from the Hub"
@@ -28,40 +26,7 @@ GENERATE_DEFAULT_HELP = (
 SUMMARIZE_DEFAULT_HELP = f"{DEFAULT_MODELS['summarize']}; offline: --model {BUILTIN_GENERATOR}"
 
 
-def _texts(texts, input_file, text_column, skip_empty) -> list[str]:
-    return collect_texts(texts or [], input_file, text_column, skip_empty)
-
-
-def _run(task, source: TextSource, format, output, overwrite, title, safety, **options) -> None:
-    """Run ``task`` chunk by chunk over ``source``, writing rows as they are done."""
-    from functools import partial
-
-    from nlpkit.cli.stream_output import run_streaming
-    from nlpkit.models.safety import load_policy
-
-    run = partial(task, **options)  # run_streaming passes progress=, its bar's advance
-    with load_policy(*safety):
-        run_streaming(run, source, format, output, overwrite, title)
-
-
-def _common(
-    device: str,
-    batch_size: int | None,
-    items: list[str],
-    device_map: str | None = None,
-    threads: int | None = None,
-) -> dict:
-    """Keyword arguments every task function takes."""
-    check_device_name(device)
-    check_device_map(device_map, device)
-    common = {"device": device, "progress": len(items) >= PROGRESS_MIN_TEXTS, "threads": threads}
-    if device_map is not None:
-        common["device_map"] = device_map
-    if batch_size is not None:
-        common["batch_size"] = batch_size
-    return common
-
-
+@with_task_options
 def classify_cmd(
     texts: opt.Texts = None,
     model: opt.model_option(CLASSIFY_DEFAULT_HELP) = None,
@@ -74,20 +39,8 @@ def classify_cmd(
             show_default=False,
         ),
     ] = None,
-    input_file: opt.InputFile = None,
-    text_column: opt.TextColumn = None,
-    skip_empty: opt.SkipEmpty = False,
-    keep_columns: opt.KeepColumns = True,
-    device: opt.Device = "auto",
-    device_map: opt.DeviceMap = None,
-    dtype: opt.Dtype = opt.DType.auto,
-    batch_size: opt.BatchSize = None,
-    threads: opt.Threads = None,
-    format: opt.Format = opt.OutputFormat.table,
-    output: opt.Output = None,
-    overwrite: opt.Overwrite = False,
-    trust_remote_code: opt.TrustRemoteCode = False,
-    allow_pickle: opt.AllowPickle = False,
+    *,
+    shared: TaskOptions,
 ) -> None:
     """Label texts with a text-classification model (sentiment by default).
 
@@ -95,24 +48,11 @@ def classify_cmd(
     """
     from nlpkit.tasks.classify import classify
 
-    source = TextSource(texts or [], input_file, text_column, skip_empty, keep_columns=keep_columns)
     names = [name.strip() for name in labels.split(",")] if labels else None
-    _run(
-        classify,
-        source,
-        format,
-        output,
-        overwrite,
-        "classify",
-        (trust_remote_code, allow_pickle),
-        model=model,
-        top_k=top_k,
-        labels=names,
-        dtype=dtype.value,
-        **_common(device, batch_size, [], device_map, threads),
-    )
+    shared.run(classify, texts, "classify", model=model, top_k=top_k, labels=names)
 
 
+@with_task_options
 def generate_cmd(
     prompts: opt.Texts = None,
     model: opt.model_option(GENERATE_DEFAULT_HELP, gguf=True) = None,
@@ -141,20 +81,8 @@ def generate_cmd(
     chat: opt.Chat = None,
     system: opt.System = None,
     gguf_file: opt.GgufFile = None,
-    input_file: opt.InputFile = None,
-    text_column: opt.TextColumn = None,
-    skip_empty: opt.SkipEmpty = False,
-    keep_columns: opt.KeepColumns = True,
-    device: opt.Device = "auto",
-    device_map: opt.DeviceMap = None,
-    dtype: opt.Dtype = opt.DType.auto,
-    batch_size: opt.BatchSize = None,
-    threads: opt.Threads = None,
-    format: opt.Format = opt.OutputFormat.table,
-    output: opt.Output = None,
-    overwrite: opt.Overwrite = False,
-    trust_remote_code: opt.TrustRemoteCode = False,
-    allow_pickle: opt.AllowPickle = False,
+    *,
+    shared: TaskOptions,
 ) -> None:
     """Continue prompts, or answer them with a chat model (greedy unless sampling is asked for).
 
@@ -175,20 +103,15 @@ def generate_cmd(
         chat=chat,
         system=system,
         gguf_file=gguf_file,
-        dtype=dtype.value,
-        **_common(device, batch_size, [], device_map, threads),
     )
-    one_prompt = input_file is None and len(prompts or []) == 1 and prompts != ["-"]
-    streaming = one_prompt and output is None and format == opt.OutputFormat.table
+    one_prompt = shared.input_file is None and len(prompts or []) == 1 and prompts != ["-"]
+    streaming = one_prompt and shared.output is None and shared.format == opt.OutputFormat.table
     if not (streaming and sys.stdout.isatty()):
-        source = TextSource(
-            prompts or [], input_file, text_column, skip_empty, keep_columns=keep_columns
-        )
-        safety = (trust_remote_code, allow_pickle)
-        _run(generate, source, format, output, overwrite, "generate", safety, **options)
+        shared.run(generate, prompts, "generate", **options)
         return
-    with load_policy(trust_remote_code, allow_pickle):
-        generate(_texts(prompts, None, None, skip_empty), stream=_print_piece, **options)
+    texts = collect_texts(prompts or [], None, None, shared.skip_empty)
+    with load_policy(*shared.safety):
+        generate(texts, stream=_print_piece, progress=False, **shared.model_options(), **options)
     out.result(flush=True)  # the reply was shown as it came; a table would repeat it
 
 
@@ -196,6 +119,7 @@ def _print_piece(text: str) -> None:
     out.result(text, end="", flush=True)
 
 
+@with_task_options
 def summarize_cmd(
     texts: Annotated[
         list[str] | None,
@@ -209,20 +133,8 @@ def summarize_cmd(
     max_new_tokens: opt.MaxNewTokens = None,
     num_beams: opt.NumBeams = None,
     gguf_file: opt.GgufFile = None,
-    input_file: opt.InputFile = None,
-    text_column: opt.TextColumn = None,
-    skip_empty: opt.SkipEmpty = False,
-    keep_columns: opt.KeepColumns = True,
-    device: opt.Device = "auto",
-    device_map: opt.DeviceMap = None,
-    dtype: opt.Dtype = opt.DType.auto,
-    batch_size: opt.BatchSize = None,
-    threads: opt.Threads = None,
-    format: opt.Format = opt.OutputFormat.table,
-    output: opt.Output = None,
-    overwrite: opt.Overwrite = False,
-    trust_remote_code: opt.TrustRemoteCode = False,
-    allow_pickle: opt.AllowPickle = False,
+    *,
+    shared: TaskOptions,
 ) -> None:
     """Summarize documents with a seq2seq model (BART, T5...) or a chat model (smollm2).
 
@@ -233,24 +145,11 @@ def summarize_cmd(
 
     check_generation_args(max_new_tokens)
     documents = [read_document(Path(t)) if Path(t).is_file() else t for t in texts or []]
-    source = TextSource(documents, input_file, text_column, skip_empty, keep_columns=keep_columns)
-    _run(
-        summarize,
-        source,
-        format,
-        output,
-        overwrite,
-        "summarize",
-        (trust_remote_code, allow_pickle),
-        model=model,
-        max_new_tokens=max_new_tokens,
-        num_beams=num_beams,
-        gguf_file=gguf_file,
-        dtype=dtype.value,
-        **_common(device, batch_size, [], device_map, threads),
-    )
+    options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams, "gguf_file": gguf_file}
+    shared.run(summarize, documents, "summarize", model=model, **options)
 
 
+@with_task_options
 def translate_cmd(
     texts: opt.Texts = None,
     src: Annotated[str, typer.Option("--src", help="Source language code (ISO 639-1).")] = "en",
@@ -258,20 +157,8 @@ def translate_cmd(
     model: opt.model_option(TRANSLATION_MODEL_TEMPLATE) = None,
     max_new_tokens: opt.MaxNewTokens = None,
     num_beams: opt.NumBeams = None,
-    input_file: opt.InputFile = None,
-    text_column: opt.TextColumn = None,
-    skip_empty: opt.SkipEmpty = False,
-    keep_columns: opt.KeepColumns = True,
-    device: opt.Device = "auto",
-    device_map: opt.DeviceMap = None,
-    dtype: opt.Dtype = opt.DType.auto,
-    batch_size: opt.BatchSize = None,
-    threads: opt.Threads = None,
-    format: opt.Format = opt.OutputFormat.table,
-    output: opt.Output = None,
-    overwrite: opt.Overwrite = False,
-    trust_remote_code: opt.TrustRemoteCode = False,
-    allow_pickle: opt.AllowPickle = False,
+    *,
+    shared: TaskOptions,
 ) -> None:
     """Translate texts with a seq2seq model (opus-mt for the language pair by default).
 
@@ -281,23 +168,9 @@ def translate_cmd(
     from nlpkit.tasks.translate import pick_translation_model, translate
 
     check_generation_args(max_new_tokens)
-    source = TextSource(texts or [], input_file, text_column, skip_empty, keep_columns=keep_columns)
+    source = shared.source(texts)
     source.count()  # bad input fails before the model is named
     name = pick_translation_model(src, tgt, model)
     out.note(f"model: {name}")
-    _run(
-        translate,
-        source,
-        format,
-        output,
-        overwrite,
-        "translate",
-        (trust_remote_code, allow_pickle),
-        src=src,
-        tgt=tgt,
-        model=name,
-        max_new_tokens=max_new_tokens,
-        num_beams=num_beams,
-        dtype=dtype.value,
-        **_common(device, batch_size, [], device_map, threads),
-    )
+    options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams}
+    shared.run(translate, source, "translate", src=src, tgt=tgt, model=name, **options)

@@ -1,0 +1,106 @@
+"""The options every task command shares, declared once.
+
+A task command declares only its own options and takes ``shared: TaskOptions``;
+``@with_task_options`` appends the shared ones to its signature (typer reads the
+signature) and hands them over as one object.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, fields
+from typing import Any
+
+from nlpkit.cli import options as opt
+from nlpkit.devices import check_device_map, check_device_name
+from nlpkit.inputs.stream import TextSource
+
+
+@dataclass
+class TaskOptions:
+    """Input, model placement, output and safety: the same for classify, generate, ..."""
+
+    input_file: opt.InputFile = None
+    text_column: opt.TextColumn = None
+    skip_empty: opt.SkipEmpty = False
+    keep_columns: opt.KeepColumns = True
+    device: opt.Device = "auto"
+    device_map: opt.DeviceMap = None
+    dtype: opt.Dtype = opt.DType.auto
+    batch_size: opt.BatchSize = None
+    threads: opt.Threads = None
+    format: opt.Format = opt.OutputFormat.table
+    output: opt.Output = None
+    overwrite: opt.Overwrite = False
+    trust_remote_code: opt.TrustRemoteCode = False
+    allow_pickle: opt.AllowPickle = False
+
+    def source(self, texts: list[str] | None) -> TextSource:
+        """The texts to process: arguments (or stdin with '-'), or the --input file."""
+        return TextSource(
+            texts or [],
+            self.input_file,
+            self.text_column,
+            self.skip_empty,
+            keep_columns=self.keep_columns,
+        )
+
+    def model_options(self) -> dict[str, Any]:
+        """Keyword arguments every task function takes, checked before any model work."""
+        check_device_name(self.device)
+        check_device_map(self.device_map, self.device)
+        options = {"device": self.device, "dtype": self.dtype.value, "threads": self.threads}
+        if self.device_map is not None:
+            options["device_map"] = self.device_map
+        if self.batch_size is not None:
+            options["batch_size"] = self.batch_size
+        return options
+
+    @property
+    def safety(self) -> tuple[bool, bool]:
+        return self.trust_remote_code, self.allow_pickle
+
+    def run(self, task, texts: list[str] | TextSource | None, title: str, **options) -> None:
+        """Run ``task`` chunk by chunk over the texts, writing rows as they are done."""
+        from functools import partial
+
+        from nlpkit.cli.stream_output import run_streaming
+        from nlpkit.models.safety import load_policy
+
+        source = texts if isinstance(texts, TextSource) else self.source(texts)
+        call = partial(task, **self.model_options(), **options)  # progress= comes per chunk
+        with load_policy(*self.safety):
+            run_streaming(call, source, self.format, self.output, self.overwrite, title)
+
+
+_SHARED = [
+    inspect.Parameter(
+        field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default, annotation=hint
+    )
+    for field, hint in zip(
+        fields(TaskOptions),
+        inspect.get_annotations(TaskOptions, eval_str=True).values(),
+        strict=True,
+    )
+]
+
+
+def with_task_options(command):
+    """Give ``command(..., *, shared: TaskOptions)`` the shared options as CLI parameters."""
+    own = [
+        param
+        for param in inspect.signature(command, eval_str=True).parameters.values()
+        if param.name != "shared"
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        shared = TaskOptions(**{param.name: kwargs.pop(param.name) for param in _SHARED})
+        return command(**kwargs, shared=shared)
+
+    parameters = [*own, *_SHARED]
+    wrapper.__signature__ = inspect.Signature(parameters)
+    wrapper.__annotations__ = {param.name: param.annotation for param in parameters}
+    del wrapper.__wrapped__  # typer must read the new signature, not the command's
+    return wrapper
