@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from nlpkit.cli import options as opt
+from nlpkit.cli.option_groups import LaunchOptions, with_launch_options
 from nlpkit.cli.plan import show_plan
 from nlpkit.cli.render import out, print_mapping
 from nlpkit.tasks.table import TASK_NAMES as TASKS
@@ -18,6 +19,7 @@ RecipeFile = Annotated[
 ]
 
 
+@with_launch_options
 def finetune_cmd(
     recipe: RecipeFile,
     overrides: opt.RecipeOverrides = None,
@@ -30,28 +32,24 @@ def finetune_cmd(
         typer.Option("--resume", help="Continue from the last checkpoint in output_dir."),
     ] = False,
     format: opt.Format = opt.OutputFormat.table,
-    processes: opt.Processes = None,
-    gpus: opt.Gpus = None,
-    nnodes: opt.Nnodes = 1,
-    node_rank: opt.NodeRank = 0,
-    master_addr: opt.MasterAddr = None,
-    master_port: opt.MasterPort = None,
     threads: opt.Threads = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan (as `nlpkit plan`) and stop.")
     ] = False,
     trust_remote_code: opt.TrustRemoteCode = False,
     allow_pickle: opt.AllowPickle = False,
+    *,
+    launch: LaunchOptions,
 ) -> None:
     """Fine-tune a model as a recipe says, then save model, metrics and card to output_dir.
 
     Example: nlpkit finetune recipes/sst2-minilm.yaml --set training.epochs=1 --processes 2
     """
     from nlpkit.devices import use_threads
-    from nlpkit.training.launch import Nodes, inside_launch, launch_requested
+    from nlpkit.training.launch import inside_launch, launch_requested
 
     overrides = with_safety(overrides, trust_remote_code, allow_pickle)
-    nodes = Nodes(nnodes, node_rank, master_addr, master_port)
+    processes, gpus, nodes = launch.processes, launch.gpus, launch.nodes()
     if dry_run:
         show_plan(recipe, overrides, processes, gpus, nodes, format)
         return

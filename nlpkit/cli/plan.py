@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from nlpkit.cli import options as opt
+from nlpkit.cli.option_groups import LaunchOptions, with_launch_options
 from nlpkit.cli.render import print_mapping
 
 RecipeFile = Annotated[
@@ -16,25 +17,19 @@ RecipeFile = Annotated[
 ]
 
 
+@with_launch_options
 def plan_cmd(
     recipe: RecipeFile,
     overrides: opt.RecipeOverrides = None,
-    processes: opt.Processes = None,
-    gpus: opt.Gpus = None,
-    nnodes: opt.Nnodes = 1,
-    node_rank: opt.NodeRank = 0,
-    master_addr: opt.MasterAddr = None,
-    master_port: opt.MasterPort = None,
     format: opt.Format = opt.OutputFormat.table,
+    *,
+    launch: LaunchOptions,
 ) -> None:
     """Show devices, distributed mode, precision, batch sizes, steps and memory; train nothing.
 
     Example: nlpkit plan recipes/sst2-minilm.yaml --processes 2
     """
-    from nlpkit.training.launch import Nodes
-
-    nodes = Nodes(nnodes, node_rank, master_addr, master_port)
-    show_plan(recipe, overrides, processes, gpus, nodes, format)
+    show_plan(recipe, overrides, launch.processes, launch.gpus, launch.nodes(), format)
 
 
 def show_plan(recipe, overrides, processes, gpus, nodes, format: opt.OutputFormat) -> None:

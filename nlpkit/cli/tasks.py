@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from nlpkit.cli import options as opt
+from nlpkit.cli.option_groups import TaskOptions, with_task_options
 from nlpkit.cli.render import out
-from nlpkit.cli.task_options import TaskOptions, with_task_options
 from nlpkit.inputs.readers import collect_texts, read_document
 from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_GENERATOR
 from nlpkit.models.resolve import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE

@@ -1,8 +1,9 @@
-"""The options every task command shares, declared once.
+"""Option groups that several commands share, declared once.
 
-A task command declares only its own options and takes ``shared: TaskOptions``;
-``@with_task_options`` appends the shared ones to its signature (typer reads the
-signature) and hands them over as one object.
+A command declares only its own options and takes the group as one keyword-only
+parameter (``shared: TaskOptions``, ``launch: LaunchOptions``); ``@with_group``
+appends the group's fields to its signature (typer reads the signature) and hands
+them over as one object.
 """
 
 from __future__ import annotations
@@ -74,33 +75,60 @@ class TaskOptions:
             run_streaming(call, source, self.format, self.output, self.overwrite, title)
 
 
-_SHARED = [
-    inspect.Parameter(
-        field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default, annotation=hint
-    )
-    for field, hint in zip(
-        fields(TaskOptions),
-        inspect.get_annotations(TaskOptions, eval_str=True).values(),
-        strict=True,
-    )
-]
+@dataclass
+class LaunchOptions:
+    """Where a run goes: processes, GPUs, nodes (finetune and plan)."""
+
+    processes: opt.Processes = None
+    gpus: opt.Gpus = None
+    nnodes: opt.Nnodes = 1
+    node_rank: opt.NodeRank = 0
+    master_addr: opt.MasterAddr = None
+    master_port: opt.MasterPort = None
+
+    def nodes(self):
+        from nlpkit.training.launch import Nodes
+
+        return Nodes(self.nnodes, self.node_rank, self.master_addr, self.master_port)
 
 
-def with_task_options(command):
-    """Give ``command(..., *, shared: TaskOptions)`` the shared options as CLI parameters."""
-    own = [
-        param
-        for param in inspect.signature(command, eval_str=True).parameters.values()
-        if param.name != "shared"
+def _parameters(group: type) -> list[inspect.Parameter]:
+    hints = inspect.get_annotations(group, eval_str=True)
+    return [
+        inspect.Parameter(
+            field.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=field.default,
+            annotation=hints[field.name],
+        )
+        for field in fields(group)
     ]
 
-    @functools.wraps(command)
-    def wrapper(**kwargs):
-        shared = TaskOptions(**{param.name: kwargs.pop(param.name) for param in _SHARED})
-        return command(**kwargs, shared=shared)
 
-    parameters = [*own, *_SHARED]
-    wrapper.__signature__ = inspect.Signature(parameters)
-    wrapper.__annotations__ = {param.name: param.annotation for param in parameters}
-    del wrapper.__wrapped__  # typer must read the new signature, not the command's
-    return wrapper
+def with_group(group: type, name: str):
+    """Give ``command(..., *, NAME: GROUP)`` the group's fields as CLI parameters."""
+    shared = _parameters(group)
+
+    def decorate(command):
+        own = [
+            param
+            for param in inspect.signature(command, eval_str=True).parameters.values()
+            if param.name != name
+        ]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            values = group(**{param.name: kwargs.pop(param.name) for param in shared})
+            return command(**kwargs, **{name: values})
+
+        parameters = [*own, *shared]
+        wrapper.__signature__ = inspect.Signature(parameters)
+        wrapper.__annotations__ = {param.name: param.annotation for param in parameters}
+        del wrapper.__wrapped__  # typer must read the new signature, not the command's
+        return wrapper
+
+    return decorate
+
+
+with_task_options = with_group(TaskOptions, "shared")
+with_launch_options = with_group(LaunchOptions, "launch")
