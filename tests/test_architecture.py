@@ -10,6 +10,7 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "nlpkit"
 MAX_TOP_LEVEL_MODULES = 8
 MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
 MAX_IMPORT_CHAIN = 8  # modules in the longest chain of import-time (top-of-file) imports (was 9)
 
 
@@ -115,6 +116,17 @@ def test_modules_stay_small():
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert big == {}
+
+
+def test_functions_stay_short():
+    long = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length} lines)"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (length := node.end_lineno - node.lineno + 1) > MAX_FUNCTION_LINES
+    ]
+    assert long == []
 
 
 def test_the_cycle_finder_finds_a_cycle():
