@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from nlpkit.recipe.schema import Recipe
+from nlpkit.tasks.table import BY_NAME
 
 _USAGE = {
     "text-classification": (
@@ -63,9 +64,15 @@ def model_card(recipe: Recipe, summary: dict[str, Any]) -> str:
         "",
         "## Use",
         "",
-        _USAGE[recipe.task].format(dir=out),
+        _usage(recipe.task).format(dir=out),
     ]
     return "\n".join(lines)
+
+
+def _usage(task: str) -> str:
+    """How to use the run: a hand-written example where there is one, else the command."""
+    command = BY_NAME[task].command
+    return _USAGE.get(task) or f"```bash\nnlpkit {command} --model {{dir}} TEXT\n```\n"
 
 
 def _table(head: tuple[str, ...], rows: list[tuple]) -> list[str]:
