@@ -237,9 +237,16 @@ def test_ctrl_c_on_a_real_run(tiny, tmp_path):
     process = subprocess.Popen(
         command, stderr=subprocess.PIPE, text=True, env=subprocess_env(), cwd=tmp_path
     )
-    deadline = time.monotonic() + 120
+    start = time.monotonic()
     while not any(p.stat().st_size > 0 for p in tmp_path.glob(".out.jsonl.*.tmp")):
-        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        if process.poll() is not None or time.monotonic() > start + 120:
+            process.kill()
+            _, err = process.communicate()
+            seen = sorted(p.name for p in tmp_path.iterdir())
+            pytest.fail(
+                f"no partial output to interrupt: exit {process.returncode} after "
+                f"{time.monotonic() - start:.1f} s; files {seen}; stderr {err!r}"
+            )
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
