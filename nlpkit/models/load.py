@@ -21,7 +21,7 @@ from typing import Any
 
 from nlpkit.devices import check_device_map, resolve_device, resolve_dtype
 from nlpkit.errors import ModelLoadError, NlpkitWarning, first_line
-from nlpkit.models.resolve import resolve_model
+from nlpkit.models.resolve import ModelSource, resolve_model
 from nlpkit.models.safety import (
     check_model_folder,
     current_policy,
@@ -159,36 +159,48 @@ def _load(
     device_map: str | None = None,
 ) -> LoadedModel:
     source = resolve_model(name, gguf_file)  # first: an unreachable model fails before imports
+    torch_device = resolve_device(device)  # with a device map: the best device, for the dtype
+    placement = {"device_map": device_map} if device_map else {}
+    dtype_option = {"dtype": resolve_dtype(dtype, torch_device)}
+    model, tokenizer, info = from_pretrained(
+        kind, name, source, trust_remote_code, **dtype_option, **placement
+    )
+    _check_fit(name, model, tokenizer, info)
+    if device_map:  # accelerate placed the layers; inputs go where the first ones are
+        return LoadedModel(name, model.eval(), tokenizer, model.device)
+    model.to(torch_device).eval()
+    return LoadedModel(name, model, tokenizer, torch_device)
+
+
+def from_pretrained(
+    kind: str, name: str, source: ModelSource, trust_remote_code: bool = False, **model_options
+) -> tuple[Any, Any, dict]:
+    """(model, tokenizer, loading info): the one place weights are read, for inference and
+    training alike. Safetensors only and no model code unless the policy allows them; a
+    model of the wrong family is refused before its weights are read."""
     import transformers
 
     set_library_verbosity()
-    torch_device = resolve_device(device)  # with a device map: the best device, for the dtype
-    torch_dtype = resolve_dtype(dtype, torch_device)
-    placement = {"device_map": device_map} if device_map else {}
-    auto_class = getattr(transformers, LOADER_CLASSES[kind])
     check_model_folder(source.path, name)
     safe = pretrained_options(name, trust_remote_code)
     options = {
         "local_files_only": source.local_files_only,
         "trust_remote_code": safe.pop("trust_remote_code"),
     }
+    auto_class = getattr(transformers, LOADER_CLASSES[kind])
     try:
         config = transformers.AutoConfig.from_pretrained(source.path, **options)
         _check_kind(kind, name, config)
         tokenizer = transformers.AutoTokenizer.from_pretrained(source.path, **options)
         model, info = auto_class.from_pretrained(
-            source.path, dtype=torch_dtype, output_loading_info=True, **placement, **options, **safe
+            source.path, output_loading_info=True, **options, **safe, **model_options
         )
     except ModelLoadError:
         raise
     except Exception as exc:  # any failure here means the folder cannot serve this task
         first = explain_load_error(first_line(exc))
         raise ModelLoadError(f"model '{name}': cannot load ({first})") from exc
-    _check_fit(name, model, tokenizer, info)
-    if device_map:  # accelerate placed the layers; inputs go where the first ones are
-        return LoadedModel(name, model.eval(), tokenizer, model.device)
-    model.to(torch_device).eval()
-    return LoadedModel(name, model, tokenizer, torch_device)
+    return model, tokenizer, info
 
 
 def _check_kind(kind: str, name: str, config: Any) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nlpkit.errors import ModelLoadError, RecipeError, first_line
-from nlpkit.models.load import set_library_verbosity
+from nlpkit.errors import RecipeError, first_line
+from nlpkit.models.load import from_pretrained
 from nlpkit.models.resolve import resolve_model
-from nlpkit.models.safety import check_model_folder, explain_load_error, pretrained_options
 from nlpkit.recipe.checks import resolve_model_reference
 from nlpkit.recipe.schema import Recipe
 from nlpkit.tasks.table import BY_NAME, LOADER_CLASSES, TASKS
@@ -19,18 +18,10 @@ AUTO_CLASSES = {task.name: LOADER_CLASSES[task.loader] for task in TASKS}
 def load_for_task(
     task: str, model: str, label_names: list[str] | None = None, trust_remote_code: bool = False
 ) -> tuple[Any, Any]:
-    """(model, tokenizer) for ``task``; a classifier gets ``label_names`` in its config.
-
-    Safetensors only and no model code, unless the load policy or the recipe allows them.
-    """
-    import transformers
-
-    set_library_verbosity()
+    """(model, tokenizer) for ``task``, read by the loader inference uses too; a classifier
+    gets ``label_names`` in its config (a new head when their number differs)."""
     source = resolve_model(resolve_model_reference(model))
-    check_model_folder(source.path, model)
-    safe = pretrained_options(model, trust_remote_code)
-    remote = {"trust_remote_code": safe["trust_remote_code"]}
-    options: dict[str, Any] = {"local_files_only": source.local_files_only, **safe}
+    options: dict[str, Any] = {}
     if task == "text-classification" and label_names:
         options.update(
             num_labels=len(label_names),
@@ -38,15 +29,8 @@ def load_for_task(
             label2id={name: i for i, name in enumerate(label_names)},
             ignore_mismatched_sizes=True,
         )
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(
-            source.path, local_files_only=source.local_files_only, **remote
-        )
-        auto_class = getattr(transformers, AUTO_CLASSES[task])
-        loaded = auto_class.from_pretrained(source.path, **options)
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
-        first = explain_load_error(first_line(exc))
-        raise ModelLoadError(f"model '{model}': cannot load for {task} ({first})") from exc
+    kind = BY_NAME[task].loader
+    loaded, tokenizer, _ = from_pretrained(kind, model, source, trust_remote_code, **options)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2 style models ship without one
     if loaded.config.pad_token_id is None:
