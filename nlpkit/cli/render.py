@@ -126,15 +126,12 @@ def stdout_reader_may_leave() -> Iterator[None]:
 
 
 def format_rows(rows: list[dict[str, Any]], fmt: OutputFormat) -> str:
-    if fmt == OutputFormat.json:
-        return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
-    if fmt == OutputFormat.csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
-        writer.writeheader()
-        writer.writerows({k: _flat(v) for k, v in row.items()} for row in rows)
-        return buffer.getvalue()
-    return "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+    """All rows as one json, jsonl or csv text, written as RowWriter writes them to files."""
+    buffer = io.StringIO()
+    writer = RowWriter(buffer, fmt)
+    writer.write(rows)
+    writer.close()
+    return buffer.getvalue()
 
 
 class RowWriter:
