@@ -81,9 +81,7 @@ def resolve_model(name: str, gguf_file: str | None = None) -> ModelSource:
         return _resolve_path(name, name, gguf_file)
     gguf = find_gguf(name, gguf_file)
     if gguf is not None:
-        from nlpkit.models.store import ensure_converted
-
-        return ModelSource(name, str(ensure_converted(gguf)), local_files_only=True)
+        return _converted(name, gguf)
     stored = find_entry(name)
     if stored is not None:
         return ModelSource(name, str(stored.path), local_files_only=True)
@@ -98,9 +96,7 @@ def _resolve_path(name: str, target: str, gguf_file: str | None) -> ModelSource:
     path = Path(target).expanduser()
     gguf = find_gguf(target, gguf_file)
     if gguf is not None:
-        from nlpkit.models.store import ensure_converted
-
-        return ModelSource(name, str(ensure_converted(gguf)), local_files_only=True)
+        return _converted(name, gguf)
     if path.is_dir():
         return ModelSource(name, str(path.resolve()), local_files_only=True)
     if path.exists():
@@ -108,6 +104,13 @@ def _resolve_path(name: str, target: str, gguf_file: str | None) -> ModelSource:
             f"model '{name}': is a file, expected a model folder or a .gguf file"
         )
     raise _no_such_folder(name)
+
+
+def _converted(name: str, gguf: Path) -> ModelSource:
+    """A GGUF file's transformers folder in the model store, converted on first use."""
+    from nlpkit.models.store import ensure_converted
+
+    return ModelSource(name, str(ensure_converted(gguf)), local_files_only=True)
 
 
 def _no_such_folder(name: str) -> ModelNotFoundError:
