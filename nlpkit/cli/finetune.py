@@ -156,6 +156,16 @@ def evaluate_cmd(
             show_default=False,
         ),
     ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            help="Score with this metric instead of the task's (repeatable): accuracy, f1, "
+            "precision, recall, exact_match, rouge, sacrebleu, chrf, perplexity, an evaluate "
+            "Hub name, or a ./metric.py path.",
+            show_default=False,
+        ),
+    ] = None,
     overrides: opt.RecipeOverrides = None,
     batch_size: opt.BatchSize = None,
     format: opt.Format = opt.OutputFormat.table,
@@ -164,11 +174,11 @@ def evaluate_cmd(
 ) -> None:
     """Evaluate a saved model on a recipe's eval split or a data file; print the metrics.
 
-    Example: nlpkit evaluate --model runs/sst2-minilm --data dev.tsv
+    Example: nlpkit evaluate --model runs/sst2-minilm --data dev.tsv --metric f1
     """
     from nlpkit.training.evaluate import evaluate_model
 
     overrides = with_safety(overrides, trust_remote_code, allow_pickle)
     names = [name.strip() for name in column_names.split(",")] if column_names else None
-    metrics = evaluate_model(model, recipe, data, task, overrides, batch_size, names)
+    metrics = evaluate_model(model, recipe, data, task, overrides, batch_size, names, metric)
     print_mapping(metrics, format, f"evaluate: {model}")

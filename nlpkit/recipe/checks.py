@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nlpkit.errors import RecipeError
+from nlpkit.recipe.metric_names import BUILTIN_METRICS, result_keys
 from nlpkit.recipe.problems import Problem
 from nlpkit.tasks.table import BY_NAME
 from nlpkit.tasks.table import TASKS as TASK_TABLE
@@ -41,6 +42,7 @@ def check_recipe(recipe: Recipe, for_training: bool = True) -> list[Problem]:
         *_check_model(recipe.model),
         *_check_data(recipe, for_training),
         *_check_training(recipe),
+        *_check_metrics(recipe),
     ]
     if recipe.lora and BY_NAME[recipe.task].peft_task_type is None:
         problems.append(Problem(("lora",), f"LoRA is not available for {recipe.task}"))
@@ -153,6 +155,36 @@ def task_columns(recipe: Recipe) -> dict[str, str]:
     return {key: spec for key, spec in specs.items() if spec is not None}
 
 
+def metric_choices(recipe: Recipe) -> list[str] | None:
+    """The keys an evaluation reports, hence the metric_for_best_model choices; None when
+    the recipe lists a metric that is not built in (its keys are known when it runs)."""
+    if recipe.metrics is None:
+        return list(TASK_METRICS[recipe.task])
+    keys = result_keys(recipe.metrics)
+    return None if keys is None else [*keys, "loss"]
+
+
+def _check_metrics(recipe: Recipe) -> list[Problem]:
+    """Each built-in metric scores the task's outputs; a causal LM has only its loss."""
+    if recipe.metrics is None:
+        return []
+    if not recipe.metrics:
+        return [Problem(("metrics",), "lists no metric; remove it for the task's own")]
+    loader = BY_NAME[recipe.task].loader
+    fits = [name for name, spec in BUILTIN_METRICS.items() if loader in spec.loaders]
+    problems = []
+    for index, name in enumerate(recipe.metrics):
+        spec = BUILTIN_METRICS.get(name)
+        if (spec and loader not in spec.loaders) or (not spec and loader == "causal"):
+            problems.append(
+                Problem(
+                    ("metrics", index),
+                    f"{name} does not score {recipe.task}; use {' or '.join(fits)}",
+                )
+            )
+    return problems
+
+
 def _check_training(recipe: Recipe) -> list[Problem]:
     train, problems = recipe.training, []
     if train.eval_strategy != "no" and not recipe.has_eval:
@@ -163,8 +195,9 @@ def _check_training(recipe: Recipe) -> list[Problem]:
                 "add one or set training.eval_strategy: no",
             )
         )
-    if recipe.metric not in TASK_METRICS[recipe.task]:
-        choices = ", ".join(TASK_METRICS[recipe.task])
+    choices = metric_choices(recipe)
+    if choices is not None and recipe.metric not in choices:
+        choices = ", ".join(choices)
         problems.append(
             Problem(
                 ("training", "metric_for_best_model"),

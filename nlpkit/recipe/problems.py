@@ -110,18 +110,18 @@ def _field_path(loc: tuple, root: type[BaseModel], kind: str) -> tuple[tuple, An
             owner = model
             path.append(part)
             field = model.model_fields.get(part)
-            model = _submodel(field.annotation) if field else None
+            model = submodel(field.annotation) if field else None
     return tuple(path), owner
 
 
-def _submodel(annotation: Any) -> type[BaseModel] | None:
+def submodel(annotation: Any) -> type[BaseModel] | None:
     from pydantic import BaseModel
 
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
-            found = _submodel(arg)
+            found = submodel(arg)
             if found:
                 return found
     return None
@@ -130,7 +130,7 @@ def _submodel(annotation: Any) -> type[BaseModel] | None:
 def _message(error: dict, path: tuple, owner: type[BaseModel] | None, root) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key" + _suggest_key(str(path[-1]), owner, root)
+        return "unknown key" + suggest_key(str(path[-1]), owner, root)
     if kind == "missing":
         return "missing required key"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -165,7 +165,7 @@ KNOWN_ALIASES = {
 }
 
 
-def _suggest_key(key: str, owner: type[BaseModel] | None, root: type[BaseModel]) -> str:
+def suggest_key(key: str, owner: type[BaseModel] | None, root: type[BaseModel]) -> str:
     """'(did you mean learning_rate?)', or where a well-spelled key belongs."""
     if owner is None:
         return ""
@@ -175,7 +175,7 @@ def _suggest_key(key: str, owner: type[BaseModel] | None, root: type[BaseModel])
     if close:
         return f" (did you mean {close[0]}?)"
     for section, field in root.model_fields.items():
-        model = _submodel(field.annotation)
+        model = submodel(field.annotation)
         if model is not None and model is not owner and key in model.model_fields:
             return f" (did you mean {section}.{key}?)"
     return f" (valid keys: {', '.join(owner.model_fields)})"

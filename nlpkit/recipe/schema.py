@@ -22,12 +22,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nlpkit.errors import RecipeError
-from nlpkit.recipe.checks import (
-    TASK_FIELDS,
-    TASK_METRICS,
-    check_recipe,
-)
+from nlpkit.recipe.checks import TASK_FIELDS, TASK_METRICS, check_recipe
+from nlpkit.recipe.metric_names import absolute_metric_paths, first_key
 from nlpkit.recipe.problems import Problem, SourceMap, format_problems, schema_problems
+from nlpkit.recipe.search import Space, search_problems
 from nlpkit.tasks.table import TASK_NAMES
 
 Task = Literal[TASK_NAMES]  # the task table's names
@@ -110,6 +108,9 @@ class TrainingConfig(_Section):
     )
     generation_num_beams: int | None = Field(None, gt=0, description="seq2seq eval: beam width")
     use_cpu: bool = Field(False, description="train on the CPU even when a GPU is present")
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+        default_factory=list, description="experiment trackers (transformers' integrations)"
+    )
 
     @field_validator("eval_strategy", "save_strategy", mode="before")
     @classmethod
@@ -145,11 +146,20 @@ class Recipe(_Section):
     output_dir: str = Field(description="where the run is written")
     trust_remote_code: bool = Field(False, description="run Python code shipped with the model")
     allow_pickle: bool = Field(False, description="load pickle (.bin) weights; can run code")
+    metrics: list[str] | None = Field(
+        None, description="evaluate metric names or ./metric paths; default: the task's"
+    )
+    search: dict[str, Space] | None = Field(
+        None, description="`nlpkit tune`: dotted key -> {low, high, log} or [choices]"
+    )
 
     @property
     def metric(self) -> str:
-        """The metric that picks the best checkpoint (without the eval_ prefix)."""
-        return metric_name(self.training.metric_for_best_model or TASK_METRICS[self.task][0])
+        """The metric that picks the best checkpoint (without the eval_ prefix): by default
+        the first the task reports, or the first key of the recipe's ``metrics``."""
+        chosen = self.training.metric_for_best_model
+        default = TASK_METRICS[self.task][0] if self.metrics is None else first_key(self.metrics)
+        return metric_name(chosen or default)
 
     @property
     def has_eval(self) -> bool:
@@ -290,6 +300,8 @@ def resolve_paths(data: dict, base: Path) -> None:
     model = data.get("model")
     if isinstance(model, str) and model.startswith(("./", "../", "~")):
         data["model"] = str(_absolute(model, base))
+    if isinstance(data.get("metrics"), list):
+        data["metrics"] = absolute_metric_paths(data["metrics"], base)
 
 
 def _absolute(value: str, base: Path) -> Path:
@@ -342,6 +354,8 @@ def apply_override(data: dict, key: tuple[str, ...], value: Any, source: SourceM
         node = child
     if isinstance(value, str) and value and (key in _PATH_KEYS or _is_model_folder(key, value)):
         value = str(_absolute(value, Path.cwd()))
+    if key == ("metrics",) and isinstance(value, list):
+        value = absolute_metric_paths(value, Path.cwd())
     node[key[-1]] = value
     source.mark_override(key, f"--set {'.'.join(key)}")
 
@@ -362,7 +376,7 @@ def validate_recipe(
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         raise RecipeError(source.render(schema_problems(exc, data, Recipe))) from None
-    problems = check_recipe(recipe, for_training)
+    problems = check_recipe(recipe, for_training) + search_problems(recipe)
     if problems:
         raise RecipeError(source.render(problems))
     return recipe

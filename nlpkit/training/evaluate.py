@@ -42,15 +42,24 @@ def evaluate_model(
     overrides: Sequence[str] | Mapping[str, Any] | None = None,
     batch_size: int | None = None,
     column_names: list[str] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """Metrics of ``model`` on the eval split (loss, then the task's metrics).
 
     ``column_names`` names the columns of a csv/tsv file without a header row.
+    ``metrics`` replaces the task's metrics (as a recipe's `metrics:` list does):
+    built-in names, `evaluate` Hub names, or local metric scripts by path.
     """
+    if metrics:
+        metric_keys = {"metrics": list(metrics), "training.metric_for_best_model": None}
+        overrides = {**_as_mapping(overrides), **metric_keys}
     plan = evaluation_recipe(model, recipe, data, task, overrides, batch_size, column_names)
     from nlpkit.training import data as datasets_
     from nlpkit.training import model as models
     from nlpkit.training import trainer as trainers
+    from nlpkit.training.named_metrics import load_metrics
+
+    scorers = load_metrics(plan.metrics) if plan.metrics else None
 
     raw = datasets_.load_raw(plan, splits=("eval",), column_hint=_column_names_option)
     if "eval" not in raw:
@@ -68,7 +77,7 @@ def evaluate_model(
     encoded = datasets_.tokenize(plan, tokenizer, raw["eval"], "eval", names)
     with tempfile.TemporaryDirectory(prefix="nlpkit-eval-") as scratch:
         args = trainers.training_arguments(plan, Path(scratch), trainers.resolve_precision(plan))
-        trainer = trainers.build_trainer(plan, network, tokenizer, args, None, encoded)
+        trainer = trainers.build_trainer(plan, network, tokenizer, args, None, encoded, None, scorers)
         metrics = trainers.final_metrics(plan, trainer)
     return {**metrics, "samples": len(encoded)}
 
@@ -89,7 +98,7 @@ def evaluation_recipe(
             f"{model} has no {RECIPE_FILE} from `nlpkit finetune`; "
             "pass --recipe FILE or --data FILE"
         )
-    changes: dict[str, Any] = {".".join(k): v for k, v in parse_overrides(overrides)}
+    changes: dict[str, Any] = _as_mapping(overrides)
     changes.update({"model": str(model), "lora": None, "training.load_best_model_at_end": False})
     if data is not None:
         changes.update({"data.dataset": None, "data.train_file": None, "data.eval_file": str(data)})
@@ -116,6 +125,10 @@ def evaluation_recipe(
     for key, value in parse_overrides(changes):
         apply_override(base, key, value, source)
     return validate_recipe(base, source, for_training=False)
+
+
+def _as_mapping(overrides: Sequence[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    return {".".join(key): value for key, value in parse_overrides(overrides)}
 
 
 def _column_names_option(names: list[str]) -> str:

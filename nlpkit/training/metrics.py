@@ -13,7 +13,7 @@ from typing import Any
 
 
 def accuracy(predictions: Sequence[int], references: Sequence[int]) -> float:
-    _check_lengths(predictions, references)
+    check_lengths(predictions, references)
     if not references:
         return 0.0
     return sum(p == r for p, r in zip(predictions, references, strict=True)) / len(references)
@@ -23,7 +23,7 @@ def f1_macro(
     predictions: Sequence[int], references: Sequence[int], labels: Sequence[int] | None = None
 ) -> float:
     """Unweighted mean of per-label F1; a label never predicted nor present scores 0."""
-    _check_lengths(predictions, references)
+    check_lengths(predictions, references)
     labels = sorted(set(references) | set(predictions)) if labels is None else list(labels)
     if not labels:
         return 0.0
@@ -46,12 +46,15 @@ def classification_metrics(
     }
 
 
-def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+def rouge(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    keys: Sequence[str] = ("rouge1", "rouge2", "rougeL"),
+) -> dict[str, float]:
     """Mean ROUGE-1/2/L F-measure x100, stemmed, as the summarization papers report it."""
     from rouge_score import rouge_scorer
 
-    _check_lengths(predictions, references)
-    keys = ("rouge1", "rouge2", "rougeL")
+    check_lengths(predictions, references)
     scorer = rouge_scorer.RougeScorer(list(keys), use_stemmer=True)
     totals = dict.fromkeys(keys, 0.0)
     for prediction, reference in zip(predictions, references, strict=True):
@@ -66,7 +69,7 @@ def bleu_chrf(predictions: Sequence[str], references: Sequence[str]) -> dict[str
     """Corpus sacreBLEU and chrF (0-100), one reference per prediction."""
     import sacrebleu
 
-    _check_lengths(predictions, references)
+    check_lengths(predictions, references)
     refs = [list(references)]
     return {
         "bleu": sacrebleu.corpus_bleu(list(predictions), refs).score,
@@ -82,29 +85,39 @@ def perplexity(mean_loss: float) -> float:
         return math.inf
 
 
-def _check_lengths(predictions: Sequence[Any], references: Sequence[Any]) -> None:
+def check_lengths(predictions: Sequence[Any], references: Sequence[Any]) -> None:
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
 
 
-def classification_scorer(num_labels: int) -> Callable[[Any], dict[str, float]]:
-    """A Trainer `compute_metrics` for (logits, label ids)."""
+Score = Callable[[list, list], dict[str, float]]  # (predictions, references) -> metrics
+
+
+def classification_scorer(
+    num_labels: int, score: Score | None = None
+) -> Callable[[Any], dict[str, float]]:
+    """A Trainer `compute_metrics` for (logits, label ids); ``score`` replaces the
+    task's own metrics (a recipe's `metrics:` list)."""
 
     def compute(eval_pred) -> dict[str, float]:
         logits, labels = eval_pred.predictions, eval_pred.label_ids
         if isinstance(logits, tuple):
             logits = logits[0]
         predicted = logits.argmax(axis=-1).tolist()
+        if score is not None:
+            return score(predicted, labels.tolist())
         return classification_metrics(predicted, labels.tolist(), num_labels)
 
     return compute
 
 
-def generation_scorer(tokenizer, task: str) -> Callable[[Any], dict[str, float]]:
+def generation_scorer(
+    tokenizer, task: str, score: Score | None = None
+) -> Callable[[Any], dict[str, float]]:
     """A Seq2SeqTrainer `compute_metrics` for generated ids (predict_with_generate)."""
     import numpy as np
 
-    score = rouge if task == "summarization" else bleu_chrf
+    score = score or (rouge if task == "summarization" else bleu_chrf)
 
     def compute(eval_pred) -> dict[str, float]:
         predictions, labels = eval_pred.predictions, eval_pred.label_ids

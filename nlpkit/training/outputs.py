@@ -6,6 +6,7 @@ Layout of ``output_dir``:
     adapter/                                         the LoRA adapter alone (LoRA runs)
     recipe.yaml                                      the fully resolved recipe
     metrics.json  train_log.jsonl  README.md  training_curves.png
+    tensorboard/                                     event files (training.report_to: tensorboard)
     checkpoints/checkpoint-N/                        while training; removed on success
 """
 
@@ -31,6 +32,7 @@ LOG_FILE = "train_log.jsonl"
 CURVES_FILE = "training_curves.png"
 CARD_FILE = "README.md"
 CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"
 ADAPTER = "adapter"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Keys that may change between an interrupted run and its --resume: they do not
@@ -45,6 +47,8 @@ RESUME_SAFE = {
     "training.early_stopping_patience",
     "training.early_stopping_threshold",
     "training.use_cpu",
+    "training.report_to",
+    "search",
     "data.max_eval_samples",
     "trust_remote_code",
     "allow_pickle",

@@ -137,14 +137,18 @@ class _Run:
     trainable: int
     total: int
     precision: str
+    mlflow_run: Any = None  # tracking.mlflow_run_recorder(), when the recipe reports to MLflow
 
 
 def _prepare(recipe: Recipe, out: Path, say: _Say, callbacks: list | None) -> _Run:
     from transformers import set_seed
 
-    from nlpkit.training import data, model, trainer
+    from nlpkit.training import data, model, trainer, tracking
     from nlpkit.training.callbacks import JsonlLog, ReportProgress
+    from nlpkit.training.named_metrics import load_metrics
 
+    tracking.check_trackers(recipe.training.report_to)
+    scorers = load_metrics(recipe.metrics) if recipe.metrics else None  # fails before the model
     precision = trainer.resolve_precision(recipe)
     raw = data.load_raw(recipe)
     names = data.label_names(recipe, raw["train"]) if recipe.task == "text-classification" else None
@@ -162,16 +166,19 @@ def _prepare(recipe: Recipe, out: Path, say: _Say, callbacks: list | None) -> _R
     }
     args = trainer.training_arguments(recipe, out / outputs.CHECKPOINTS, precision)
     extra = [JsonlLog(out / outputs.LOG_FILE), *(callbacks or [])]
+    mlflow_run = tracking.mlflow_run_recorder() if "mlflow" in recipe.training.report_to else None
+    extra += [mlflow_run] if mlflow_run else []
     if say.report is not None:
         extra.append(ReportProgress(say.report, recipe.metric))
     elif say.progress:
         args.disable_tqdm = False  # no reporter: the Trainer's own bar, as in any Trainer run
     built = trainer.build_trainer(
-        recipe, network, tokenizer, args, encoded["train"], encoded.get("eval"), extra
+        recipe, network, tokenizer, args, encoded["train"], encoded.get("eval"), extra, scorers
     )
+    tracking.place_logs(built, out, outputs.TENSORBOARD)
     trainable, total = model.trainable_parameters(network)
     rows = {split: len(ds) for split, ds in encoded.items()}
-    return _Run(built, tokenizer, rows, trainable, total, precision)
+    return _Run(built, tokenizer, rows, trainable, total, precision, mlflow_run)
 
 
 def _train(trainer: Any, checkpoint: Path | None, out: Path, say: _Say):
@@ -219,6 +226,10 @@ def _save_run(recipe: Recipe, run: _Run, result: FinetuneResult) -> None:
     outputs.write_text(out / outputs.CARD_FILE, card.model_card(recipe, summary))
     card.plot_curves(trainer.state.log_history, recipe.metric, out / outputs.CURVES_FILE)
     outputs.remove_checkpoints(out)
+    if run.mlflow_run is not None:
+        from nlpkit.training.tracking import log_artifacts
+
+        log_artifacts(run.mlflow_run.run_id, [out / outputs.CARD_FILE, out / outputs.METRICS_FILE])
 
 
 @dataclass

@@ -72,7 +72,8 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         # Trainer's default (True) costs a graph traversal per step and warns per rank.
         ddp_find_unused_parameters=False,
         disable_tqdm=True,
-        report_to="none",
+        report_to=list(train.report_to) or "none",
+        run_name=Path(recipe.output_dir).name,
     )
     if recipe.task not in SEQ2SEQ_TASKS:
         return _build(TrainingArguments, options)
@@ -100,8 +101,10 @@ def build_trainer(
     train_dataset: Any = None,
     eval_dataset: Any = None,
     callbacks: list | None = None,
+    metrics: list | None = None,
 ):
-    """The Trainer for this task, with offline metrics and our callbacks only."""
+    """The Trainer for this task, with our callbacks and the trackers the recipe names;
+    scored by the task's offline metrics, or by ``metrics`` (named_metrics.load_metrics)."""
     from transformers import (
         EarlyStoppingCallback,
         PrinterCallback,
@@ -125,7 +128,7 @@ def build_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         data_collator=collator(recipe.task, tokenizer, model),
-        compute_metrics=_scorer(recipe, tokenizer, model),
+        compute_metrics=_scorer(recipe, tokenizer, model, metrics),
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
@@ -167,11 +170,16 @@ def loss_counts_tokens(model: Any, collate: Any, dataset: Any) -> bool:
     return not torch.isclose(plain.float(), scaled.float(), rtol=1e-3).item()
 
 
-def _scorer(recipe: Recipe, tokenizer: Any, model: Any):
+def _scorer(recipe: Recipe, tokenizer: Any, model: Any, metrics: list | None):
+    from functools import partial
+
+    from nlpkit.training.named_metrics import score
+
+    named = partial(score, metrics) if metrics else None
     if recipe.task == "text-classification":
-        return classification_scorer(model.config.num_labels)
+        return classification_scorer(model.config.num_labels, named)
     if recipe.task in SEQ2SEQ_TASKS:
-        return generation_scorer(tokenizer, recipe.task)
+        return generation_scorer(tokenizer, recipe.task, named)
     return None  # causal LM: perplexity comes from eval_loss
 
 
