@@ -22,6 +22,8 @@ _EXPORTS = {
     "finetune": "nlpkit.training.run",
     "FinetuneResult": "nlpkit.training.run",
     "evaluate_model": "nlpkit.training.evaluate",
+    "tune": "nlpkit.training.tune",
+    "TuneResult": "nlpkit.training.tune",
     "load_recipe": "nlpkit.recipe.schema",
     "Recipe": "nlpkit.recipe.schema",
     "Classification": "nlpkit.results",

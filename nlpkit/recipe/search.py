@@ -88,7 +88,9 @@ def _unknown_key(path: tuple[str, ...], root: type[BaseModel]) -> str | None:
         if model is None or part not in model.model_fields or part in NOT_SEARCHABLE:
             owner = model if model is not None else root
             section = "".join(f"{name}." for name in path[:depth])
-            hint = suggest_key(part, owner, root).replace("did you mean ", "did you mean " + section)
+            hint = suggest_key(part, owner, root).replace(
+                "did you mean ", "did you mean " + section
+            )
             return f"unknown key {section}{part}{hint}"
         model = submodel(model.model_fields[part].annotation)
     if model is not None:

@@ -39,7 +39,7 @@ class TrainEvent:
 Reporter = Callable[[TrainEvent], None]
 
 
-def _score(metric: str, logs: dict) -> float | None:
+def metric_score(metric: str, logs: dict) -> float | None:
     """The recipe's metric in an eval log; perplexity comes from the eval loss."""
     score = logs.get(f"eval_{metric}")
     if score is None and metric == "perplexity" and "eval_loss" in logs:
@@ -89,7 +89,7 @@ class ReportProgress(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if self.started is not None and metrics:
-            shown, score = _shown_metrics(metrics), _score(self.metric, metrics)
+            shown, score = _shown_metrics(metrics), metric_score(self.metric, metrics)
             self._event("eval", state, metrics=shown, score=score)
 
     def on_train_end(self, args, state, control, **kwargs):

@@ -77,7 +77,9 @@ def evaluate_model(
     encoded = datasets_.tokenize(plan, tokenizer, raw["eval"], "eval", names)
     with tempfile.TemporaryDirectory(prefix="nlpkit-eval-") as scratch:
         args = trainers.training_arguments(plan, Path(scratch), trainers.resolve_precision(plan))
-        trainer = trainers.build_trainer(plan, network, tokenizer, args, None, encoded, None, scorers)
+        trainer = trainers.build_trainer(
+            plan, network, tokenizer, args, None, encoded, None, scorers
+        )
         metrics = trainers.final_metrics(plan, trainer)
     return {**metrics, "samples": len(encoded)}
 

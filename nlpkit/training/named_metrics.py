@@ -37,9 +37,12 @@ def load_metrics(names: Sequence[str]) -> list[NamedMetric]:
 def score(metrics: Sequence[NamedMetric], predictions: list, references: list) -> dict[str, float]:
     """Every metric's numbers under its keys; a key two metrics share gets their names."""
     results = [(m.name, m.compute(predictions, references)) for m in metrics]
-    own = [(name, [key for key, value in result.items() if _is_number(value)]) for name, result in results]
+    own = [
+        (name, [key for key, value in result.items() if _is_number(value)])
+        for name, result in results
+    ]
     merged: dict[str, float] = {}
-    for (name, result), (_, keys) in zip(results, combined_keys(own), strict=True):
+    for (_, result), (_, keys) in zip(results, combined_keys(own), strict=True):
         merged.update({shown: float(result[key]) for key, shown in keys.items()})
     return merged
 
@@ -80,7 +83,8 @@ def _sklearn(name: str, predictions: list, references: list) -> dict[str, float]
 
 def _exact_match(predictions: list, references: list) -> float:
     offline.check_lengths(predictions, references)
-    matches = sum(str(p).strip() == str(r).strip() for p, r in zip(predictions, references))
+    pairs = zip(predictions, references, strict=True)
+    matches = sum(str(p).strip() == str(r).strip() for p, r in pairs)
     return matches / max(len(references), 1)
 
 
@@ -89,7 +93,9 @@ def _from_evaluate(name: str) -> Compute:
         raise RecipeError(f"metrics: no such metric folder or script: {name}", param="metrics")
     if not is_metric_path(name):
         _check_hub(name)
-    require_package("evaluate", f'the metric {name} loads through `evaluate`: pip install "evaluate"')
+    require_package(
+        "evaluate", f'the metric {name} loads through `evaluate`: pip install "evaluate"'
+    )
     import evaluate
 
     try:

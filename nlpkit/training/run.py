@@ -143,7 +143,7 @@ class _Run:
 def _prepare(recipe: Recipe, out: Path, say: _Say, callbacks: list | None) -> _Run:
     from transformers import set_seed
 
-    from nlpkit.training import data, model, trainer, tracking
+    from nlpkit.training import data, model, tracking, trainer
     from nlpkit.training.callbacks import JsonlLog, ReportProgress
     from nlpkit.training.named_metrics import load_metrics
 
