@@ -67,11 +67,29 @@ def plan_rows(result: Any) -> dict[str, Any]:
             f"{key} {human_bytes(value)}" for key, value in memory.items() if key != "total"
         )
         rows["memory per device (est.)"] = f"{human_bytes(memory['total'])} ({parts})"
+    if result.search_keys:
+        rows["search"] = search_row(result.search_keys, result.steps_per_trial)
     if result.launch_command:
         rows["launch"] = result.launch_command
     for index, note in enumerate(result.notes, 1):
         rows[f"note {index}"] = note
     return rows
+
+
+def search_row(keys: list[str], steps: list[int] | None) -> str:
+    """The cost of `nlpkit tune`: trials x steps per trial."""
+    from nlpkit.training.tune import DEFAULT_TRIALS
+
+    varied = ", ".join(keys)
+    if steps is None:
+        return f"{varied}; steps per trial unknown"
+    low, high = steps
+    per_trial = f"{low:,}" if low == high else f"{low:,}-{high:,}"
+    total = f"{DEFAULT_TRIALS * low:,}" + ("" if low == high else f"-{DEFAULT_TRIALS * high:,}")
+    return (
+        f"{varied}: trials x {per_trial} steps "
+        f"(nlpkit tune --trials {DEFAULT_TRIALS}: {total} steps)"
+    )
 
 
 def _or_unknown(value: int | None) -> str:

@@ -12,6 +12,7 @@ import typer
 from nlpkit.cli import options as opt
 from nlpkit.cli.finetune import RecipeFile
 from nlpkit.cli.render import out, print_mapping
+from nlpkit.training.tune import DEFAULT_TRIALS
 
 
 def tune_cmd(
@@ -19,7 +20,7 @@ def tune_cmd(
     trials: Annotated[
         int,
         typer.Option("--trials", min=1, help="Trials in all (a resumed search counts its own)."),
-    ] = 10,
+    ] = DEFAULT_TRIALS,
     timeout: Annotated[
         float | None,
         typer.Option("--timeout", min=1, help="Start no new trial after this many seconds."),

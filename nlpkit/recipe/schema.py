@@ -25,7 +25,7 @@ from nlpkit.errors import RecipeError
 from nlpkit.recipe.checks import TASK_FIELDS, TASK_METRICS, check_recipe
 from nlpkit.recipe.metric_names import absolute_metric_paths, first_key
 from nlpkit.recipe.problems import Problem, SourceMap, format_problems, schema_problems
-from nlpkit.recipe.search import Space, search_problems
+from nlpkit.recipe.search import search_problems
 from nlpkit.tasks.table import TASK_NAMES
 
 Task = Literal[TASK_NAMES]  # the task table's names
@@ -149,7 +149,7 @@ class Recipe(_Section):
     metrics: list[str] | None = Field(
         None, description="evaluate metric names or ./metric paths; default: the task's"
     )
-    search: dict[str, Space] | None = Field(
+    search: dict[str, Any] | None = Field(
         None, description="`nlpkit tune`: dotted key -> {low, high, log} or [choices]"
     )
 

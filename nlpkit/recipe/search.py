@@ -59,10 +59,19 @@ def key_path(key: str) -> tuple[str, ...]:
     return tuple(key.split("."))
 
 
+def spaces(recipe: Recipe) -> dict[str, Space]:
+    """The search block of a validated recipe, each key's space parsed."""
+    return {key: _parse(value) for key, value in (recipe.search or {}).items()}
+
+
+def _parse(value: Any) -> Space:
+    return list(value) if isinstance(value, list) else SearchRange.model_validate(value)
+
+
 def search_problems(recipe: Recipe) -> list[Problem]:
-    """Unknown keys (with a did-you-mean), empty choices, and values their key refuses."""
+    """Unknown keys (with a did-you-mean), malformed ranges, and values their key refuses."""
     problems: list[Problem] = []
-    for key, space in (recipe.search or {}).items():
+    for key, value in (recipe.search or {}).items():
         where = ("search", key)
         unknown = _unknown_key(key_path(key), type(recipe))
         if unknown:
@@ -70,6 +79,11 @@ def search_problems(recipe: Recipe) -> list[Problem]:
             continue
         if key_path(key)[0] == "lora" and recipe.lora is None:
             problems.append(Problem(where, "the recipe has no lora section to vary"))
+            continue
+        try:
+            space = _parse(value)
+        except ValidationError as exc:
+            problems.append(Problem(where, _range_problem(exc, value)))
             continue
         values = [space.low, space.high] if isinstance(space, SearchRange) else space
         if not values:
@@ -80,6 +94,22 @@ def search_problems(recipe: Recipe) -> list[Problem]:
             for message in _refused(recipe, key, value)
         ]
     return problems
+
+
+def _range_problem(exc: ValidationError, value: Any) -> str:
+    if not isinstance(value, dict):
+        return f"expected {{low, high, log}} or a list of choices, got {value!r}"
+    messages = []
+    for error in exc.errors():
+        key = ".".join(map(str, error["loc"]))
+        if error["type"] == "missing":
+            messages.append(f"a range needs {key}")
+        elif error["type"] == "extra_forbidden":
+            messages.append(f"unknown key {key} (a range has low, high, log, step)")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            messages.append(f"{key}: {message}" if key else message)
+    return "; ".join(messages)
 
 
 def _unknown_key(path: tuple[str, ...], root: type[BaseModel]) -> str | None:

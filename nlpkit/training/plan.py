@@ -92,6 +92,8 @@ class Plan:
     memory_per_device: dict[str, int] | None
     launch_command: str | None
     notes: list[str] = field(default_factory=list)
+    search_keys: list[str] = field(default_factory=list)  # what `nlpkit tune` varies
+    steps_per_trial: list[int] | None = None  # fewest and most steps a trial can take
 
 
 def plan(
@@ -121,6 +123,7 @@ def plan(
     notes = [note] if note else []
     steps, total = _steps(recipe, rows, batch, topology.world_size)
     model = _model_facts(recipe, precision, notes) if inspect_model else (None, None, None)
+    trial_steps = search_steps(recipe, topology)
     launch = None
     if launch_requested(processes, gpus, nodes or Nodes()):
         args = [source, *_set_args(overrides)]
@@ -147,7 +150,43 @@ def plan(
         memory_per_device=model[2],
         launch_command=launch,
         notes=notes,
+        search_keys=list(recipe.search or {}),
+        steps_per_trial=trial_steps,
     )
+
+
+STEP_KEYS = (
+    "training.batch_size",
+    "training.epochs",
+    "training.max_steps",
+    "training.gradient_accumulation_steps",
+    "data.max_train_samples",
+)
+
+
+def search_steps(recipe: Recipe, topology: Topology) -> list[int] | None:
+    """[fewest, most] training steps of one `nlpkit tune` trial: the search keys that change
+    the step count, at each choice or bound; None without a search or a row count."""
+    from itertools import product
+
+    from nlpkit.recipe.schema import validate_recipe
+    from nlpkit.recipe.search import SearchRange, spaces, with_values
+
+    if not recipe.search:
+        return None
+    varied = {key: space for key, space in spaces(recipe).items() if key in STEP_KEYS}
+    options = [
+        [space.low, space.high] if isinstance(space, SearchRange) else space
+        for space in varied.values()
+    ]
+    steps = []
+    for values in product(*options):
+        values = dict(zip(varied, values, strict=True))
+        variant = validate_recipe(with_values(recipe.resolved(), values))
+        batch = _batch(variant, topology)
+        steps.append(_steps(variant, train_rows(variant)[0], batch, topology.world_size)[1])
+    known = [count for count in steps if count is not None]
+    return [min(known), max(known)] if known else None
 
 
 def _set_args(overrides: Sequence[str] | Mapping[str, Any] | None) -> list[str]:

@@ -30,7 +30,7 @@ from typing import Any, Literal
 from nlpkit.atomic import write_text
 from nlpkit.errors import RecipeError, TrainingError, UsageError
 from nlpkit.recipe.schema import Recipe, load_recipe, override_recipe, validate_recipe
-from nlpkit.recipe.search import SearchRange, with_values
+from nlpkit.recipe.search import SearchRange, spaces, with_values
 from nlpkit.training.tracking import require_package
 
 STUDY_FILE, TRIALS_CSV, TRIALS_PLOT, BEST_RECIPE, TRIALS_DIR = (
@@ -41,6 +41,7 @@ STUDY_FILE, TRIALS_CSV, TRIALS_PLOT, BEST_RECIPE, TRIALS_DIR = (
     "trials",
 )
 STUDY_NAME = "nlpkit-tune"
+DEFAULT_TRIALS = 10
 LOWER_IS_BETTER = ("loss", "perplexity")
 
 
@@ -74,7 +75,7 @@ class TuneResult:
 
 def tune(
     recipe: str | Path | Recipe,
-    trials: int = 10,
+    trials: int = DEFAULT_TRIALS,
     timeout: float | None = None,
     output_dir: str | Path | None = None,
     overrides: Sequence[str] | Mapping[str, Any] | None = None,
@@ -163,7 +164,7 @@ def _check_same_search(study, recipe: Recipe, out: Path) -> None:
 def _space_data(recipe: Recipe) -> dict[str, Any]:
     return {
         key: space.model_dump() if isinstance(space, SearchRange) else space
-        for key, space in (recipe.search or {}).items()
+        for key, space in spaces(recipe).items()
     }
 
 
@@ -193,7 +194,7 @@ class _Objective:
 
         from nlpkit.training.run import finetune
 
-        params = {key: _suggest(trial, key, space) for key, space in self.recipe.search.items()}
+        params = {key: _suggest(trial, key, space) for key, space in spaces(self.recipe).items()}
         folder = self.out / TRIALS_DIR / f"trial-{trial.number}"
         data = with_values(self.recipe.resolved(), {**params, "output_dir": str(folder)})
         recipe = validate_recipe(data)
