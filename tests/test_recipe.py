@@ -289,6 +289,7 @@ def test_keys_table_has_a_row_per_key():
     rows = [line.split(" | ")[0].strip("| `") for line in keys_table().splitlines()[2:]]
     sections = {"data": DataConfig, "training": TrainingConfig, "lora": LoraConfig}
     expected = ["task", "model", "output_dir", "trust_remote_code", "allow_pickle"]
+    expected += ["metrics", "search"]
     expected += [f"{name}.{key}" for name, model in sections.items() for key in model.model_fields]
     assert rows == expected
 

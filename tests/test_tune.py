@@ -142,10 +142,13 @@ def test_pruning_stops_a_trial_that_trails():
 
     trial = Trial()
     callback = _pruning_callback(trial, "accuracy")
-    state = SimpleNamespace(global_step=2, is_world_process_zero=True)
+    state = SimpleNamespace(global_step=2, max_steps=6, is_world_process_zero=True)
     control = SimpleNamespace(should_training_stop=False)
     callback.on_evaluate(None, state, control, metrics={"eval_accuracy": 0.5})
-    assert trial.reports == [(0.5, 2)] and not control.should_training_stop
+    callback.on_evaluate(None, state, control, metrics={"eval_accuracy": 0.4})
+    assert trial.reports == [(0.5, 2), (0.4, 2)]
+    assert not control.should_training_stop  # the first half of a trial is never pruned
+    state.global_step = 3
     callback.on_evaluate(None, state, control, metrics={"eval_accuracy": 0.4})
     assert control.should_training_stop and callback.pruned
 

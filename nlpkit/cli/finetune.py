@@ -117,6 +117,18 @@ def finetune_summary(result: Any) -> dict[str, Any]:
     return rows
 
 
+MetricNames = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metric",
+        help="Score with this metric instead of the task's (repeatable): accuracy, f1, "
+        "precision, recall, exact_match, rouge, sacrebleu, chrf, perplexity, an evaluate "
+        "Hub name, or a ./metric.py path.",
+        show_default=False,
+    ),
+]
+
+
 def evaluate_cmd(
     model: Annotated[
         str,
@@ -156,16 +168,7 @@ def evaluate_cmd(
             show_default=False,
         ),
     ] = None,
-    metric: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--metric",
-            help="Score with this metric instead of the task's (repeatable): accuracy, f1, "
-            "precision, recall, exact_match, rouge, sacrebleu, chrf, perplexity, an evaluate "
-            "Hub name, or a ./metric.py path.",
-            show_default=False,
-        ),
-    ] = None,
+    metric: MetricNames = None,
     overrides: opt.RecipeOverrides = None,
     batch_size: opt.BatchSize = None,
     format: opt.Format = opt.OutputFormat.table,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from nlpkit.cli import options as opt
-from nlpkit.cli.finetune import RecipeFile
+from nlpkit.cli.plan import RecipeFile
 from nlpkit.cli.render import out, print_mapping
 from nlpkit.training.tune import DEFAULT_TRIALS
 

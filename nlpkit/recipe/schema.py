@@ -109,7 +109,7 @@ class TrainingConfig(_Section):
     generation_num_beams: int | None = Field(None, gt=0, description="seq2seq eval: beam width")
     use_cpu: bool = Field(False, description="train on the CPU even when a GPU is present")
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
-        default_factory=list, description="experiment trackers (transformers' integrations)"
+        [], description="experiment trackers (transformers' integrations)"
     )
 
     @field_validator("eval_strategy", "save_strategy", mode="before")

@@ -6,11 +6,12 @@
 
 Each trial is `finetune` on the recipe with the trial's values set (the recipe's
 `search:` block names the keys and ranges), so LoRA, the task's metrics, the
-callbacks and the run folder work as in any run; Optuna only proposes values,
-prunes a trial whose intermediate evaluation trails the median, and keeps the
-study in SQLite. Optuna rather than ``Trainer.hyperparameter_search``: that one
-rebuilds only the model and varies only TrainingArguments, so ``lora.r`` or
-``data.max_length`` could not be searched and nlpkit's run would be bypassed.
+callbacks and the run folder work as in any run. Optuna proposes the values (TPE),
+prunes a trial whose evaluation in its second half trails the median of earlier
+trials at that step, and keeps the study in SQLite. Optuna directly rather than
+``Trainer.hyperparameter_search``: that one rebuilds only the model and varies only
+TrainingArguments, so ``lora.r`` or ``data.max_length`` could not be searched, and
+nlpkit's run (data, LoRA, callbacks, saved folder) would be bypassed.
 
 The output folder holds ``study.db`` (a killed search resumes from it: finished
 trials are kept, the interrupted one runs again), ``trials.csv``, ``trials.png``
@@ -25,13 +26,14 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from nlpkit.atomic import write_text
 from nlpkit.errors import RecipeError, TrainingError, UsageError
-from nlpkit.recipe.schema import Recipe, load_recipe, override_recipe, validate_recipe
-from nlpkit.recipe.search import SearchRange, spaces, with_values
 from nlpkit.training.tracking import require_package
+
+if TYPE_CHECKING:  # the CLI reads DEFAULT_TRIALS at start-up: pydantic loads on first use
+    from nlpkit.recipe.schema import Recipe
 
 STUDY_FILE, TRIALS_CSV, TRIALS_PLOT, BEST_RECIPE, TRIALS_DIR = (
     "study.db",
@@ -108,6 +110,8 @@ def tune(
 
 
 def _search_recipe(recipe: str | Path | Recipe, overrides) -> Recipe:
+    from nlpkit.recipe.schema import Recipe, load_recipe, override_recipe
+
     if isinstance(recipe, Recipe):
         recipe = override_recipe(recipe, overrides) if overrides else recipe
     else:
@@ -148,7 +152,7 @@ def _open_study(recipe: Recipe, out: Path):
 def _check_same_search(study, recipe: Recipe, out: Path) -> None:
     import json
 
-    space = json.dumps(_space_data(recipe), sort_keys=True)
+    space = json.dumps(recipe.search, sort_keys=True)
     saved = study.user_attrs.get("search")
     if saved is None:
         study.set_user_attr("search", space)
@@ -159,13 +163,6 @@ def _check_same_search(study, recipe: Recipe, out: Path) -> None:
             "pass another output_dir, or delete the folder to start over",
             param="output_dir",
         )
-
-
-def _space_data(recipe: Recipe) -> dict[str, Any]:
-    return {
-        key: space.model_dump() if isinstance(space, SearchRange) else space
-        for key, space in spaces(recipe).items()
-    }
 
 
 def _retry_interrupted(study) -> None:
@@ -192,6 +189,8 @@ class _Objective:
     def __call__(self, trial) -> float:
         import optuna
 
+        from nlpkit.recipe.schema import validate_recipe
+        from nlpkit.recipe.search import spaces, with_values
         from nlpkit.training.run import finetune
 
         params = {key: _suggest(trial, key, space) for key, space in spaces(self.recipe).items()}
@@ -223,6 +222,8 @@ class _Objective:
 
 
 def _suggest(trial, key: str, space) -> Any:
+    from nlpkit.recipe.search import SearchRange
+
     if not isinstance(space, SearchRange):
         return trial.suggest_categorical(key, space)
     if space.is_int:
@@ -239,7 +240,9 @@ def _best_value(study, value: float) -> float:
 
 
 def _pruning_callback(trial, metric: str):
-    """Reports each evaluation to the trial; stops training when Optuna prunes it."""
+    """Reports each evaluation to the trial; stops training when Optuna prunes it, which it
+    may do from the trial's second half on: early evaluations (warm-up, a LoRA still near
+    its start) say little about where a learning rate ends."""
     from transformers import TrainerCallback
 
     from nlpkit.training.callbacks import metric_score
@@ -252,7 +255,7 @@ def _pruning_callback(trial, metric: str):
             if score is None or not state.is_world_process_zero:
                 return
             trial.report(score, state.global_step)
-            if trial.should_prune():
+            if 2 * state.global_step >= state.max_steps and trial.should_prune():
                 self.pruned = control.should_training_stop = True
 
     return Pruning()
@@ -302,6 +305,9 @@ def _write_outputs(recipe: Recipe, study, out: Path, resumed: int) -> TuneResult
 
 def write_best_recipe(recipe: Recipe, params: dict[str, Any], path: Path, score: str) -> Recipe:
     """The recipe with the best values and no search block, validated, then written."""
+    from nlpkit.recipe.schema import validate_recipe
+    from nlpkit.recipe.search import with_values
+
     best = validate_recipe(with_values(recipe.resolved(), params))
     values = ", ".join(f"{key}={value}" for key, value in params.items())
     head = f"# nlpkit tune: the best trial ({score}): {values}\n# Run it: nlpkit finetune {path}\n"
