@@ -70,6 +70,8 @@ def main() -> None:
         print("|---|---|---|---|---|")
         for row in result.trials:
             value = "—" if row["value"] is None else f"{row['value']:.4f}"
+            if row["state"] == "pruned":
+                value = f"pruned at step {row['last_step']} ({value})"
             cells = [row["trial"] + 1, f"{row['training.learning_rate']:.2e}", row["state"]]
             print("| " + " | ".join(str(cell) for cell in [*cells, value, row["seconds"]]) + " |")
         best = result.best_params["training.learning_rate"]

@@ -95,7 +95,7 @@ def tune(
     require_package("optuna", 'hyper-parameter search needs it: pip install "nlpkit[tune]"')
     out = Path(output_dir) if output_dir else Path(f"{base.output_dir}-tune")
     out.mkdir(parents=True, exist_ok=True)
-    study = _open_study(base, out)
+    study = _open_study(base, out, trials)
     done = _finished(study)
     objective = _Objective(base, out, trials, report)
     if len(done) < trials:
@@ -130,7 +130,7 @@ def direction(recipe: Recipe) -> str:
     return "minimize" if recipe.metric in LOWER_IS_BETTER else "maximize"
 
 
-def _open_study(recipe: Recipe, out: Path):
+def _open_study(recipe: Recipe, out: Path, trials: int):
     """The study in out/study.db: new, or the one an earlier call left (same search only)."""
     import optuna
 
@@ -143,7 +143,11 @@ def _open_study(recipe: Recipe, out: Path):
         load_if_exists=True,
     )
     # Seeded, and anew on each call: a resumed search must not propose its first trials again.
-    study.sampler = optuna.samplers.TPESampler(seed=recipe.training.seed + len(study.trials))
+    # Random values for the first half of a short search (TPE's default is 10), then TPE.
+    study.sampler = optuna.samplers.TPESampler(
+        seed=recipe.training.seed + len(study.trials),
+        n_startup_trials=max(2, min(10, trials // 2)),
+    )
     _check_same_search(study, recipe, out)
     _retry_interrupted(study)
     return study
