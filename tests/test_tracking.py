@@ -11,6 +11,12 @@ from nlpkit.errors import DependencyError
 from tests.test_finetune import classification_data, data_dir, recipe_file  # noqa: F401
 
 
+def tracked_recipe(folder, tiny, data, training: dict):
+    return recipe_file(
+        folder, "text-classification", tiny["bert"], classification_data(data), training=training
+    )
+
+
 def test_tensorboard_and_mlflow_record_a_run(tiny, data_dir, tmp_path, monkeypatch):  # noqa: F811
     from mlflow import MlflowClient
 
@@ -20,14 +26,7 @@ def test_tensorboard_and_mlflow_record_a_run(tiny, data_dir, tmp_path, monkeypat
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     monkeypatch.chdir(tmp_path)  # MLflow's artifact store (./mlruns) lands here
     training = {"eval_strategy": "steps", "eval_steps": 2, "report_to": ["tensorboard", "mlflow"]}
-    path = recipe_file(
-        tmp_path,
-        "text-classification",
-        tiny["bert"],
-        classification_data(data_dir),
-        training=training,
-    )
-    finetune(path, progress=False)
+    finetune(tracked_recipe(tmp_path, tiny, data_dir, training), progress=False)
     run = tmp_path / "run"
     events = list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
@@ -48,14 +47,7 @@ def test_a_missing_tracker_names_the_install(tiny, data_dir, tmp_path, monkeypat
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
     )
-    training = {"report_to": ["mlflow"]}
-    path = recipe_file(
-        tmp_path,
-        "text-classification",
-        tiny["bert"],
-        classification_data(data_dir),
-        training=training,
-    )
+    path = tracked_recipe(tmp_path, tiny, data_dir, {"report_to": ["mlflow"]})
     with pytest.raises(
         DependencyError, match=r'report_to: mlflow needs it: pip install "nlpkit\[tracking\]"'
     ):
