@@ -70,12 +70,12 @@ def test_cli_tune_prints_trials_and_the_best_values(tiny, data_dir, tmp_path):  
     assert again.returncode == 0, again.stderr
 
 
-def _finished_trials(study_file: Path) -> list:
+def _trials(study_file: Path, *states: str) -> list:
     import optuna
     from optuna.trial import TrialState
 
     study = optuna.load_study(study_name="nlpkit-tune", storage=f"sqlite:///{study_file}")
-    return study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return study.get_trials(states=tuple(TrialState[state] for state in states))
 
 
 def test_a_killed_search_resumes_without_redoing_finished_trials(
@@ -99,15 +99,17 @@ def test_a_killed_search_resumes_without_redoing_finished_trials(
         process.send_signal(signal.SIGKILL)
         stderr = process.communicate()[1].decode()
     assert process.returncode == -signal.SIGKILL, stderr
-    before = _finished_trials(out / "study.db")
+    before = _trials(out / "study.db", "COMPLETE", "PRUNED")
+    [interrupted] = _trials(out / "study.db", "RUNNING")
     assert 1 <= len(before) < 4 and not (out / "best.yaml").exists()
 
     result = run_nlpkit("tune", str(path), "--trials", "4", "-f", "json")
     assert result.returncode == 0, result.stderr
-    after = _finished_trials(out / "study.db")
+    after = _trials(out / "study.db", "COMPLETE", "PRUNED")
     assert len(after) == 4
     kept = {t.number: (t.params, t.value) for t in after}
     assert all(kept[t.number] == (t.params, t.value) for t in before)  # not trained again
+    assert interrupted.params in [t.params for t in after]  # the killed trial, run again
     summary = yaml.safe_load(result.stdout)
     assert summary["resumed_trials"] == len(before)
     assert (out / "best.yaml").is_file()

@@ -51,6 +51,7 @@ def tune_cmd(
     from nlpkit.training.tune import TrialEvent, tune
 
     use_threads(threads)
+    _quiet_optuna()
     with train_reporter() as train_report:
 
         def report(event: Any) -> None:
@@ -64,6 +65,16 @@ def tune_cmd(
         print_mapping(asdict(result), format, "tune")
         return
     print_mapping(tune_summary(result), format, f"tune: {result.metric}")
+
+
+def _quiet_optuna() -> None:
+    """Optuna's per-trial INFO lines repeat what trial_line shows; its warnings stay."""
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is not None:  # else tune() names the install
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def trial_line(event: Any) -> str:

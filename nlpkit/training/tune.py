@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nlpkit.atomic import write_text
-from nlpkit.errors import RecipeError, TrainingError, UsageError
+from nlpkit.errors import OutputError, RecipeError, TrainingError, UsageError
 from nlpkit.training.tracking import require_package
 
 if TYPE_CHECKING:  # the CLI reads DEFAULT_TRIALS at start-up: pydantic loads on first use
@@ -94,7 +94,10 @@ def tune(
     base = _search_recipe(recipe, overrides)
     require_package("optuna", 'hyper-parameter search needs it: pip install "nlpkit[tune]"')
     out = Path(output_dir) if output_dir else Path(f"{base.output_dir}-tune")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"output_dir {out}: cannot create it ({exc.strerror})") from None
     study = _open_study(base, out, trials)
     done = _finished(study)
     objective = _Objective(base, out, trials, report)
@@ -134,7 +137,6 @@ def _open_study(recipe: Recipe, out: Path, trials: int):
     """The study in out/study.db: new, or the one an earlier call left (same search only)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=STUDY_NAME,
         storage=f"sqlite:///{(out / STUDY_FILE).resolve()}",
@@ -164,8 +166,7 @@ def _check_same_search(study, recipe: Recipe, out: Path) -> None:
     elif saved != space or study.user_attrs.get("metric") != recipe.metric:
         raise UsageError(
             f"{out} holds a search over other keys, ranges or metric; "
-            "pass another output_dir, or delete the folder to start over",
-            param="output_dir",
+            "choose another output folder, or delete this one to start over"
         )
 
 
@@ -174,8 +175,8 @@ def _retry_interrupted(study) -> None:
     from optuna.trial import TrialState
 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        study.enqueue_trial(trial.params, skip_if_exists=True)
+        study.tell(trial.number, state=TrialState.FAIL)
+        study.enqueue_trial(trial.params)
 
 
 def _finished(study) -> list:
