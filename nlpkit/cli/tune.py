@@ -84,11 +84,11 @@ def trial_line(event: Any) -> str:
         return f"{where}: {values}"
     if event.value is None:
         return f"{where}: {event.state}"
-    return f"{where}: {event.value:.4f} (best {event.best_value:.4f})"
+    return f"{where}: {event.metric} {event.value:.4f} (best {event.best_value:.4f})"
 
 
 def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def tune_summary(result: Any) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def tune_summary(result: Any) -> dict[str, Any]:
     rows: dict[str, Any] = {
         f"best {result.metric}": result.best_value,
         "best trial": result.best_trial + 1,
-        **{f"best {key}": value for key, value in result.best_params.items()},
+        **{f"best {key}": _short(value) for key, value in result.best_params.items()},
         "trials": ", ".join(f"{count} {state}" for state, count in states.items()),
     }
     if result.resumed_trials:

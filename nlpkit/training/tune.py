@@ -58,6 +58,7 @@ class TrialEvent:
     state: str = "running"
     value: float | None = None
     best_value: float | None = None
+    metric: str = ""  # what value and best_value measure
 
 
 @dataclass
@@ -218,7 +219,8 @@ class _Objective:
             raise optuna.TrialPruned()
         value = float(result.metrics[recipe.metric])
         best = _best_value(trial.study, value)
-        self._say(TrialEvent("end", trial.number, self.trials, params, "complete", value, best))
+        end = dict(state="complete", value=value, best_value=best, metric=recipe.metric)
+        self._say(TrialEvent("end", trial.number, self.trials, params, **end))
         return value
 
     def _say(self, event: TrialEvent) -> None:
