@@ -139,6 +139,9 @@ def test_metrics_problems_are_recipe_problems(tiny, data_dir, tmp_path):  # noqa
     path = recipe_file(tmp_path, "text-classification", tiny["bert"], data, metrics=["rouge"])
     with pytest.raises(RecipeError, match="metrics.0: rouge does not score text-classification"):
         load_recipe(path)
+    path = recipe_file(tmp_path, "text-classification", tiny["bert"], data, metrics=[])
+    with pytest.raises(RecipeError, match="metrics: lists no metric"):
+        load_recipe(path)
     training = {"metric_for_best_model": "accuracy"}
     path = recipe_file(
         tmp_path, "text-classification", tiny["bert"], data, metrics=["f1"], training=training
@@ -158,3 +161,32 @@ def test_cli_evaluate_with_metric_flags(tiny, tmp_path, agreement):
     metrics = json.loads(result.stdout)
     assert {"f1", "agreement", "pairs", "loss", "samples"} <= set(metrics)
     assert metrics["pairs"] == 3
+
+
+def test_a_translation_run_scored_by_named_text_metrics(tiny, data_dir, tmp_path):  # noqa: F811
+    from nlpkit import evaluate_model, finetune
+
+    data = {
+        "train_file": str(data_dir / "pairs.jsonl"),
+        "eval_file": str(data_dir / "pairs.jsonl"),
+        "source_column": "translation.en",
+        "target_column": "translation.ro",
+        "max_length": 32,
+        "max_target_length": 16,
+        "max_eval_samples": 8,
+    }
+    training = {"max_steps": 2, "generation_max_length": 8}
+    path = recipe_file(
+        tmp_path,
+        "translation",
+        tiny["marian"],
+        data,
+        training=training,
+        metrics=["sacrebleu", "chrf", "exact_match"],
+    )
+    result = finetune(path, progress=False)
+    assert {"sacrebleu_score", "chrf_score", "exact_match", "gen_len", "loss"} <= set(
+        result.metrics
+    )
+    again = evaluate_model(result.output_dir, metrics=["rouge"])
+    assert {"rouge1", "rougeLsum"} <= set(again) and "sacrebleu_score" not in again

@@ -68,8 +68,13 @@ def result_keys(names: Sequence[str]) -> list[str] | None:
 
 
 def first_key(names: Sequence[str]) -> str:
-    """The default best-model metric of a `metrics:` list: its first key, else the loss."""
-    return [*(result_keys(names[:1]) or ()), "loss"][0]
+    """The default best-model metric of a `metrics:` list: its first key (as reported,
+    prefixed where keys collide), else the loss. With a metric that is not built in, the
+    first built-in key is a guess: name training.metric_for_best_model to be sure."""
+    keys = result_keys(names) or (
+        BUILTIN_METRICS[names[0]].keys if names[0] in BUILTIN_METRICS else ()
+    )
+    return [*keys, "loss"][0]
 
 
 def combined_keys(
