@@ -71,9 +71,8 @@ def first_key(names: Sequence[str]) -> str:
     """The default best-model metric of a `metrics:` list: its first key (as reported,
     prefixed where keys collide), else the loss. With a metric that is not built in, the
     first built-in key is a guess: name training.metric_for_best_model to be sure."""
-    keys = result_keys(names) or (
-        BUILTIN_METRICS[names[0]].keys if names[0] in BUILTIN_METRICS else ()
-    )
+    first = BUILTIN_METRICS.get(names[0]) if names else None
+    keys = result_keys(names) or (first.keys if first else ())
     return [*keys, "loss"][0]
 
 
