@@ -102,6 +102,7 @@ def evaluation_recipe(
         )
     changes: dict[str, Any] = _as_mapping(overrides)
     changes.update({"model": str(model), "lora": None, "training.load_best_model_at_end": False})
+    changes.update({"training.report_to": [], "search": None})  # an evaluation is not a run
     if data is not None:
         changes.update({"data.dataset": None, "data.train_file": None, "data.eval_file": str(data)})
         changes.setdefault("data.column_names", None)  # a new file: its own header, or none
