@@ -240,3 +240,24 @@ def test_validating_a_recipe_with_search_and_metrics_imports_nothing_heavy(tmp_p
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
     stderr = heavy_imports("recipe", "validate", str(path))
     assert "HEAVY []" in stderr and "error" not in stderr, stderr
+
+
+def test_ctrl_c_in_a_trial_queues_its_values_again(tiny, data_dir, tmp_path, monkeypatch):  # noqa: F811
+    from nlpkit import tune
+    from nlpkit.training import run
+
+    path = search_recipe(tmp_path, tiny["bert"], data_dir, steps=2)
+    real, events = run.finetune, []
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "finetune", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tune(path, trials=2, report=events.append)
+    assert events[-1].state == "interrupted"
+    monkeypatch.setattr(run, "finetune", real)
+    result = tune(path, trials=2)
+    assert [row["state"] for row in result.trials] == ["fail", "complete", "complete"]
+    again = result.trials[1]  # the interrupted values, run first
+    assert {key: again[key] for key in events[-1].params} == events[-1].params

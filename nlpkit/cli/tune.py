@@ -68,13 +68,13 @@ def tune_cmd(
 
 
 def _quiet_optuna() -> None:
-    """Optuna's per-trial INFO lines repeat what trial_line shows; its warnings stay."""
+    """Optuna's per-trial lines (and its traceback of a Ctrl-C) repeat what trial_line shows."""
     import importlib.util
 
     if importlib.util.find_spec("optuna") is not None:  # else tune() names the install
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def trial_line(event: Any) -> str:
@@ -82,6 +82,8 @@ def trial_line(event: Any) -> str:
     where = f"trial {event.number + 1}/{event.trials}"
     if event.kind == "start":
         return f"{where}: {values}"
+    if event.state == "interrupted":
+        return f"{where}: interrupted; run the same `nlpkit tune` command to resume the search"
     if event.value is None:
         return f"{where}: {event.state}"
     return f"{where}: {event.metric} {event.value:.4f} (best {event.best_value:.4f})"

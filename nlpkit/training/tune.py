@@ -49,7 +49,8 @@ LOWER_IS_BETTER = ("loss", "perplexity")
 
 @dataclass(frozen=True)
 class TrialEvent:
-    """A trial began (``start``) or ended (``end``: ``state`` complete, pruned or failed)."""
+    """A trial began (``start``) or ended (``end``: ``state`` complete, pruned, failed or
+    interrupted: the search resumes from there when run again)."""
 
     kind: Literal["start", "end"]
     number: int
@@ -209,6 +210,10 @@ class _Objective:
             result = finetune(
                 recipe, overwrite=True, report=self.report, progress=False, callbacks=[pruning]
             )
+        except KeyboardInterrupt:  # Optuna marks the trial failed: queue its values again
+            trial.study.enqueue_trial(params)
+            self._say(TrialEvent("end", trial.number, self.trials, params, "interrupted"))
+            raise
         except TrainingError:
             if _best_number(trial.study) is None:
                 raise  # nothing has worked yet: the recipe itself fails, so stop here
