@@ -9,7 +9,7 @@ shipped one again with --seeds other seeds (new head, LoRA init and order), so t
 comparison is not only the seed the search was scored on. Prints every trial and
 the dev accuracy of both settings per seed, their medians and the difference.
 
-Run: python bench/tune.py [--rows 2000] [--trials 6] [--seeds 43 44]
+Run: python bench/tune.py [--rows 2000] [--trials 8] [--seeds 43 44]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def accuracy(overrides: dict, learning_rate: float, seed: int) -> tuple[float, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--eval-steps", type=int, default=21)
     parser.add_argument("--seeds", type=int, nargs="*", default=[43, 44])
     args = parser.parse_args()
