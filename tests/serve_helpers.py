@@ -47,3 +47,22 @@ def running(app, timeout: float = 20):
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+def slow_recorded_generation(monkeypatch, generation) -> list:
+    """Each token takes 20 ms (a tiny model is too quick to hang up on); returns the list
+    the finished completions are added to."""
+    finished: list = []
+    real_put, real_batch = generation.RowTracker.put, generation.generate_batch
+
+    def slow_put(self, value):
+        time.sleep(0.02)
+        real_put(self, value)
+
+    def recording(loaded, jobs, sampling):
+        finished.extend(real_batch(loaded, jobs, sampling))
+        return finished[-len(jobs):]
+
+    monkeypatch.setattr(generation.RowTracker, "put", slow_put)
+    monkeypatch.setattr(generation, "generate_batch", recording)
+    return finished

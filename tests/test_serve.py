@@ -19,7 +19,7 @@ import nlpkit
 from nlpkit.serve.app import create_app
 from nlpkit.serve.engine import Engine, Settings, choose_models
 from nlpkit.serve.limits import Limits
-from tests.serve_helpers import tiny_chat_model
+from tests.serve_helpers import slow_recorded_generation, tiny_chat_model
 
 TEXTS = ["I love this", "this is awful", "a film"]
 KEY = "s3cret-key"
@@ -149,15 +149,7 @@ def test_concurrent_requests_share_one_forward_pass(engine):
 def test_a_stream_left_early_stops_its_row_and_frees_the_batch(engine, monkeypatch):
     from nlpkit.serve import generation
 
-    finished = []
-    real = generation.generate_batch
-
-    def recording(loaded, jobs, sampling):
-        done = real(loaded, jobs, sampling)
-        finished.extend(done)
-        return done
-
-    monkeypatch.setattr(generation, "generate_batch", recording)
+    finished = slow_recorded_generation(monkeypatch, generation)
 
     async def leave_after_two_pieces() -> None:
         [prompt] = engine.prompts(["the cat"], max_new_tokens=40, chat=False)

@@ -39,15 +39,7 @@ def run_server(
     from nlpkit.models.load import library_output_wanted
     from nlpkit.serve.app import create_app
 
-    if host not in LOCAL_HOSTS and not api_key:
-        warnings.warn(
-            NlpkitWarning(
-                f"serving on {host} without an API key: anyone who can reach this machine "
-                "can use it; pass api_key= (or set NLPKIT_API_KEY)",
-                param="api_key",
-            ),
-            stacklevel=2,
-        )
+    check_exposure(host, api_key)
     app = create_app(engine, limits, api_key, cors_origins)
     config = uvicorn.Config(
         app,
@@ -72,6 +64,19 @@ def run_server(
             signal.signal(sig, handler)
         engine.close()
     return stopped[0] if stopped else None
+
+
+def check_exposure(host: str, api_key: str | None) -> None:
+    """Warn when a server beyond this machine's loopback has no API key."""
+    if host not in LOCAL_HOSTS and not api_key:
+        warnings.warn(
+            NlpkitWarning(
+                f"serving on {host} without an API key: anyone who can reach this machine "
+                "can use it; pass api_key= (or set NLPKIT_API_KEY)",
+                param="api_key",
+            ),
+            stacklevel=3,
+        )
 
 
 def _when_started(server, callback: Callable[[], None]) -> None:
