@@ -61,7 +61,7 @@ def slow_recorded_generation(monkeypatch, generation) -> list:
 
     def recording(loaded, jobs, sampling):
         finished.extend(real_batch(loaded, jobs, sampling))
-        return finished[-len(jobs):]
+        return finished[-len(jobs) :]
 
     monkeypatch.setattr(generation.RowTracker, "put", slow_put)
     monkeypatch.setattr(generation, "generate_batch", recording)

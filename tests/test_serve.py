@@ -28,8 +28,12 @@ KEY = "s3cret-key"
 @pytest.fixture(scope="module")
 def engine(tiny, tmp_path_factory):
     chat = tiny_chat_model(tiny["gpt2"], tmp_path_factory.mktemp("chat") / "gpt2-chat")
-    models = {"classify": tiny["bert"], "generate": chat, "summarize": tiny["t5"],
-              "translate": tiny["marian"]}
+    models = {
+        "classify": tiny["bert"],
+        "generate": chat,
+        "summarize": tiny["t5"],
+        "translate": tiny["marian"],
+    }
     engine = Engine(models, Settings(device="cpu", threads=1, max_batch=16, max_wait_ms=30))
     loaded = []
     engine.load(lambda task, model, seconds: loaded.append(task))
@@ -96,8 +100,11 @@ def test_generate_streams_the_same_text_token_by_token(client):
     events = sse(response)
     pieces = [event["text"] for event in events if "text" in event]
     assert len(pieces) > 1 and "".join(pieces) == whole["text"]
-    assert events[-1] == {"done": True, "new_tokens": whole["new_tokens"],
-                          "finish_reason": whole["finish_reason"]}
+    assert events[-1] == {
+        "done": True,
+        "new_tokens": whole["new_tokens"],
+        "finish_reason": whole["finish_reason"],
+    }
 
 
 def test_summarize_and_translate(client):
@@ -109,18 +116,32 @@ def test_summarize_and_translate(client):
 
 
 def test_chat_and_completions_in_openai_shapes(client):
-    chat = client.post("/v1/chat/completions", json={
-        "model": "anything", "max_tokens": 6,
-        "messages": [{"role": "system", "content": "Be brief."},
-                     {"role": "user", "content": [{"type": "text", "text": "hi"}]}],
-    }).json()
-    assert chat["object"] == "chat.completion" and chat["choices"][0]["message"]["role"] == "assistant"
+    chat = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "anything",
+            "max_tokens": 6,
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            ],
+        },
+    ).json()
+    assert (
+        chat["object"] == "chat.completion" and chat["choices"][0]["message"]["role"] == "assistant"
+    )
     assert chat["usage"]["completion_tokens"] <= 6
     text = client.post("/v1/completions", json={"prompt": ["a", "b"], "max_tokens": 5}).json()
     assert [c["index"] for c in text["choices"]] == [0, 1] and text["object"] == "text_completion"
-    streamed = client.post("/v1/chat/completions", json={
-        "messages": [{"role": "user", "content": "hi"}], "max_tokens": 6, "stream": True,
-        "stream_options": {"include_usage": True}})
+    streamed = client.post(
+        "/v1/chat/completions",
+        json={
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 6,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        },
+    )
     chunks = sse(streamed)
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert chunks[-2]["choices"][0]["finish_reason"] in ("length", "stop")
@@ -178,10 +199,15 @@ def test_limits_are_400_or_413_json(engine):
         chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 50}
         assert "max_tokens" in error_of(client.post("/v1/chat/completions", json=chat), 400)
         big = json.dumps({"texts": ["x" * 10] * 50})
-        sized = client.post("/v1/classify", content=big, headers={"content-type": "application/json"})
+        sized = client.post(
+            "/v1/classify", content=big, headers={"content-type": "application/json"}
+        )
         assert "400 bytes" in error_of(sized, 413, "request_too_large")
-        chunked = client.post("/v1/classify", content=iter([big.encode()]),
-                              headers={"content-type": "application/json"})
+        chunked = client.post(
+            "/v1/classify",
+            content=iter([big.encode()]),
+            headers={"content-type": "application/json"},
+        )
         error_of(chunked, 413, "request_too_large")
 
 
@@ -206,8 +232,9 @@ def test_bad_requests_are_400_json(client, path, body, expected):
 
 
 def test_broken_json_unknown_paths_and_methods(client):
-    broken = client.post("/v1/classify", content=b"{not json",
-                         headers={"content-type": "application/json"})
+    broken = client.post(
+        "/v1/classify", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert "JSON" in error_of(broken, 400)
     error_of(client.get("/v1/nothing"), 404, "not_found_error")
     error_of(client.get("/v1/classify"), 405)
@@ -218,8 +245,12 @@ def test_a_task_not_served_is_400_and_names_the_flag(tiny):
     with TestClient(create_app(engine)) as client:
         message = error_of(client.post("/v1/generate", json={"prompts": ["a"]}), 400)
         assert "does not serve generate" in message and "--task generate" in message
-        error_of(client.post("/v1/chat/completions",
-                             json={"messages": [{"role": "user", "content": "x"}]}), 400)
+        error_of(
+            client.post(
+                "/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
+            ),
+            400,
+        )
     engine.close()
 
 
@@ -241,8 +272,9 @@ def test_api_key_guards_everything_but_the_page_and_health(engine):
         request = {"texts": ["a"]}
         error_of(client.post("/v1/classify", json=request), 401, "authentication_error")
         wrong = {"Authorization": "Bearer nope"}
-        error_of(client.post("/v1/classify", json=request, headers=wrong), 401,
-                 "authentication_error")
+        error_of(
+            client.post("/v1/classify", json=request, headers=wrong), 401, "authentication_error"
+        )
         error_of(client.get("/v1/models"), 401, "authentication_error")
         error_of(client.get("/openapi.json"), 401, "authentication_error")
         right = {"Authorization": f"Bearer {KEY}"}

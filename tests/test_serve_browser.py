@@ -34,7 +34,8 @@ def browser():
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
+            executable_path=CHROMIUM,
+            headless=True,
             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
         )
         yield browser
@@ -44,8 +45,9 @@ def browser():
 @pytest.fixture(scope="module")
 def url(tiny, tmp_path_factory):
     chat = tiny_chat_model(tiny["gpt2"], tmp_path_factory.mktemp("chat") / "gpt2-chat")
-    engine = Engine({"classify": BUILTIN_CLASSIFIER, "generate": chat},
-                    Settings(device="cpu", threads=1))
+    engine = Engine(
+        {"classify": BUILTIN_CLASSIFIER, "generate": chat}, Settings(device="cpu", threads=1)
+    )
     engine.load()
     with running(create_app(engine)) as url:
         yield url

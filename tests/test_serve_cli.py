@@ -28,11 +28,22 @@ def _get(url: str, body: dict | None = None) -> dict:
 def test_serve_starts_answers_and_stops_cleanly_on_sigterm(tiny, tmp_path):
     port = free_port()
     log = tmp_path / "stderr.txt"
-    command = [*nlpkit_command(), "serve", "--task", "classify", "--model", f"classify={tiny['bert']}",
-               "--port", str(port), "--threads", "1"]
+    command = [
+        *nlpkit_command(),
+        "serve",
+        "--task",
+        "classify",
+        "--model",
+        f"classify={tiny['bert']}",
+        "--port",
+        str(port),
+        "--threads",
+        "1",
+    ]
     with log.open("w") as stderr:
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                  env=subprocess_env())
+        server = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=subprocess_env()
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -70,8 +81,9 @@ def test_serve_argument_errors(capsys, monkeypatch, args, message):
 
 def test_a_missing_serve_extra_names_the_install_line(capsys, monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "fastapi" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a)
+    )
     code, _out, err = invoke(capsys, monkeypatch, "serve")
     assert code == 1 and 'pip install "nlpkit[serve]"' in err and "fastapi" in err
 

@@ -19,8 +19,7 @@ KEY = "test-key"
 @pytest.fixture(scope="module")
 def served(tiny, tmp_path_factory):
     chat = tiny_chat_model(tiny["gpt2"], tmp_path_factory.mktemp("chat") / "gpt2-chat")
-    engine = Engine({"classify": tiny["bert"], "generate": chat},
-                    Settings(device="cpu", threads=1))
+    engine = Engine({"classify": tiny["bert"], "generate": chat}, Settings(device="cpu", threads=1))
     engine.load()
     with running(create_app(engine, api_key=KEY)) as url:
         yield url, engine
@@ -43,11 +42,16 @@ def test_chat_completion(client, served):
 
 
 def test_chat_completion_streams_token_by_token(client):
-    kwargs = {"model": "nlpkit", "messages": [{"role": "user", "content": "Say hi"}],
-              "max_tokens": 8}
+    kwargs = {
+        "model": "nlpkit",
+        "messages": [{"role": "user", "content": "Say hi"}],
+        "max_tokens": 8,
+    }
     whole = client.chat.completions.create(**kwargs).choices[0].message.content
     chunks = list(client.chat.completions.create(**kwargs, stream=True))
-    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    pieces = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
     assert len(pieces) > 1 and "".join(pieces) == whole
     assert chunks[-1].choices[0].finish_reason in ("length", "stop")
 
@@ -55,8 +59,9 @@ def test_chat_completion_streams_token_by_token(client):
 def test_completions_and_models(client, served):
     reply = client.completions.create(model="nlpkit", prompt="the cat", max_tokens=5)
     assert reply.choices[0].text and reply.usage.completion_tokens <= 5
-    streamed = client.completions.create(model="nlpkit", prompt="the cat", max_tokens=5,
-                                         stream=True)
+    streamed = client.completions.create(
+        model="nlpkit", prompt="the cat", max_tokens=5, stream=True
+    )
     assert "".join(chunk.choices[0].text for chunk in streamed) == reply.choices[0].text
     assert [m.id for m in client.models.list()] == list(served[1].models.values())
 
@@ -83,7 +88,10 @@ def test_a_client_that_hangs_up_mid_stream_frees_its_slot(served, monkeypatch):
         time.sleep(0.02)
     [done] = finished
     assert done.finish_reason == "cancelled" and done.new_tokens < 40
-    reply = httpx.post(f"{url}/v1/generate", json={"prompts": ["a"], "max_new_tokens": 2},
-                       headers=headers, timeout=30)
+    reply = httpx.post(
+        f"{url}/v1/generate",
+        json={"prompts": ["a"], "max_new_tokens": 2},
+        headers=headers,
+        timeout=30,
+    )
     assert reply.status_code == 200
-

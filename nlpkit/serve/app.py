@@ -8,8 +8,6 @@ Built by ``create_app`` over an Engine whose models are already loaded, so every
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 
@@ -21,6 +19,7 @@ from starlette.exceptions import HTTPException
 from nlpkit import __version__
 from nlpkit.errors import NlpkitError, UsageError
 from nlpkit.serve.engine import Engine
+from nlpkit.serve.events import error_type, event_stream, internal_message, log
 from nlpkit.serve.generation import Completion
 from nlpkit.serve.limits import (
     ApiKeyMiddleware,
@@ -30,6 +29,7 @@ from nlpkit.serve.limits import (
     check_texts,
     error_body,
 )
+from nlpkit.serve.openai_api import openai_router
 from nlpkit.serve.schemas import (
     ClassifyRequest,
     GenerateRequest,
@@ -37,7 +37,6 @@ from nlpkit.serve.schemas import (
     TranslateRequest,
 )
 
-log = logging.getLogger("nlpkit.serve")
 HTTP_ERROR_TYPES = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
 
 
@@ -48,8 +47,6 @@ def create_app(
     cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The app over ``engine``; ``api_key`` guards every path but the page and /health."""
-    from nlpkit.serve.openai_api import openai_router
-
     limits = limits or Limits()
     app = FastAPI(title="nlpkit", version=__version__, summary="nlpkit's tasks over HTTP")
     app.state.engine, app.state.limits = engine, limits
@@ -140,8 +137,7 @@ async def _generate(engine: Engine, limits: Limits, body: GenerateRequest):
         return event_stream(_generate_events(engine.stream(prompts[0], sampling)))
     done = await asyncio.gather(*(engine.complete(prompt, sampling) for prompt in prompts))
     rows = [
-        {"text": c.text, "new_tokens": c.new_tokens, "finish_reason": c.finish_reason}
-        for c in done
+        {"text": c.text, "new_tokens": c.new_tokens, "finish_reason": c.finish_reason} for c in done
     ]
     return {"model": engine.models["generate"], "results": rows}
 
@@ -149,44 +145,20 @@ async def _generate(engine: Engine, limits: Limits, body: GenerateRequest):
 async def _generate_events(pieces: AsyncIterator[str | Completion]) -> AsyncIterator[dict]:
     async for piece in pieces:
         if isinstance(piece, Completion):
-            yield {"done": True, "new_tokens": piece.new_tokens,
-                   "finish_reason": piece.finish_reason}
+            yield {
+                "done": True,
+                "new_tokens": piece.new_tokens,
+                "finish_reason": piece.finish_reason,
+            }
         else:
             yield {"text": piece}
-
-
-def event_stream(events: AsyncIterator[dict]) -> StreamingResponse:
-    """Server-sent events: one ``data: JSON`` line per event, then ``data: [DONE]``. An
-    error after the stream began is sent as an error event (the status is already 200)."""
-
-    async def lines() -> AsyncIterator[str]:
-        try:
-            async for event in events:
-                yield f"data: {json.dumps(event)}\n\n"
-        except NlpkitError as exc:
-            yield f"data: {json.dumps(error_body(str(exc), _error_type(exc)))}\n\n"
-        except Exception as exc:  # the client cannot fix this: say so, log the rest
-            log.exception("stream failed")
-            yield f"data: {json.dumps(error_body(_internal(exc), 'server_error'))}\n\n"
-        yield "data: [DONE]\n\n"
-
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(lines(), media_type="text/event-stream", headers=headers)
-
-
-def _error_type(exc: NlpkitError) -> str:
-    return "invalid_request_error" if isinstance(exc, UsageError) else "server_error"
-
-
-def _internal(exc: Exception) -> str:
-    return f"internal error ({type(exc).__name__}); the server log has the details"
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NlpkitError)
     async def nlpkit_error(_request: Request, exc: NlpkitError) -> JSONResponse:
         status = 400 if isinstance(exc, UsageError) else 500
-        return JSONResponse(error_body(str(exc), _error_type(exc)), status_code=status)
+        return JSONResponse(error_body(str(exc), error_type(exc)), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -204,4 +176,4 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("request failed", exc_info=exc)
-        return JSONResponse(error_body(_internal(exc), "server_error"), 500)
+        return JSONResponse(error_body(internal_message(exc), "server_error"), 500)

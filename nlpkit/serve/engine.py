@@ -32,7 +32,9 @@ class Settings:
     max_wait_ms: float = 5.0  # how long a batch waits for company after its first request
 
 
-def choose_models(tasks: Sequence[str] = (), models: dict[str, str] | None = None) -> dict[str, str]:
+def choose_models(
+    tasks: Sequence[str] = (), models: dict[str, str] | None = None
+) -> dict[str, str]:
     """command -> model for each task to serve. No ``tasks``: every task with a model
     given in ``models`` or a built-in model installed (so it works offline)."""
     from nlpkit.models.builtin import BUILTIN_MODELS
@@ -50,16 +52,24 @@ def choose_models(tasks: Sequence[str] = (), models: dict[str, str] | None = Non
     ]
     extra = sorted(set(models) - set(commands))
     if extra:
-        raise UsageError(f"a model is given for {', '.join(extra)}, which is not served; "
-                         "add it with --task", param="model")
+        raise UsageError(
+            f"a model is given for {', '.join(extra)}, which is not served; add it with --task",
+            param="model",
+        )
     if not commands:
-        raise UsageError("no task has a model available offline; name one, e.g. "
-                         "--task classify --model classify=./my-model", param="task")
+        raise UsageError(
+            "no task has a model available offline; name one, e.g. "
+            "--task classify --model classify=./my-model",
+            param="task",
+        )
     chosen = {}
     for command in commands:
         if command not in models and command == "translate":
-            raise UsageError("translate needs its model named, e.g. --model "
-                             "translate=Helsinki-NLP/opus-mt-en-de", param="model")
+            raise UsageError(
+                "translate needs its model named, e.g. --model "
+                "translate=Helsinki-NLP/opus-mt-en-de",
+                param="model",
+            )
         offline = task_named(command).offline_model
         chosen[command] = models.get(command) or (
             offline if command == "summarize" and offline else default_model(command)
@@ -107,8 +117,10 @@ class Engine:
         """The model serving ``command``; UsageError when this server does not serve it."""
         if command not in self.models:
             served = ", ".join(self.tasks)
-            raise UsageError(f"this server does not serve {command} (it serves {served}); "
-                             f"start it with --task {command}")
+            raise UsageError(
+                f"this server does not serve {command} (it serves {served}); "
+                f"start it with --task {command}"
+            )
         return self.models[command]
 
     async def _submit(self, command: str, payload: Any, key: Any = None, size: int = 1) -> Any:
@@ -136,7 +148,10 @@ class Engine:
         return loaded
 
     def prompts(
-        self, texts: list[str], max_new_tokens: int, chat: bool | None = None,
+        self,
+        texts: list[str],
+        max_new_tokens: int,
+        chat: bool | None = None,
         system: str | None = None,
     ) -> list[Prompt]:
         """Prompts as the generate task builds them (chat template when the model has one)."""
@@ -154,13 +169,18 @@ class Engine:
 
         loaded = self.causal()
         if not has_chat_template(loaded):
-            raise UsageError(f"model '{loaded.name}' has no chat template; "
-                             "send plain prompts to /v1/completions instead")
+            raise UsageError(
+                f"model '{loaded.name}' has no chat template; "
+                "send plain prompts to /v1/completions instead"
+            )
         ids = messages_ids(loaded, messages)
         room = loaded.max_input_tokens - max_new_tokens
         if len(ids) > room:
-            raise LimitError(f"the conversation is {len(ids)} tokens; with max_tokens="
-                             f"{max_new_tokens} the model takes at most {room}", param="messages")
+            raise LimitError(
+                f"the conversation is {len(ids)} tokens; with max_tokens="
+                f"{max_new_tokens} the model takes at most {room}",
+                param="messages",
+            )
         return Prompt(ids, max_new_tokens)
 
     def _generation_job(self, prompt: Prompt, sampling: dict) -> Job:
@@ -217,8 +237,12 @@ def _summarize_jobs(engine: Engine, jobs: Sequence[Job]) -> list[list[Summary]]:
     from nlpkit.tasks.summarize import summarize
 
     def run(texts: list[str]) -> list[Summary]:
-        return summarize(texts, model=engine.models["summarize"], max_new_tokens=jobs[0].key,
-                         **_run_options(engine))
+        return summarize(
+            texts,
+            model=engine.models["summarize"],
+            max_new_tokens=jobs[0].key,
+            **_run_options(engine),
+        )
 
     return _split(jobs, run)
 
@@ -229,8 +253,14 @@ def _translate_jobs(engine: Engine, jobs: Sequence[Job]) -> list[list[Translatio
     src, tgt, max_new_tokens = jobs[0].key
 
     def run(texts: list[str]) -> list[Translation]:
-        return translate(texts, src, tgt, model=engine.models["translate"],
-                         max_new_tokens=max_new_tokens, **_run_options(engine))
+        return translate(
+            texts,
+            src,
+            tgt,
+            model=engine.models["translate"],
+            max_new_tokens=max_new_tokens,
+            **_run_options(engine),
+        )
 
     return _split(jobs, run)
 
@@ -258,5 +288,8 @@ def _generate_jobs(engine: Engine, jobs: Sequence[Job]) -> list[Completion]:
 
 def _run_options(engine: Engine) -> dict:
     settings = engine.settings
-    return {"batch_size": settings.max_batch, "device": settings.device,
-            "threads": settings.threads}
+    return {
+        "batch_size": settings.max_batch,
+        "device": settings.device,
+        "threads": settings.threads,
+    }

@@ -17,6 +17,7 @@ from fastapi import APIRouter
 
 from nlpkit.errors import UsageError
 from nlpkit.serve.engine import Engine
+from nlpkit.serve.events import event_stream
 from nlpkit.serve.generation import Completion, Prompt
 from nlpkit.serve.limits import Limits, check_new_tokens, check_texts
 from nlpkit.serve.schemas import ChatRequest, CompletionRequest, OpenAIOptions
@@ -25,8 +26,6 @@ DEFAULT_MAX_TOKENS = 128
 
 
 def openai_router(engine: Engine, limits: Limits) -> APIRouter:
-    from nlpkit.serve.app import event_stream
-
     router = APIRouter()
 
     @router.post("/v1/chat/completions", response_model=None)
@@ -45,8 +44,9 @@ def openai_router(engine: Engine, limits: Limits) -> APIRouter:
     @router.post("/v1/completions", response_model=None)
     async def completions(body: CompletionRequest):
         new_tokens = _new_tokens(body, limits)
-        texts = check_texts([body.prompt] if isinstance(body.prompt, str) else body.prompt,
-                            limits, "prompt")
+        texts = check_texts(
+            [body.prompt] if isinstance(body.prompt, str) else body.prompt, limits, "prompt"
+        )
         if body.stream and len(texts) != 1:
             raise UsageError("stream works with one prompt at a time", param="prompt")
         prompts = engine.prompts(texts, new_tokens, chat=False)
@@ -135,5 +135,8 @@ class _Reply:
 def _usage(done: list[Completion]) -> dict:
     prompt = sum(c.prompt_tokens for c in done)
     completion = sum(c.new_tokens for c in done)
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }

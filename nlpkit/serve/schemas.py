@@ -58,8 +58,10 @@ class ChatMessage(Loose):
 
     def plain(self) -> dict[str, str]:
         """The message as a chat template takes it (``developer`` is OpenAI's ``system``)."""
-        text = self.content if isinstance(self.content, str) else "".join(
-            part.text for part in self.content
+        text = (
+            self.content
+            if isinstance(self.content, str)
+            else "".join(part.text for part in self.content)
         )
         return {"role": "system" if self.role == "developer" else self.role, "content": text}
 
