@@ -77,22 +77,24 @@ def start_server(port: int, threads: int | None) -> subprocess.Popen:
 
 
 async def run_clients(url: str, bodies: list[dict], clients: int) -> tuple[float, list[float]]:
-    """(seconds for all requests, latency of each) with ``clients`` requests in flight."""
-    import httpx
+    """(seconds for all requests, latency of each) with ``clients`` requests in flight.
 
-    queue: asyncio.Queue = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    aiohttp, a light client: the clients share the CPU with the server they measure."""
+    import aiohttp
+
+    pending = list(reversed(bodies))
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=600, limits=limits) as http:
+    connector = aiohttp.TCPConnector(limit=clients)
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
 
         async def client() -> None:
-            while not queue.empty():
-                body = queue.get_nowait()
+            while pending:
+                body = pending.pop()
                 start = time.perf_counter()
-                response = await http.post(url, json=body)
-                response.raise_for_status()
+                async with http.post(url, json=body) as response:
+                    response.raise_for_status()
+                    await response.read()
                 latencies.append(time.perf_counter() - start)
 
         start = time.perf_counter()

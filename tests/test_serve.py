@@ -218,6 +218,7 @@ def test_limits_are_400_or_413_json(engine):
         ("/v1/classify", {"text": ["a"]}, "texts: Field required"),
         ("/v1/classify", {"texts": "a string"}, "texts: Input should be a valid list"),
         ("/v1/classify", {"texts": ["a"], "top_k": 0}, "top_k"),
+        ("/v1/classify", {"texts": ["a"], "model": "/etc"}, "model: Extra inputs are not"),
         ("/v1/generate", {"prompts": ["a", "b"], "stream": True}, "one prompt at a time"),
         ("/v1/generate", {"prompts": ["a"], "temperature": 0}, "temperature"),
         ("/v1/chat/completions", {"messages": []}, "messages"),
@@ -310,3 +311,17 @@ def test_choose_models_serves_what_is_available_offline(tiny):
     ]:
         with pytest.raises(UsageError, match=message):
             choose_models(tasks, models)
+
+
+def test_a_failure_after_the_stream_began_is_its_last_event(client, monkeypatch):
+    from nlpkit.serve import generation
+
+    def broken(*_args):
+        raise RuntimeError("boom in generate")
+
+    monkeypatch.setattr(generation, "generate_batch", broken)
+    request = {"prompts": ["a"], "max_new_tokens": 4, "stream": True}
+    response = client.post("/v1/generate", json=request)
+    assert response.status_code == 200
+    [event] = sse(response)
+    assert event["error"]["type"] == "server_error" and "RuntimeError" in event["error"]["message"]
