@@ -5,6 +5,7 @@ the same task functions as the CLI and the Python API, on batches of requests.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -87,6 +88,7 @@ class Engine:
         self.batchers = {
             name: Batcher(name, self.settings.max_batch, wait) for name in set(models.values())
         }
+        self._prompt_side = None  # the causal model with a tokenizer of its own, for prompts
         self._runners: dict[str, Callable] = {
             "classify": partial(_classify_jobs, self),
             "summarize": partial(_summarize_jobs, self),
@@ -102,7 +104,7 @@ class Engine:
         for command, model in self.models.items():
             start = time.perf_counter()
             if command == "generate":
-                self.causal()
+                self.for_prompts()
             else:
                 warm_up = Job(None, _warm_up_key(command), _warm_up_payload(command))
                 self._runners[command]([warm_up])
@@ -147,6 +149,16 @@ class Engine:
         prepare_for_batching(loaded)
         return loaded
 
+    def for_prompts(self):
+        """The causal model with its own copy of the tokenizer: prompts are tokenized on the
+        event loop while the worker thread decodes, and one fast tokenizer used by two
+        threads at once can fail ("Already borrowed")."""
+        if self._prompt_side is None:
+            loaded = self.causal()
+            tokenizer = copy.deepcopy(loaded.tokenizer)
+            self._prompt_side = dataclasses.replace(loaded, tokenizer=tokenizer)
+        return self._prompt_side
+
     def prompts(
         self,
         texts: list[str],
@@ -157,7 +169,7 @@ class Engine:
         """Prompts as the generate task builds them (chat template when the model has one)."""
         from nlpkit.tasks.chat import prompt_ids
 
-        loaded = self.causal()
+        loaded = self.for_prompts()
         limit = max(1, loaded.max_input_tokens - max_new_tokens)
         rows = prompt_ids(loaded, texts, chat, system, limit)
         return [Prompt(ids, max_new_tokens) for ids in rows]
@@ -167,7 +179,7 @@ class Engine:
         from nlpkit.serve.limits import LimitError
         from nlpkit.tasks.chat import has_chat_template, messages_ids
 
-        loaded = self.causal()
+        loaded = self.for_prompts()
         if not has_chat_template(loaded):
             raise UsageError(
                 f"model '{loaded.name}' has no chat template; "
