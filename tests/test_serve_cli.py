@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -25,24 +26,19 @@ def _get(url: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-def test_serve_starts_answers_and_stops_cleanly_on_sigterm(tiny, tmp_path):
+def test_serve_starts_answers_and_drains_on_sigterm(tiny, tmp_path):
     port = free_port()
     log = tmp_path / "stderr.txt"
-    command = [
-        *nlpkit_command(),
-        "serve",
-        "--task",
-        "classify",
-        "--model",
-        f"classify={tiny['bert']}",
-        "--port",
-        str(port),
-        "--threads",
-        "1",
-    ]
+    models = [f"classify={tiny['bert']}", f"generate={tiny['gpt2']}"]
+    command = [*nlpkit_command(), "serve", "--task", "classify", "--task", "generate"]
+    command += ["--model", models[0], "--model", models[1]]
     with log.open("w") as stderr:
         server = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=subprocess_env()
+            [*command, "--port", str(port), "--threads", "1"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=subprocess_env(),
         )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -51,17 +47,35 @@ def test_serve_starts_answers_and_stops_cleanly_on_sigterm(tiny, tmp_path):
             assert server.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        assert _get(f"{url}/health") == {"status": "ok", "tasks": ["classify"]}
+        assert _get(f"{url}/health") == {"status": "ok", "tasks": ["classify", "generate"]}
         reply = _get(f"{url}/v1/classify", {"texts": ["I love it", "awful"]})
         assert [set(row) for row in reply["results"]] == [{"label", "score", "top"}] * 2
-        server.send_signal(signal.SIGTERM)
+        answer = _request_across(port, lambda: server.send_signal(signal.SIGTERM))
         assert server.wait(timeout=30) == 0
     finally:
         if server.poll() is None:
             server.kill()
+    assert answer.startswith("HTTP/1.1 200") and '"label"' in answer  # drained, not cut
     text = log.read_text()
-    assert f"serving classify on {url}" in text and "loaded classify" in text
+    assert f"serving classify, generate on {url}" in text and "loaded classify" in text
     assert "stopped (SIGTERM)" in text and "Traceback" not in text
+
+
+def _request_across(port: int, act) -> str:
+    """Send half a classify request, ``act()``, wait, send the rest; the raw response.
+    The request is in flight (headers read, body awaited) when ``act`` runs."""
+    body = json.dumps({"texts": ["I love it", "awful"]}).encode()
+    head = (
+        f"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+        f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + body[:10])
+        time.sleep(0.3)
+        act()
+        time.sleep(0.5)  # the server is shutting down now, with this request open
+        sock.sendall(body[10:])
+        return b"".join(iter(lambda: sock.recv(65536), b"")).decode()
 
 
 @pytest.mark.parametrize(
