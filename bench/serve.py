@@ -2,7 +2,8 @@
 
 Starts a real server (`nlpkit serve`, a subprocess on a free port) with the built-in
 models, then measures side by side, in rounds that alternate the order: classify
-(one SST-2 sentence per request) with 1 client vs 32 concurrent clients, and generate
+(one SST-2 dev sentence per request; then one short SST-2 train phrase per request)
+with 1 client vs 32 concurrent clients, and generate
 (one chat prompt per request, greedy, --max-new-tokens new tokens) with 1 client vs
 16. Prints requests per second, p50/p95 latency per setting (medians over rounds) and
 the throughput ratios that batching gives.
@@ -140,11 +141,15 @@ def main() -> None:
     args = parser.parse_args()
 
     sentences = [row["sentence"] for row in sst2_rows("validation", args.classify_requests)]
+    phrases = [row["sentence"] for row in sst2_rows("train", args.classify_requests)]
     classify = [{"texts": [text]} for text in sentences]
+    short = [{"texts": [text]} for text in phrases]
     generate = [{"prompts": [p], "max_new_tokens": args.max_new_tokens} for p in PROMPTS]
     settings = {
         "classify, 1 client": ("/v1/classify", classify, 1),
         "classify, 32 clients": ("/v1/classify", classify, 32),
+        "short texts, 1 client": ("/v1/classify", short, 1),
+        "short texts, 32 clients": ("/v1/classify", short, 32),
         "generate, 1 client": ("/v1/generate", generate, 1),
         "generate, 16 clients": ("/v1/generate", generate, 16),
     }
@@ -163,7 +168,11 @@ def main() -> None:
     print(f"{'setting':<24} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
     for name, row in medians.items():
         print(f"{name:<24} {row['rps']:8.2f} {row['p50']:8.0f} {row['p95']:8.0f}")
-    for task, many in (("classify", "32 clients"), ("generate", "16 clients")):
+    for task, many in (
+        ("classify", "32 clients"),
+        ("short texts", "32 clients"),
+        ("generate", "16 clients"),
+    ):
         ratio = medians[f"{task}, {many}"]["rps"] / medians[f"{task}, 1 client"]["rps"]
         print(f"{task}: {many} vs 1 client: {ratio:.1f}x the throughput")
 
