@@ -97,6 +97,7 @@ class Engine:
             "classify": partial(_classify_jobs, self),
             "summarize": partial(_summarize_jobs, self),
             "translate": partial(_translate_jobs, self),
+            "generate": partial(_generate_jobs, self),
         }
 
     @property
@@ -207,10 +208,7 @@ class Engine:
         return Prompt(ids, max_new_tokens)
 
     def _generation_job(self, prompt: Prompt, sampling: dict) -> Job:
-        runner = self._runners.get("generate")
-        if runner is None:
-            runner = self._runners["generate"] = partial(_generate_jobs, self)
-        return Job(runner, tuple(sorted(sampling.items())), prompt)
+        return Job(self._runners["generate"], tuple(sorted(sampling.items())), prompt)
 
     async def complete(self, prompt: Prompt, sampling: dict) -> Completion:
         job = self._generation_job(prompt, sampling)
