@@ -88,3 +88,10 @@ def test_the_page_classifies_and_streams(browser, url, tmp_path, monkeypatch):
     assert page.text_content("#reply").strip()
     assert not page.locator(".error").count()
     page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)
+
+    page.select_option("#task", "chat")  # the OpenAI-compatible endpoint, streamed
+    page.fill("#input", "Hello there")
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#reply')?.textContent.length > 0")
+    page.wait_for_selector("#run:not([disabled])")
+    assert not page.locator(".error").count()
