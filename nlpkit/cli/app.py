@@ -17,6 +17,7 @@ from nlpkit.cli import finetune as finetune_cli
 from nlpkit.cli import models as models_cli
 from nlpkit.cli import plan as plan_cli
 from nlpkit.cli import recipe as recipe_cli
+from nlpkit.cli import serve as serve_cli
 from nlpkit.cli import tasks as tasks_cli
 from nlpkit.cli import tune as tune_cli
 from nlpkit.cli.render import out
@@ -99,6 +100,7 @@ for _name, _command in [
     ("evaluate", finetune_cli.evaluate_cmd),
     ("plan", plan_cli.plan_cmd),
     ("tune", tune_cli.tune_cmd),
+    ("serve", serve_cli.serve_cmd),
 ]:
     app.command(_name, cls=HelpCommand)(_command)
 for _name, _group in [("recipe", recipe_cli.app), ("models", models_cli.app)]:

@@ -49,6 +49,12 @@ def chat_ids(loaded: LoadedModel, text: str, system: str | None = None) -> list[
     """``text`` as the user's turn, ending where the assistant's reply begins."""
     messages = [{"role": "system", "content": system}] if system else []
     messages.append({"role": "user", "content": text})
+    return messages_ids(loaded, messages)
+
+
+def messages_ids(loaded: LoadedModel, messages: Sequence[dict[str, str]]) -> list[int]:
+    """A whole conversation (``role``/``content`` dicts), ending where the assistant's
+    next reply begins."""
     tokenizer = loaded.tokenizer
     rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     # The template writes the special tokens itself; adding more would double the BOS.

