@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.atomic import write_text
+from nlpkit.batch import SHARD_ROWS
 from nlpkit.batch.metrics import check_scorable, job_metrics
 from nlpkit.batch.predict import Predictor, ShardOutput, predict_shard, shard_inputs
 from nlpkit.batch.rows import RowSource
 from nlpkit.batch.shards import MANIFEST_VERSION, Parts
 from nlpkit.errors import InputError, NlpkitError, OutputError, UsageError
+from nlpkit.models.safety import current_policy
 
-SHARD_ROWS = 10_000
 JOB_FORMATS = ("jsonl", "csv", "parquet")
 ENGINES = ("local", "ray")
 # Where and how fast a model runs does not change its rows: a job may resume with other values.
@@ -130,6 +131,10 @@ class _State:
     def size(self, index: int) -> int:
         return min(self.shard_rows, self.total - index * self.shard_rows)
 
+    def saved_rows(self) -> int:
+        """Input rows in the shards the manifest names."""
+        return sum(self.size(int(i)) for i in self.manifest["done"])
+
     def advance(self, rows: int) -> None:
         self.done_rows += rows
         self.progress(self.done_rows, self.total)
@@ -189,15 +194,16 @@ def run_job(
     if manifest.get("finished"):
         return _finished(files, manifest, engine, already=True)
     state = _State(files, manifest, shard_rows, progress or (lambda _d, _t: None))
-    state.resumed_rows = state.done_rows = sum(state.size(int(i)) for i in manifest["done"])
+    state.resumed_rows = state.done_rows = state.saved_rows()
     state.advance(0)
-    predict = Predictor(command, options)
+    policy = current_policy()  # the caller's load_policy holds in worker processes too
+    predict = Predictor(command, options, (policy.trust_remote_code, policy.allow_pickle))
     try:
         for shard in _run_engine(engine, source, state, predict):
             state.record(shard)
     except KeyboardInterrupt:
         raise JobInterrupted(
-            f"interrupted after {state.done_rows} of {state.total} rows; the done shards "
+            f"interrupted after {state.saved_rows()} of {state.total} rows; the done shards "
             f"are kept in {files.parts.folder}: rerun the same command with --resume"
         ) from None
     return _finish(files, state, engine, options, time.monotonic() - state.started)
@@ -260,6 +266,11 @@ def _open_manifest(
         raise OutputError(
             f"{parts.folder} holds an unfinished job ({done} of {found['total']} rows done); "
             "pass --resume to continue it, or --overwrite to start over"
+        )
+    if resume and files.output.exists() and not overwrite:
+        raise OutputError(
+            f"nothing to resume: {files.output} exists and no unfinished job is beside it; "
+            "pass --overwrite to run the job again"
         )
     for path in (files.output, files.errors, files.metrics):
         if path.exists() and not overwrite:

@@ -26,14 +26,18 @@ class Predictor:
 
     command: str
     options: dict[str, Any] = field(default_factory=dict)
+    policy: tuple[bool, bool] = (False, False)  # trust_remote_code, allow_pickle
 
     def __call__(self, texts: list[str], progress: Callable[[int], None]) -> list[dict]:
+        from nlpkit.models.safety import load_policy
+
         module = importlib.import_module(f"nlpkit.tasks.{BY_COMMAND[self.command].module}")
         task = getattr(module, self.command)
-        return to_rows(task(texts, progress=progress, **self.options))
+        with load_policy(*self.policy):
+            return to_rows(task(texts, progress=progress, **self.options))
 
     def with_options(self, **options: Any) -> Predictor:
-        return Predictor(self.command, {**self.options, **options})
+        return Predictor(self.command, {**self.options, **options}, self.policy)
 
 
 @dataclass

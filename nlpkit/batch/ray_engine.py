@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,14 +46,17 @@ def run_ray(
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
+        _quiet_ray_data()
         shards = ray.data.from_items([{"shard": i} for i in pending])
-        rows = shards.flat_map(read_shard, fn_kwargs={"source": source, "shard_rows": shard_rows})
+        rows = shards.flat_map(
+            read_shard, fn_kwargs={"source": source, "shard_rows": shard_rows}, num_cpus=0
+        )
         done = rows.map_batches(
             RayPredictor,
             fn_constructor_args=(predict,),
             batch_size=CHUNK_SIZE,
             batch_format="pyarrow",
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_gpus=gpus_per_worker or None,
         )
         yield from _collect(
@@ -86,6 +90,13 @@ def ray_session(address: str | None, workers: int) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()  # disconnects from a cluster; stops a local one this job started
+
+
+def _quiet_ray_data() -> None:
+    """Ray Data's INFO lines (plans, timings) stay in its log file, off the terminal."""
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setLevel(logging.WARNING)
 
 
 def read_shard(item: dict[str, Any], source: RowSource, shard_rows: int) -> list[dict[str, Any]]:
