@@ -64,7 +64,9 @@ class JobProgress:
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
-        start, done_before = self.first = self.first or (now, done)
+        if self.first is None or self.first[1] == done:  # the clock starts as rows flow
+            self.first = (now, done)
+        start, done_before = self.first
         rate = (done - done_before) / (now - start) if now > start else 0.0
         if self.bar is not None:
             self.bar.update(self.task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
