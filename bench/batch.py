@@ -115,7 +115,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         model = model_folder(args.model, scratch)
-        print(f"model: {args.model or 'tiny random BERT'}; {args.rows:,} rows; {os.cpu_count()} CPUs")
+        name = args.model or "tiny random BERT"
+        print(f"model: {name}; {args.rows:,} rows; {os.cpu_count()} CPUs")
         source = write_rows(scratch / "in.jsonl", args.rows)
         throughput(source, scratch, model, args.rows, args.repeats)
         memory(scratch, model, args.rss_rows)

@@ -102,15 +102,29 @@ def test_summarize_and_translate_score_against_a_reference_column(tiny, tmp_path
     rows = [f'"the movie {i} was great .","der film {i} war gut ."' for i in range(6)]
     source.write_text("text,reference\n" + "\n".join(rows) + "\n", encoding="utf-8")
     summary = run_job(
-        "summarize", source, tmp_path / "s.jsonl", model=tiny["t5"], max_new_tokens=4,
+        "summarize",
+        source,
+        tmp_path / "s.jsonl",
+        model=tiny["t5"],
+        max_new_tokens=4,
         gold_column="reference",
-    )  # fmt: skip
-    assert set(summary.metrics) == {"task", "reference_column", "rows", "rouge1", "rouge2",
-                                    "rougeL"}  # fmt: skip
+    )
+    assert set(summary.metrics) == {
+        "task",
+        "reference_column",
+        "rows",
+        "rouge1",
+        "rouge2",
+        "rougeL",
+    }
     translation = run_job(
-        "translate", source, tmp_path / "t.jsonl", model=tiny["marian"], max_new_tokens=4,
+        "translate",
+        source,
+        tmp_path / "t.jsonl",
+        model=tiny["marian"],
+        max_new_tokens=4,
         gold_column="reference",
-    )  # fmt: skip
+    )
     assert {"bleu", "chrf"} <= set(translation.metrics) and translation.metrics["rows"] == 6
     assert json.loads((tmp_path / "t.metrics.json").read_text()) == translation.metrics
 
@@ -120,9 +134,14 @@ def test_processes_write_the_single_process_output(tiny, tmp_path):
     single = job(tiny, source, tmp_path / "one.jsonl", shard_rows=40, id_column="id")
     ticks = []
     pooled = job(
-        tiny, source, tmp_path / "two.jsonl", shard_rows=40, id_column="id",
-        engine=Engine(processes=2), progress=lambda done, total: ticks.append((done, total)),
-    )  # fmt: skip
+        tiny,
+        source,
+        tmp_path / "two.jsonl",
+        shard_rows=40,
+        id_column="id",
+        engine=Engine(processes=2),
+        progress=lambda done, total: ticks.append((done, total)),
+    )
     assert (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
     assert (tmp_path / "two.errors.jsonl").read_bytes() == single.errors_file.read_bytes()
     assert pooled.rows == single.rows == 298 and ticks[-1] == (301, 301)
@@ -133,8 +152,7 @@ def test_processes_write_the_single_process_output(tiny, tmp_path):
 def local_ray():
     """A Ray cluster on 127.0.0.1 with 2 CPUs, started and stopped by the test."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False)  # fmt: skip
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     try:
         yield ray
     finally:
@@ -145,12 +163,17 @@ def test_ray_engine_writes_the_single_process_output(tiny, tmp_path, local_ray):
     source = write_input(tmp_path, 120)
     job(tiny, source, tmp_path / "one.parquet", shard_rows=25, id_column="id")
     result = job(
-        tiny, source, tmp_path / "ray.parquet", shard_rows=25, id_column="id",
+        tiny,
+        source,
+        tmp_path / "ray.parquet",
+        shard_rows=25,
+        id_column="id",
         engine=Engine("ray", workers=2),
-    )  # fmt: skip
+    )
     assert read_rows(tmp_path / "ray.parquet") == read_rows(tmp_path / "one.parquet")
     assert result.engine == "ray" and result.rows == 118 and result.errors == 3
-    assert (tmp_path / "ray.errors.jsonl").read_text() == (tmp_path / "one.errors.jsonl").read_text()
+    errors = [(tmp_path / f"{name}.errors.jsonl").read_text() for name in ("ray", "one")]
+    assert errors[0] == errors[1]
 
 
 def test_resume_refuses_another_job_and_an_unfinished_job_needs_a_choice(tiny, tmp_path):
@@ -183,10 +206,14 @@ def test_job_flags_need_a_job_and_engines_their_own_flags(tiny, tmp_path, capsys
         ([*base, "x", "--resume"], "--resume is for batch jobs"),
         ([*base, "-i", str(source), "--processes", "2"], "--processes is for batch jobs"),
         ([*base, "-i", str(source), "-o", "o.json", "--id-column", "id"], "--id-column is for"),
-        ([*base, "-i", str(source), "-o", f"{tmp_path}/o.jsonl", "--workers", "2"],
-         "--workers needs --engine ray"),  # fmt: skip
-        ([*base, "-i", str(source), "-o", f"{tmp_path}/o.jsonl", "--id-column", "nope"],
-         "no column 'nope'"),  # fmt: skip
+        (
+            [*base, "-i", str(source), "-o", f"{tmp_path}/o.jsonl", "--workers", "2"],
+            "--workers needs --engine ray",
+        ),
+        (
+            [*base, "-i", str(source), "-o", f"{tmp_path}/o.jsonl", "--id-column", "nope"],
+            "no column 'nope'",
+        ),
     ]
     for args, message in cases:
         code, _, err = invoke(capsys, monkeypatch, *args)
@@ -233,6 +260,7 @@ def test_kill_9_then_resume_loses_and_repeats_no_row(tiny, tmp_path, fmt):
     assert ids == [f"r{i}" for i in range(6000) if i not in (3, 5998)]  # none lost, none twice
     expected = tmp_path / f"whole.{fmt}"
     job(tiny, source, expected, id_column="id", shard_rows=200)
+
     def key(rows):
         return [(str(r["id"]), r["text"], r["label"]) for r in rows]
 

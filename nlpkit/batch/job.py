@@ -185,11 +185,17 @@ def run_job(
     source = RowSource(Path(input_file), text_column, None if keep_columns else named)
     _check_columns(source, named)
     settings = {
-        "command": command, "input": str(source.path.resolve()), "format": files.fmt,
-        "text_column": text_column, "keep_columns": keep_columns, "id_column": id_column,
-        "gold_column": gold_column, "shard_rows": shard_rows,
+        "command": command,
+        "input": str(source.path.resolve()),
+        "format": files.fmt,
+        "text_column": text_column,
+        "keep_columns": keep_columns,
+        "id_column": id_column,
+        "gold_column": gold_column,
+        "shard_rows": shard_rows,
         "options": {k: v for k, v in sorted(options.items()) if k not in PLACEMENT},
-    }  # fmt: skip
+    }
+    settings = json.loads(json.dumps(settings, default=str))  # as the manifest will hold them
     manifest = _open_manifest(files, source, settings, resume, overwrite, strict)
     if manifest.get("finished"):
         return _finished(files, manifest, engine, already=True)

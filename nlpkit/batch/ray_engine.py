@@ -24,7 +24,7 @@ from typing import Any
 
 from nlpkit.batch.predict import Predictor, ShardOutput, predict_rows, shard_inputs
 from nlpkit.batch.rows import RowSource
-from nlpkit.errors import DependencyError
+from nlpkit.errors import DependencyError, NlpkitError, first_line
 from nlpkit.inputs.stream import CHUNK_SIZE
 
 
@@ -82,7 +82,13 @@ def ray_session(address: str | None, workers: int) -> Iterator[None]:
     address = address or os.environ.get("RAY_ADDRESS")
     quiet = {"log_to_driver": False, "logging_level": "ERROR", "configure_logging": False}
     if address:
-        ray.init(address=address, **quiet)
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise NlpkitError(
+                f"cannot reach the Ray cluster at {address} ({first_line(exc)}); check "
+                f"--ray-address or RAY_ADDRESS, and `ray status --address {address}`"
+            ) from None
     else:  # one CPU more than the actors take, for the readers
         cpus = max(os.cpu_count() or 1, workers + 1)
         ray.init(num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
