@@ -152,14 +152,16 @@ def test_processes_write_the_single_process_output(tiny, tmp_path):
 def local_ray():
     """A Ray cluster on 127.0.0.1 with 2 CPUs, started and stopped by the test."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    ray.init("local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1")
     try:
         yield ray
     finally:
         ray.shutdown()
 
 
-def test_ray_engine_writes_the_single_process_output(tiny, tmp_path, local_ray):
+def test_ray_engine_writes_the_single_process_output(
+    tiny, tmp_path, local_ray, capsys, monkeypatch
+):
     source = write_input(tmp_path, 120)
     job(tiny, source, tmp_path / "one.parquet", shard_rows=25, id_column="id")
     result = job(
@@ -174,6 +176,12 @@ def test_ray_engine_writes_the_single_process_output(tiny, tmp_path, local_ray):
     assert result.engine == "ray" and result.rows == 118 and result.errors == 3
     errors = [(tmp_path / f"{name}.errors.jsonl").read_text() for name in ("ray", "one")]
     assert errors[0] == errors[1]
+    cli = ["classify", "-i", str(source), "-m", tiny["bert"], "-o", str(tmp_path / "cli.csv")]
+    code, _, err = invoke(capsys, monkeypatch, *cli, "--engine", "ray", "--workers", "2")
+    assert code == 0 and "3 unreadable rows" in err, err
+    assert [row["text"] for row in read_rows(tmp_path / "cli.csv")] == [
+        row["text"] for row in read_rows(tmp_path / "one.parquet")
+    ]
 
 
 def test_resume_refuses_another_job_and_an_unfinished_job_needs_a_choice(tiny, tmp_path):

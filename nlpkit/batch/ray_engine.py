@@ -91,7 +91,8 @@ def ray_session(address: str | None, workers: int) -> Iterator[None]:
             ) from None
     else:  # one CPU more than the actors take, for the readers
         cpus = max(os.cpu_count() or 1, workers + 1)
-        ray.init(num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
+        local = {"num_cpus": cpus, "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
+        ray.init("local", **local, **quiet)  # "local": never a stale cluster's address
     try:
         yield
     finally:
