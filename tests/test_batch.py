@@ -274,3 +274,13 @@ def test_kill_9_then_resume_loses_and_repeats_no_row(tiny, tmp_path, fmt):
 
     assert key(read_rows(output)) == key(read_rows(expected))
     assert not Path(f"{output}.parts").exists()
+
+
+def test_a_warning_every_shard_repeats_is_shown_once(tiny, tmp_path, capsys, monkeypatch):
+    source = tmp_path / "long.txt"
+    long = " ".join(["the movie was great ."] * 40)
+    source.write_text("\n".join([long, long, "short .", long]) + "\n", encoding="utf-8")
+    args = ["classify", "-i", str(source), "-m", tiny["bert"], "-o", str(tmp_path / "o.jsonl")]
+    code, _, err = invoke(capsys, monkeypatch, *args, "--shard-rows", "2")  # 2 of 2, 1 of 2
+    assert code == 0 and len(read_rows(tmp_path / "o.jsonl")) == 4
+    assert err.count("were truncated") == 1, err

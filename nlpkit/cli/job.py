@@ -7,6 +7,10 @@ progress bar and its summary.
 
 from __future__ import annotations
 
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +78,7 @@ def run_job_cmd(
         shared.gpus_per_worker,
         shared.ray_address,
     )
-    with load_policy(*shared.safety), JobProgress(command) as progress:
+    with load_policy(*shared.safety), once_per_message(), JobProgress(command) as progress:
         result = run_job(
             command,
             shared.input_file,  # type: ignore[arg-type]
@@ -95,6 +99,23 @@ def run_job_cmd(
         )
     for line in summary(result):
         out.note(line)
+
+
+@contextmanager
+def once_per_message() -> Iterator[None]:
+    """A warning that later shards repeat (counts aside) is shown once."""
+    show, seen = warnings.showwarning, set()
+
+    def once(message, *args, **kwargs) -> None:
+        key = re.sub(r"\d+", "N", str(message))
+        if key not in seen:
+            seen.add(key)
+            show(message, *args, **kwargs)
+
+    with warnings.catch_warnings():  # restores the filters and showwarning at the end
+        warnings.simplefilter("always")
+        warnings.showwarning = once
+        yield
 
 
 def summary(result: JobResult) -> list[str]:
