@@ -284,3 +284,26 @@ def test_a_warning_every_shard_repeats_is_shown_once(tiny, tmp_path, capsys, mon
     code, _, err = invoke(capsys, monkeypatch, *args, "--shard-rows", "2")  # 2 of 2, 1 of 2
     assert code == 0 and len(read_rows(tmp_path / "o.jsonl")) == 4
     assert err.count("were truncated") == 1, err
+
+
+def test_kill_9_of_a_process_pool_leaves_no_worker_and_resumes(tiny, tmp_path):
+    source = write_input(tmp_path, 6000, bad=False)
+    output = tmp_path / "out.jsonl"
+    command = [*nlpkit_command(), "classify", "-i", str(source), "-m", tiny["bert"]]
+    command += ["-o", str(output), "--shard-rows", "200", "--processes", "2"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=subprocess_env())
+    wait_for_shards(process, Path(f"{output}.parts"), at_least=2)
+    workers = subprocess.run(
+        ["pgrep", "-P", str(process.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert len(workers) >= 2, workers
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}/status").exists()]
+    assert all("zombie" in Path(f"/proc/{pid}/status").read_text() for pid in alive), alive
+    resumed = run_nlpkit(*command[1:], "--resume")
+    assert resumed.returncode == 0 and "resumed: " in resumed.stderr, resumed.stderr
+    assert [row["id"] for row in read_rows(output)] == [f"r{i}" for i in range(6000)]

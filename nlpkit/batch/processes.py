@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -23,6 +25,7 @@ from nlpkit.batch.rows import RowSource
 
 IN_FLIGHT_PER_WORKER = 2  # shards read ahead per worker: enough to keep each one busy
 POLL_S = 0.2
+PARENT_CHECK_S = 1.0
 
 _worker: dict[str, Any] = {}
 
@@ -80,6 +83,7 @@ def _drain(ticks, advance: Callable[[int], None]) -> None:
 
 def _start(predict: Predictor, ticks, ranks) -> None:
     """Worker start-up: take a rank, and on GPUs the GPU that goes with it."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     rank = ranks.get()
     device = predict.options.get("device", "auto")
     if device == "auto":
@@ -88,6 +92,13 @@ def _start(predict: Predictor, ticks, ranks) -> None:
         if torch.cuda.is_available():
             predict = predict.with_options(device=f"cuda:{rank % torch.cuda.device_count()}")
     _worker.update(predict=predict, ticks=ticks)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A parent killed with SIGKILL cannot stop its pool: each worker leaves by itself."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 def _work(shard: ShardInput) -> ShardOutput:
