@@ -74,8 +74,11 @@ class RowSource:
 
     def count(self) -> int:
         """How many data rows the file holds (parquet: from its footer)."""
-        if self.path.suffix.lower() == ".parquet":
+        suffix = self.path.suffix.lower()
+        if suffix == ".parquet":
             return _parquet_file(self.path).metadata.num_rows
+        if suffix == ".jsonl" or (suffix == ".json" and not starts_with(self.path, b"[")):
+            return sum(1 for _, line in _lines(self.path) if line.strip())  # no JSON parsing
         return sum(1 for _ in self._records())
 
     def rows(self) -> Iterator[InputRow]:
