@@ -307,3 +307,17 @@ def test_kill_9_of_a_process_pool_leaves_no_worker_and_resumes(tiny, tmp_path):
     resumed = run_nlpkit(*command[1:], "--resume")
     assert resumed.returncode == 0 and "resumed: " in resumed.stderr, resumed.stderr
     assert [row["id"] for row in read_rows(output)] == [f"r{i}" for i in range(6000)]
+
+
+def test_progress_in_a_log_file_is_a_plain_line_with_rate_and_eta(capsys, monkeypatch):
+    from nlpkit.cli import progress
+
+    monkeypatch.setattr(progress, "JOB_LINE_EVERY_S", 0.0)
+    clock = iter([100.0, 100.0, 110.0, 120.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    with progress.JobProgress("classify") as report:  # stderr is not a terminal here
+        report(2000, 10000)  # resumed: 2000 rows were done before, the clock starts
+        report(4000, 10000)
+    assert capsys.readouterr().err == (
+        "classify rows 4000/10000 (40%) | 200 rows/s | ETA 0:00:30\n"
+    )

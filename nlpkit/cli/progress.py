@@ -70,9 +70,9 @@ class JobProgress:
         rate = (done - done_before) / (now - start) if now > start else 0.0
         if self.bar is not None:
             self.bar.update(self.task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
-        elif now - self.last_line >= JOB_LINE_EVERY_S and done < total:
+        elif rate and now - self.last_line >= JOB_LINE_EVERY_S and done < total:
             self.last_line = now
-            eta = clock((total - done) / rate) if rate else "-"
+            eta = clock((total - done) / rate)
             out.note(
                 f"{self.title} rows {done}/{total} ({done / max(total, 1):.0%}) | "
                 f"{rate:,.0f} rows/s | ETA {eta}"
