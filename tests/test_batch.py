@@ -321,3 +321,33 @@ def test_progress_in_a_log_file_is_a_plain_line_with_rate_and_eta(capsys, monkey
     assert capsys.readouterr().err == (
         "classify rows 4000/10000 (40%) | 200 rows/s | ETA 0:00:30\n"
     )
+
+
+@pytest.mark.parametrize("name", ["in.parquet", "in.jsonl", "in.csv", "in.txt", "in.json"])
+def test_rows_from_a_start_equal_the_tail_of_all_rows(tmp_path, name):
+    """Ray workers and resumed jobs start mid-file: skipped parquet row groups and
+    unparsed json lines must not shift a row's number, text or columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nlpkit.batch.rows import RowSource
+
+    texts = [f"text {i}" if i % 5 else "" for i in range(23)]
+    path = tmp_path / name
+    if name == "in.parquet":
+        table = pa.table({"id": list(range(23)), "text": texts})
+        pq.write_table(table, path, row_group_size=4)
+    elif name == "in.csv":
+        path.write_text("id,text\n" + "".join(f"{i},{t}\n" for i, t in enumerate(texts)))
+    elif name == "in.txt":
+        path.write_text("".join(f"{t}\n" for t in texts))
+    else:
+        items = [json.dumps({"id": i, "text": t}) for i, t in enumerate(texts)]
+        body = "[" + ",\n".join(items) + "]" if name == "in.json" else "\n\n".join(items)
+        path.write_text(body + "\n")
+    source = RowSource(path)
+    every = list(source.rows())
+    assert len(every) == source.count() == 23
+    assert [row.error for row in every].count("empty text") == 5
+    for start in (0, 3, 4, 9, 22, 23):
+        assert list(source.rows(start=start)) == every[start:]

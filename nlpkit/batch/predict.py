@@ -63,7 +63,8 @@ def shard_inputs(
     if not wanted:
         return
     last = max(wanted)
-    for index, rows in groupby(source.rows(), key=lambda row: row.row // shard_rows):
+    read = source.rows(start=min(wanted) * shard_rows)  # done shards before it: skipped
+    for index, rows in groupby(read, key=lambda row: row.row // shard_rows):
         if index in wanted:
             yield ShardInput(index, list(rows))
         if index >= last:

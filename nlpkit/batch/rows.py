@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ class RowSource:
         if suffix in (".csv", ".tsv"):
             return next(delimited_rows(path), [])
         if suffix in (".json", ".jsonl"):
-            for _, item in self._json_records():
+            for item in self._json_records():
                 if isinstance(item, dict | str):
                     return list(item) if isinstance(item, dict) else []
         return []
@@ -79,32 +80,34 @@ class RowSource:
             return _parquet_file(self.path).metadata.num_rows
         if suffix == ".jsonl" or (suffix == ".json" and not starts_with(self.path, b"[")):
             return sum(1 for _, line in _lines(self.path) if line.strip())  # no JSON parsing
-        return sum(1 for _ in self._records())
+        return sum(1 for _ in self._records(0))
 
-    def rows(self) -> Iterator[InputRow]:
-        """Every data row in input order, read lazily."""
+    def rows(self, start: int = 0) -> Iterator[InputRow]:
+        """The data rows from row ``start`` (0-based) on, in input order, read lazily;
+        parquet row groups and json lines before ``start`` are skipped unparsed."""
         columns = self.columns()
         text = self.text_name(columns)
         names = self.carried_names(columns)
-        for index, (where, record) in enumerate(self._records()):
-            yield _row(index, where, record, text, names)
+        for index, record in enumerate(self._records(start), start=start):
+            yield _row(index, f"{self.path} row {index + 1}", record, text, names)
 
-    def _records(self) -> Iterator[tuple[str, Any]]:
-        """(where, record): a dict of columns, a str (a text line), or a _Bad."""
+    def _records(self, start: int) -> Iterator[Any]:
+        """From row ``start`` on: a dict of columns, a str (a text line), or a _Bad."""
         suffix = self.path.suffix.lower()
         if suffix == ".parquet":
-            return _parquet_records(self.path)
-        if suffix in (".csv", ".tsv"):
-            return _delimited_records(self.path)
+            return _parquet_records(self.path, start)
         if suffix in (".json", ".jsonl"):
-            return self._json_records()
-        return ((f"{self.path} row {n}", line.rstrip("\r\n")) for n, line in _lines(self.path))
+            return self._json_records(start)
+        if suffix in (".csv", ".tsv"):
+            records = _delimited_records(self.path)
+        else:
+            records = (line.rstrip("\r\n") for _, line in _lines(self.path))
+        return islice(records, start, None)
 
-    def _json_records(self) -> Iterator[tuple[str, Any]]:
+    def _json_records(self, start: int = 0) -> Iterator[Any]:
         if self.path.suffix.lower() == ".json" and starts_with(self.path, b"["):
             try:
-                items = enumerate(json_items(self.path), start=1)
-                yield from ((f"{self.path} item {n}", item) for n, item in items)
+                yield from islice(json_items(self.path), start, None)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{self.path}: invalid JSON ({exc.msg})") from None
             return
@@ -113,10 +116,12 @@ class RowSource:
             if not line.strip():
                 continue  # a blank line between JSON lines is not a row
             number += 1
+            if number <= start:
+                continue
             try:
-                yield f"{self.path} row {number}", json.loads(line)
+                yield json.loads(line)
             except json.JSONDecodeError as exc:
-                yield f"{self.path} row {number}", _Bad(f"invalid JSON ({exc.msg})")
+                yield _Bad(f"invalid JSON ({exc.msg})")
 
 
 @dataclass(frozen=True)
@@ -161,20 +166,26 @@ def _parquet_file(path: Path):
         raise InputError(f"{path}: not a readable parquet file ({exc})") from None
 
 
-def _parquet_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    number = 0
-    for batch in _parquet_file(path).iter_batches(batch_size=PARQUET_BATCH_ROWS):
-        for record in batch.to_pylist():
-            number += 1
-            yield f"{path} row {number}", record
+def _parquet_records(path: Path, start: int = 0) -> Iterator[dict[str, Any]]:
+    """Rows from ``start`` on; whole row groups before it are not read."""
+    part = _parquet_file(path)
+    skipped, groups = 0, []
+    for group in range(part.num_row_groups):
+        size = part.metadata.row_group(group).num_rows
+        if not groups and skipped + size <= start:
+            skipped += size
+        else:
+            groups.append(group)
+    batches = part.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=groups)
+    records = (record for batch in batches for record in batch.to_pylist())
+    return islice(records, start - skipped, None)
 
 
-def _delimited_records(path: Path) -> Iterator[tuple[str, Any]]:
+def _delimited_records(path: Path) -> Iterator[Any]:
     rows = delimited_rows(path)
     header = next(rows, [])
-    for number, row in enumerate(rows, start=1):
-        where = f"{path} row {number}"
+    for row in rows:
         if len(row) != len(header):
-            yield where, _Bad(f"{len(row)} fields, header has {len(header)}")
+            yield _Bad(f"{len(row)} fields, header has {len(header)}")
         else:
-            yield where, dict(zip(header, row, strict=True))
+            yield dict(zip(header, row, strict=True))
