@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from nlpkit.batch import SHARD_ROWS
 from nlpkit.cli import batch_options as bopt
@@ -47,6 +47,7 @@ class TaskOptions:
     id_column: bopt.IdColumn = None
     strict: bopt.Strict = False
     shard_rows: bopt.ShardRows = SHARD_ROWS
+    gold_column: ClassVar[str | None] = None  # set by score_against, not an option
 
     def source(self, texts: list[str] | None) -> TextSource:
         """The texts to process: arguments (or stdin with '-'), or the --input file."""
@@ -73,11 +74,15 @@ class TaskOptions:
     def safety(self) -> tuple[bool, bool]:
         return self.trust_remote_code, self.allow_pickle
 
-    def job(self, source: TextSource, gold_column: str | None = None) -> bool:
+    def score_against(self, column: str | None) -> None:
+        """The gold column a batch job scores (--label-column, --reference-column)."""
+        self.gold_column = column
+
+    def job(self, source: TextSource) -> bool:
         """Whether the command runs as a batch job: an --input file to an --output file."""
         from nlpkit.cli.job import job_wanted
 
-        return job_wanted(self, source, gold_column)
+        return job_wanted(self, source, self.gold_column)
 
     def run(self, task, texts: list[str] | TextSource | None, title: str, **options) -> None:
         """Run ``task`` chunk by chunk over the texts, writing rows as they are done; an
@@ -89,9 +94,8 @@ class TaskOptions:
         from nlpkit.models.safety import load_policy
 
         source = texts if isinstance(texts, TextSource) else self.source(texts)
-        gold_column = options.pop("gold_column", None)
-        if self.job(source, gold_column):
-            run_job_cmd(self, title, gold_column, options)
+        if self.job(source):
+            run_job_cmd(self, title, self.gold_column, options)
             return
         call = partial(task, **self.model_options(), **options)  # progress= comes per chunk
         with load_policy(*self.safety):

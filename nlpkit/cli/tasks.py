@@ -51,8 +51,8 @@ def classify_cmd(
     from nlpkit.tasks.classify import classify
 
     names = [name.strip() for name in labels.split(",")] if labels else None
-    options = {"model": model, "top_k": top_k, "labels": names, "gold_column": label_column}
-    shared.run(classify, texts, "classify", **options)
+    shared.score_against(label_column)
+    shared.run(classify, texts, "classify", model=model, top_k=top_k, labels=names)
 
 
 @with_task_options
@@ -150,7 +150,7 @@ def summarize_cmd(
     check_generation_args(max_new_tokens)
     documents = [read_document(Path(t)) if Path(t).is_file() else t for t in texts or []]
     options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams, "gguf_file": gguf_file}
-    options["gold_column"] = reference_column
+    shared.score_against(reference_column)
     shared.run(summarize, documents, "summarize", model=model, **options)
 
 
@@ -175,10 +175,10 @@ def translate_cmd(
 
     check_generation_args(max_new_tokens)
     source = shared.source(texts)
-    if not shared.job(source, reference_column):  # a job lists bad rows in its errors file
+    shared.score_against(reference_column)
+    if not shared.job(source):  # a job lists bad rows in its errors file
         source.count()  # bad input fails before the model is named
     name = pick_translation_model(src, tgt, model)
     out.note(f"model: {name}")
     options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams}
-    options["gold_column"] = reference_column
     shared.run(translate, source, "translate", src=src, tgt=tgt, model=name, **options)
