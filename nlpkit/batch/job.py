@@ -188,14 +188,9 @@ def run_job(
         "command": command,
         "input": str(source.path.resolve()),
         "format": files.fmt,
-        "text_column": text_column,
-        "keep_columns": keep_columns,
-        "id_column": id_column,
-        "gold_column": gold_column,
-        "shard_rows": shard_rows,
-        "options": {k: v for k, v in sorted(options.items()) if k not in PLACEMENT},
+        **{"text_column": text_column, "keep_columns": keep_columns, "id_column": id_column},
+        **{"gold_column": gold_column, "shard_rows": shard_rows, "options": _fingerprint(options)},
     }
-    settings = json.loads(json.dumps(settings, default=str))  # as the manifest will hold them
     manifest = _open_manifest(files, source, settings, resume, overwrite, strict)
     if manifest.get("finished"):
         return _finished(files, manifest, engine, already=True)
@@ -213,6 +208,12 @@ def run_job(
             f"are kept in {files.parts.folder}: rerun the same command with --resume"
         ) from None
     return _finish(files, state, engine, options, time.monotonic() - state.started)
+
+
+def _fingerprint(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that decide the rows, as the manifest holds them (JSON values)."""
+    chosen = {k: v for k, v in sorted(options.items()) if k not in PLACEMENT}
+    return json.loads(json.dumps(chosen, default=str))
 
 
 def _run_engine(
