@@ -5,7 +5,7 @@ a user runs it (process start, model load, Ray start-up included). The settings 
 interleaved, --repeats times, and the medians are compared:
   - rows/s on the same --rows-row jsonl file: --processes 1, --processes 2,
     --engine ray --workers 2 (a local Ray cluster that the command starts and stops);
-  - kill + resume: the job is killed with SIGKILL once half its shards are done, then
+  - kill + resume: the job (ten shards) is killed with SIGKILL once half are done, then
     rerun with --resume; the cost is the two runs' time over one uninterrupted run;
   - peak RSS of the one-process job at each of --rss-rows (getrusage of the child).
 The model is the tests' tiny random BERT (hidden 32), so the figures show the job
@@ -28,7 +28,6 @@ from pathlib import Path
 
 from stream_memory import child_peak_mb, model_folder
 
-SHARD_ROWS = 10_000
 ENGINES = {
     "1 process": [],
     "2 processes": ["--processes", "2"],
@@ -45,9 +44,9 @@ def write_rows(path: Path, count: int) -> Path:
     return path
 
 
-def command(source: Path, output: Path, model: str, *extra: str) -> list[str]:
+def command(source: Path, output: Path, model: str, shard_rows: int, *extra: str) -> list[str]:
     job = [sys.executable, "-m", "nlpkit", "classify", "-i", str(source), "-m", model]
-    return [*job, "-o", str(output), "--overwrite", "--shard-rows", str(SHARD_ROWS), *extra]
+    return [*job, "-o", str(output), "--overwrite", "--shard-rows", str(shard_rows), *extra]
 
 
 def run(cmd: list[str]) -> float:
@@ -79,13 +78,15 @@ def killed_then_resumed(cmd: list[str], parts: Path, shards: int) -> float:
 
 def throughput(source: Path, scratch: Path, model: str, rows: int, repeats: int) -> None:
     seconds: dict[str, list[float]] = {name: [] for name in [*ENGINES, "kill + resume"]}
+    shard_rows = max(1, rows // 10)  # ten shards: a kill at half loses under a tenth
     for _ in range(repeats):  # interleaved: the machine's load falls on every setting alike
         for name, extra in ENGINES.items():
-            seconds[name].append(run(command(source, scratch / "out.parquet", model, *extra)))
+            cmd = command(source, scratch / "out.parquet", model, shard_rows, *extra)
+            seconds[name].append(run(cmd))
         output = scratch / "killed.parquet"
-        cmd = command(source, output, model)
-        shards = -(-rows // SHARD_ROWS)
-        seconds["kill + resume"].append(killed_then_resumed(cmd, Path(f"{output}.parts"), shards))
+        output.unlink(missing_ok=True)  # the last repeat's: --resume must not find it done
+        cmd = command(source, output, model, shard_rows)
+        seconds["kill + resume"].append(killed_then_resumed(cmd, Path(f"{output}.parts"), 10))
     base = statistics.median(seconds["1 process"])
     print(f"{'setting':<16} {'median s':>9} {'rows/s':>8} {'vs 1 process':>13}   runs (s)")
     for name, values in seconds.items():
@@ -100,7 +101,8 @@ def memory(scratch: Path, model: str, sizes: list[int]) -> None:
     print(f"\n{'rows':>9} {'peak RSS MB':>12} {'s':>7}")
     for size in sizes:
         source = write_rows(scratch / f"rss-{size}.jsonl", size)
-        peak, seconds = child_peak_mb(command(source, scratch / "rss.parquet", model))
+        cmd = command(source, scratch / "rss.parquet", model, 10_000)
+        peak, seconds = child_peak_mb(cmd)
         print(f"{size:>9,} {peak:>12.0f} {seconds:>7.1f}")
         source.unlink()
 
