@@ -33,6 +33,7 @@ _EXPORTS = {
     "Translation": "nlpkit.results",
     "NlpkitError": "nlpkit.errors",
     "load_policy": "nlpkit.models.safety",
+    "run_job": "nlpkit.batch.job",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -228,31 +228,41 @@ def test_library_generator(tiny):
 
 
 def test_ctrl_c_on_a_real_run(tiny, tmp_path):
-    """SIGINT to `nlpkit classify` on 60k lines: exit 130, a message, valid partial jsonl."""
-    total = 60_000
+    """SIGINT to `nlpkit classify -i FILE -o FILE` (a batch job): exit 130, a message, the
+    done shards kept; the same command with --resume finishes every row once."""
+    total = 12_000
     source = lines_file(tmp_path, total)
     out = tmp_path / "out.jsonl"
     command = [*nlpkit_command(), "classify", "-i", str(source), "-m", tiny["bert"]]
-    command += ["-f", "jsonl", "-o", str(out)]
+    command += ["-o", str(out), "--shard-rows", "500"]
     process = subprocess.Popen(
         command, stderr=subprocess.PIPE, text=True, env=subprocess_env(), cwd=tmp_path
     )
+    manifest = tmp_path / "out.jsonl.parts" / "manifest.json"
     start = time.monotonic()
-    while not any(p.stat().st_size > 0 for p in tmp_path.glob(".out.jsonl.*.tmp")):
+    while not (manifest.exists() and json.loads(manifest.read_text())["done"]):
         if process.poll() is not None or time.monotonic() > start + 120:
             process.kill()
             _, err = process.communicate()
             seen = sorted(p.name for p in tmp_path.iterdir())
             pytest.fail(
-                f"no partial output to interrupt: exit {process.returncode} after "
+                f"no done shard to interrupt: exit {process.returncode} after "
                 f"{time.monotonic() - start:.1f} s; files {seen}; stderr {err!r}"
             )
-        time.sleep(0.1)
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
-    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert 0 < len(rows) < total and err.strip().splitlines()[-1] == (
-        f"error: interrupted after {len(rows)} of {total} rows; partial output in {out}"
+    done = len(json.loads(manifest.read_text())["done"]) * 500
+    assert 0 < done < total and not out.exists()
+    assert err.strip().splitlines()[-1] == (
+        f"error: interrupted after {done} of {total} rows; the done shards are kept in "
+        f"{out}.parts: rerun the same command with --resume"
     )
-    assert rows[0]["text"] == "text number 0" and not list(tmp_path.glob(".*.tmp"))
+    resumed = subprocess.run(
+        [*command, "--resume"], capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    rows = [json.loads(line)["text"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert rows == [f"text number {i}" for i in range(total)]
+    assert not list(tmp_path.glob(".*.tmp")) and not manifest.exists()

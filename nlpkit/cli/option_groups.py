@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
+from nlpkit.batch import SHARD_ROWS
+from nlpkit.cli import batch_options as bopt
 from nlpkit.cli import options as opt
 from nlpkit.devices import check_device_map, check_device_name
 from nlpkit.inputs.stream import TextSource
@@ -36,6 +38,16 @@ class TaskOptions:
     overwrite: opt.Overwrite = False
     trust_remote_code: opt.TrustRemoteCode = False
     allow_pickle: opt.AllowPickle = False
+    resume: bopt.Resume = False
+    processes: bopt.Processes = 1
+    engine: bopt.Engine = bopt.EngineName.local
+    ray_address: bopt.RayAddress = None
+    workers: bopt.Workers = 1
+    gpus_per_worker: bopt.GpusPerWorker = 0
+    id_column: bopt.IdColumn = None
+    strict: bopt.Strict = False
+    shard_rows: bopt.ShardRows = SHARD_ROWS
+    gold_column: ClassVar[str | None] = None  # set by score_against, not an option
 
     def source(self, texts: list[str] | None) -> TextSource:
         """The texts to process: arguments (or stdin with '-'), or the --input file."""
@@ -62,14 +74,29 @@ class TaskOptions:
     def safety(self) -> tuple[bool, bool]:
         return self.trust_remote_code, self.allow_pickle
 
+    def score_against(self, column: str | None) -> None:
+        """The gold column a batch job scores (--label-column, --reference-column)."""
+        self.gold_column = column
+
+    def job(self, source: TextSource) -> bool:
+        """Whether the command runs as a batch job: an --input file to an --output file."""
+        from nlpkit.cli.job import job_wanted
+
+        return job_wanted(self, source, self.gold_column)
+
     def run(self, task, texts: list[str] | TextSource | None, title: str, **options) -> None:
-        """Run ``task`` chunk by chunk over the texts, writing rows as they are done."""
+        """Run ``task`` chunk by chunk over the texts, writing rows as they are done; an
+        --input file to an --output file runs as a batch job (sharded, resumable)."""
         from functools import partial
 
+        from nlpkit.cli.job import run_job_cmd
         from nlpkit.cli.stream_output import run_streaming
         from nlpkit.models.safety import load_policy
 
         source = texts if isinstance(texts, TextSource) else self.source(texts)
+        if self.job(source):
+            run_job_cmd(self, title, self.gold_column, options)
+            return
         call = partial(task, **self.model_options(), **options)  # progress= comes per chunk
         with load_policy(*self.safety):
             run_streaming(call, source, self.format, self.output, self.overwrite, title)

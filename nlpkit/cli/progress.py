@@ -10,6 +10,7 @@ ETA 0:00:06``, which `nohup nlpkit finetune ... > log` can be read by.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -29,16 +30,69 @@ def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Callab
         return
     from rich import progress as bars
 
-    columns = (
+    with bars.Progress(*_row_columns(), console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.update(task, advance=n)
+
+
+def _row_columns(*extra: Any) -> tuple[Any, ...]:
+    from rich import progress as bars
+
+    return (
         bars.TextColumn("{task.description}"),
         bars.BarColumn(),
         bars.MofNCompleteColumn(),
+        *extra,
         bars.TimeElapsedColumn(),
         bars.TimeRemainingColumn(),
     )
-    with bars.Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.update(task, advance=n)
+
+
+JOB_LINE_EVERY_S = 10.0
+
+
+class JobProgress:
+    """A batch job's ``progress(done, total)``: one bar over all rows on a terminal
+    (done/total, rows/s, elapsed, ETA), else a plain line every 10 s for a log file."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.bar: Any = None
+        self.task: Any = None
+        self.first: tuple[float, int] | None = None  # (time, rows done) at the first report
+        self.last_line = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.first is None or self.first[1] == done:  # the clock starts as rows flow
+            self.first = (now, done)
+        start, done_before = self.first
+        rate = (done - done_before) / (now - start) if now > start else 0.0
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
+        elif rate and now - self.last_line >= JOB_LINE_EVERY_S and done < total:
+            self.last_line = now
+            eta = clock((total - done) / rate)
+            out.note(
+                f"{self.title} rows {done}/{total} ({done / max(total, 1):.0%}) | "
+                f"{rate:,.0f} rows/s | ETA {eta}"
+            )
+
+    def __enter__(self) -> JobProgress:
+        console = out.console(stderr=True)
+        if console.is_terminal:
+            from rich import progress as bars
+
+            rate = bars.TextColumn("{task.fields[rate]}")
+            self.bar = bars.Progress(*_row_columns(rate), console=console, transient=True)
+            self.task = self.bar.add_task(self.title, total=None, rate="")
+            self.bar.start()
+        self.last_line = time.monotonic()  # the first plain line comes after 10 s
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def clock(seconds: float) -> str:

@@ -7,20 +7,19 @@ progress on stderr, so a pipe or a file gets the results only.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from nlpkit.atomic import atomic_write, temp_beside
+from nlpkit.batch.writers import ParquetRows, RowWriter, flat, row_writer, to_rows
 from nlpkit.cli.options import OutputFormat
-from nlpkit.errors import OutputError, UsageError, first_line
+from nlpkit.errors import OutputError, UsageError
 
 
 class Output:
@@ -60,11 +59,6 @@ SUFFIX_FORMATS = {
     ".csv": OutputFormat.csv,
     ".parquet": OutputFormat.parquet,
 }
-
-
-def to_rows(results: Sequence[Any]) -> list[dict[str, Any]]:
-    """Plain dicts from result dataclasses (or dicts)."""
-    return [asdict(r) if is_dataclass(r) else dict(r) for r in results]
 
 
 def emit(
@@ -134,100 +128,6 @@ def format_rows(rows: list[dict[str, Any]], fmt: OutputFormat) -> str:
     return buffer.getvalue()
 
 
-class RowWriter:
-    """jsonl / csv / json rows appended batch by batch to an open text handle."""
-
-    def __init__(self, handle: IO[str], fmt: OutputFormat) -> None:
-        self.handle, self.fmt = handle, fmt
-        self.rows = 0
-        self.closed = False
-        self._csv: csv.DictWriter | None = None
-
-    def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        if self.fmt == OutputFormat.csv:
-            if self._csv is None and rows:
-                self._csv = csv.DictWriter(self.handle, fieldnames=list(rows[0]))
-                self._csv.writeheader()
-            for row in rows:
-                self._csv.writerow({k: _flat(v) for k, v in row.items()})  # type: ignore[union-attr]
-        elif self.fmt == OutputFormat.json:
-            for row in rows:
-                item = json.dumps(row, ensure_ascii=False, indent=2, default=str)
-                self.handle.write(
-                    ("[\n  " if self.rows == 0 else ",\n  ") + item.replace("\n", "\n  ")
-                )
-                self.rows += 1
-            self.handle.flush()
-            return
-        else:
-            self.handle.writelines(
-                json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows
-            )
-        self.rows += len(rows)
-        self.handle.flush()
-
-    def close(self) -> None:
-        """Finish the file (a json array is closed); once only."""
-        if self.closed:
-            return
-        self.closed = True
-        if self.fmt == OutputFormat.json:
-            self.handle.write("\n]\n" if self.rows else "[]\n")
-        self.handle.flush()
-
-
-class ParquetRows:
-    """Rows as parquet, one row group per write; closing writes the footer, so the
-    rows written before a Ctrl-C still make a valid file. Nested values keep arrow
-    types (``top`` is list<struct<label: string, score: double>>)."""
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self.handle = handle
-        self.rows = 0
-        self.closed = False
-        self._writer = None
-        self._schema = None
-
-    def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            table = pa.Table.from_pylist(list(rows), schema=self._schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-            raise OutputError(
-                f"cannot write these rows as parquet ({first_line(exc)}): each column needs "
-                "one type in every row; write jsonl instead"
-            ) from None
-        if self._writer is None:
-            # A column that is all null so far (input ids after arguments) holds text later.
-            self._schema = pa.schema(
-                f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema
-            )
-            table = table.cast(self._schema)
-            self._writer = pq.ParquetWriter(self.handle, self._schema)
-        self._writer.write_table(table)
-        self.rows += len(rows)
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if self._writer is not None:
-            self._writer.close()
-            return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        pq.write_table(pa.table({}), self.handle)  # no rows: still a readable file
-
-
-def row_writer(handle: IO, fmt: OutputFormat) -> RowWriter | ParquetRows:
-    return ParquetRows(handle) if fmt == OutputFormat.parquet else RowWriter(handle, fmt)
-
-
 @contextmanager
 def open_output(
     path: Path,
@@ -254,7 +154,7 @@ def print_table(rows: list[dict[str, Any]], title: str | None = None) -> None:
     for column in rows[0] if rows else []:
         table.add_column(column, overflow="fold", justify="right" if column == "score" else "left")
     for row in rows:
-        table.add_row(*(_flat(value) for value in row.values()))
+        table.add_row(*(flat(value) for value in row.values()))
     out.table(table)
 
 
@@ -269,19 +169,8 @@ def print_mapping(data: dict[str, Any], fmt: OutputFormat, title: str) -> None:
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in data.items():
-        table.add_row(key, _flat(value))
+        table.add_row(key, flat(value))
     out.table(table)
-
-
-def _flat(value: Any) -> str:
-    """One cell: lists of label/score pairs read as 'positive 0.99, negative 0.01'."""
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, list) and all(isinstance(v, dict) and "label" in v for v in value):
-        return ", ".join(f"{v['label']} {v['score']:.4f}" for v in value)
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else str(value)
 
 
 def open_temp(path: Path, overwrite: bool = False) -> tuple[int, Path]:

@@ -20,22 +20,20 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+from nlpkit.batch.writers import RowWriter, carry, to_rows
 from nlpkit.cli.options import OutputFormat
 from nlpkit.cli.progress import progress_bar
 from nlpkit.cli.render import (
-    RowWriter,
     check_output,
     open_output,
     output_format,
     print_table,
     stdout_reader_may_leave,
-    to_rows,
 )
 from nlpkit.errors import NlpkitError
 from nlpkit.inputs.stream import CHUNK_SIZE, TextSource
 
 PROGRESS_MIN_TEXTS = 32
-CARRIED_PREFIX = "input_"
 
 
 class Interrupted(NlpkitError):
@@ -81,16 +79,6 @@ def _row_chunks(run, source: TextSource, total, chunk_size) -> Iterator[list[dic
             texts = [text for text, _ in chunk]
             rows = to_rows(_quietly(run, texts, seen, advance))
             yield [carry(row, extra) for row, (_, extra) in zip(rows, chunk, strict=True)]
-
-
-def carry(row: dict[str, Any], columns: dict[str, Any]) -> dict[str, Any]:
-    """``row`` followed by the input's other columns; a name the row uses gets a prefix."""
-    for name, value in columns.items():
-        key = name
-        while key in row:
-            key = CARRIED_PREFIX + key
-        row[key] = value
-    return row
 
 
 def _write_rows(chunks, writer, total, output) -> int:

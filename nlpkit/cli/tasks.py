@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from nlpkit.cli import batch_options as bopt
 from nlpkit.cli import options as opt
 from nlpkit.cli.option_groups import TaskOptions, with_task_options
 from nlpkit.cli.render import out
@@ -39,6 +40,7 @@ def classify_cmd(
             show_default=False,
         ),
     ] = None,
+    label_column: bopt.LabelColumn = None,
     *,
     shared: TaskOptions,
 ) -> None:
@@ -49,6 +51,7 @@ def classify_cmd(
     from nlpkit.tasks.classify import classify
 
     names = [name.strip() for name in labels.split(",")] if labels else None
+    shared.score_against(label_column)
     shared.run(classify, texts, "classify", model=model, top_k=top_k, labels=names)
 
 
@@ -133,6 +136,7 @@ def summarize_cmd(
     max_new_tokens: opt.MaxNewTokens = None,
     num_beams: opt.NumBeams = None,
     gguf_file: opt.GgufFile = None,
+    reference_column: bopt.ReferenceColumn = None,
     *,
     shared: TaskOptions,
 ) -> None:
@@ -146,6 +150,7 @@ def summarize_cmd(
     check_generation_args(max_new_tokens)
     documents = [read_document(Path(t)) if Path(t).is_file() else t for t in texts or []]
     options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams, "gguf_file": gguf_file}
+    shared.score_against(reference_column)
     shared.run(summarize, documents, "summarize", model=model, **options)
 
 
@@ -157,6 +162,7 @@ def translate_cmd(
     model: opt.model_option(TRANSLATION_MODEL_TEMPLATE) = None,
     max_new_tokens: opt.MaxNewTokens = None,
     num_beams: opt.NumBeams = None,
+    reference_column: bopt.ReferenceColumn = None,
     *,
     shared: TaskOptions,
 ) -> None:
@@ -169,7 +175,9 @@ def translate_cmd(
 
     check_generation_args(max_new_tokens)
     source = shared.source(texts)
-    source.count()  # bad input fails before the model is named
+    shared.score_against(reference_column)
+    if not shared.job(source):  # a job lists bad rows in its errors file
+        source.count()  # bad input fails before the model is named
     name = pick_translation_model(src, tgt, model)
     out.note(f"model: {name}")
     options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams}

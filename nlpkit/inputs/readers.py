@@ -234,7 +234,7 @@ def _item_text(item: object, where: str, column: str | None, path: Path) -> str:
     if not isinstance(item, dict):
         raise InputError(f"{where}: expected an object or a string, got {_kind(item)}")
     name = pick_text_column(list(item), column, path)
-    return _cell_text(item[name], where, name)
+    return cell_text(item[name], where, name)
 
 
 def _parquet_records(path: Path, column: str | None) -> Iterator[tuple[str, str]]:
@@ -249,14 +249,14 @@ def _parquet_records(path: Path, column: str | None) -> Iterator[tuple[str, str]
             for value in batch.column(0).to_pylist():
                 number += 1
                 where = f"{path} row {number}"
-                yield where, _cell_text(value, where, name)
+                yield where, cell_text(value, where, name)
     except InputError:
         raise
     except Exception as exc:  # pyarrow raises several unrelated types for bad files
         raise InputError(f"{path}: not a readable parquet file ({first_line(exc)})") from None
 
 
-def _cell_text(value: object, where: str, column: str) -> str:
+def cell_text(value: object, where: str, column: str) -> str:
     """Strings as they are, numbers as text; nulls, lists and objects are errors."""
     if value is None:
         raise InputError(f"{where}: column '{column}' is null; fill or drop the row")

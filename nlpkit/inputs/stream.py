@@ -140,9 +140,9 @@ def other_columns(path: Path, text_column: str | None = None) -> list[str]:
 
             names = pq.ParquetFile(path).schema_arrow.names
         elif suffix in (".csv", ".tsv"):
-            names = next(_delimited_rows(path), [])
+            names = next(delimited_rows(path), [])
         elif suffix in (".json", ".jsonl"):
-            first = next((item for item in _json_items(path) if item is not None), None)
+            first = next((item for item in json_items(path) if item is not None), None)
             names = list(first) if isinstance(first, dict) else []
         else:
             return []
@@ -161,20 +161,20 @@ def column_values(path: Path, names: list[str]) -> Iterator[dict[str, Any]]:
         for batch in pq.ParquetFile(path).iter_batches(columns=names):
             yield from batch.to_pylist()
     elif suffix in (".csv", ".tsv"):
-        rows = _delimited_rows(path)
+        rows = delimited_rows(path)
         header = next(rows)
         for row in rows:
             values = dict(zip(header, row, strict=False))
             yield {name: values.get(name) for name in names}
     else:
-        for item in _json_items(path):
+        for item in json_items(path):
             if item is None:
                 continue  # a blank line: no text either
             found = item if isinstance(item, dict) else {}
             yield {name: found.get(name) for name in names}
 
 
-def _delimited_rows(path: Path) -> Iterator[list[str]]:
+def delimited_rows(path: Path) -> Iterator[list[str]]:
     lines = utf8_lines(path)
     if path.suffix.lower() == ".tsv":
         reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -183,7 +183,7 @@ def _delimited_rows(path: Path) -> Iterator[list[str]]:
     return csv_rows(reader, path)
 
 
-def _json_items(path: Path) -> Iterator[Any]:
+def json_items(path: Path) -> Iterator[Any]:
     """The items of a json array, or one per line of json lines (None for a blank line)."""
     if path.suffix.lower() == ".json" and starts_with(path, b"[{"):
         yield from json.loads("".join(utf8_lines(path)))
