@@ -22,6 +22,7 @@ _EXPORTS = {
     "finetune": "nlpkit.training.run",
     "FinetuneResult": "nlpkit.training.run",
     "evaluate_model": "nlpkit.training.evaluate",
+    "optimize": "nlpkit.training.optimize",
     "load_recipe": "nlpkit.recipe.schema",
     "Recipe": "nlpkit.recipe.schema",
     "Classification": "nlpkit.results",

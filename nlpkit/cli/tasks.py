@@ -39,6 +39,7 @@ def classify_cmd(
             show_default=False,
         ),
     ] = None,
+    backend: opt.BackendOption = opt.Backend.auto,
     *,
     shared: TaskOptions,
 ) -> None:
@@ -49,7 +50,8 @@ def classify_cmd(
     from nlpkit.tasks.classify import classify
 
     names = [name.strip() for name in labels.split(",")] if labels else None
-    shared.run(classify, texts, "classify", model=model, top_k=top_k, labels=names)
+    options = {"model": model, "top_k": top_k, "labels": names, "backend": backend.value}
+    shared.run(classify, texts, "classify", **options)
 
 
 @with_task_options
