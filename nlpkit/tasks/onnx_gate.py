@@ -18,7 +18,8 @@ from nlpkit.atomic import temp_dir_beside, widen_to_umask
 from nlpkit.devices import onnx_threads, use_threads
 from nlpkit.errors import NlpkitError, OutputError
 from nlpkit.models.backends import FP32_FILE, ONNX_FOLDER, REPORT_FILE
-from nlpkit.models.backends.export import INT8_RECIPES, Int8Recipe, export_classifier
+from nlpkit.models.backends import export
+from nlpkit.models.backends.export import Int8Recipe, export_classifier
 from nlpkit.models.backends.gate import GateData, run_gate
 from nlpkit.models.builtin import BuiltinAdapter, BuiltinModel
 from nlpkit.models.load import load_model, quiet_libraries
@@ -35,10 +36,11 @@ def prepare_onnx(
     target: Path,
     data: GateData,
     int8: bool = True,
-    recipes: Sequence[Int8Recipe] = INT8_RECIPES,
+    recipes: Sequence[Int8Recipe] | None = None,
 ) -> dict:
     """Export model ``name`` to ``target`` (an ONNX folder), gate it on ``data``, and
-    return the gate's report (also in ``target/report.json``)."""
+    return the gate's report (also in ``target/report.json``). ``recipes``: the int8
+    recipes to try (default: export.INT8_RECIPES)."""
     loaded = load_model("classify", name, "cpu", "float32")
     use_threads(None)
     threads = onnx_threads(None, len(data.texts))
@@ -57,6 +59,7 @@ def prepare_onnx(
             runner = open_runner(path, threads)
             return best_ids(onnx_scores(runner, data.texts, GATE_BATCH, _ignore))
 
+        recipes = export.INT8_RECIPES if recipes is None else recipes
         report = run_gate(partial, data, reference, predict, int8, recipes)
         widen_to_umask(partial)
         _publish(partial, target)

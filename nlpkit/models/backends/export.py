@@ -108,12 +108,13 @@ def quantize_int8(fp32: Path, target: Path, fp32_projections: int | None = 0) ->
 
 
 def head_nodes(graph) -> list[str]:
-    """The weight MatMul/Gemm nodes of the task head (pooler, classifier), by module name."""
-    return [
-        node.name
-        for node in graph.node
-        if node.op_type in ("MatMul", "Gemm") and any(w in node.name.lower() for w in _HEAD_WORDS)
-    ]
+    """The weight MatMul/Gemm nodes of the task head (pooler, classifier), by module name;
+    a Gemm also under the name the quantizer gives it once rewritten as MatMul + Add."""
+    names = []
+    for node in graph.node:
+        if node.op_type in ("MatMul", "Gemm") and any(w in node.name.lower() for w in _HEAD_WORDS):
+            names += [node.name, f"{node.name}_MatMul"] if node.op_type == "Gemm" else [node.name]
+    return names
 
 
 def ffn_output_nodes(graph) -> list[str]:
