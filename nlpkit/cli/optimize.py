@@ -10,48 +10,51 @@ import typer
 from nlpkit.cli import options as opt
 from nlpkit.cli.render import emit, out
 
+Model = Annotated[
+    str,
+    typer.Argument(
+        metavar="MODEL",
+        help="A run folder, a model store entry, a built-in name (sentiment) or a Hub id.",
+        show_default=False,
+    ),
+]
+Int8 = Annotated[
+    bool, typer.Option("--int8", help="Also quantize to int8; kept only if it passes the gate.")
+]
+EvalData = Annotated[
+    Path | None,
+    typer.Option(
+        "--eval-data",
+        metavar="FILE",
+        dir_okay=False,
+        help="Labelled csv/tsv/jsonl for the accuracy gate (default: the recipe's eval set; "
+        "SST-2 dev for the built-in model).",
+        show_default=False,
+    ),
+]
+RecipeFile = Annotated[
+    Path | None,
+    typer.Option("--recipe", metavar="FILE", dir_okay=False, help="Use this recipe's eval set."),
+]
+OutputDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="DIR",
+        file_okay=False,
+        help="Where the ONNX folder goes (default: MODEL/onnx for a local model).",
+        show_default=False,
+    ),
+]
+
 
 def optimize_cmd(
-    model: Annotated[
-        str,
-        typer.Argument(
-            metavar="MODEL",
-            help="A run folder, a model store entry, a built-in name (sentiment) or a Hub id.",
-            show_default=False,
-        ),
-    ],
-    int8: Annotated[
-        bool,
-        typer.Option("--int8", help="Also quantize to int8; kept only if it passes the gate."),
-    ] = False,
-    eval_data: Annotated[
-        Path | None,
-        typer.Option(
-            "--eval-data",
-            metavar="FILE",
-            dir_okay=False,
-            help="Labelled csv/tsv/jsonl for the accuracy gate (default: the recipe's eval "
-            "set; SST-2 dev for the built-in model).",
-            show_default=False,
-        ),
-    ] = None,
-    recipe: Annotated[
-        Path | None,
-        typer.Option(
-            "--recipe", metavar="FILE", dir_okay=False, help="Take the eval set of this recipe."
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="DIR",
-            file_okay=False,
-            help="Where the ONNX folder goes (default: MODEL/onnx for a local model).",
-            show_default=False,
-        ),
-    ] = None,
+    model: Model,
+    int8: Int8 = False,
+    eval_data: EvalData = None,
+    recipe: RecipeFile = None,
+    output: OutputDir = None,
     format: opt.Format = opt.OutputFormat.table,
     allow_pickle: opt.AllowPickle = False,
 ) -> None:

@@ -17,8 +17,7 @@ from pathlib import Path
 from nlpkit.atomic import temp_dir_beside, widen_to_umask
 from nlpkit.devices import onnx_threads, use_threads
 from nlpkit.errors import NlpkitError, OutputError
-from nlpkit.models.backends import FP32_FILE, ONNX_FOLDER, REPORT_FILE
-from nlpkit.models.backends import export
+from nlpkit.models.backends import FP32_FILE, ONNX_FOLDER, REPORT_FILE, export
 from nlpkit.models.backends.export import Int8Recipe, export_classifier
 from nlpkit.models.backends.gate import GateData, run_gate
 from nlpkit.models.builtin import BuiltinAdapter, BuiltinModel

@@ -129,7 +129,9 @@ def ffn_output_nodes(graph) -> list[str]:
             return False
         if node.op_type in _ACTIVATIONS:
             return True
-        return node.op_type in ("Mul", "Add", "Div") and any(after_activation(i, depth - 1) for i in node.input)
+        return node.op_type in ("Mul", "Add", "Div") and any(
+            after_activation(i, depth - 1) for i in node.input
+        )
 
     return [
         node.name
