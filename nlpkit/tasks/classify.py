@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from nlpkit.devices import onnx_threads, use_threads
+from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
 from nlpkit.models.backends import onnx_available, onnx_folder, select_backend
 from nlpkit.models.builtin import builtin_model
@@ -52,7 +52,7 @@ def classify(
         if onnx_file is not None:
             from nlpkit.models.backends.onnx import load_onnx
 
-            runner = load_onnx(onnx_file, onnx_threads(threads, len(items)))
+            runner = load_onnx(onnx_file, threads, len(items))
             names = label_names(name, runner.num_labels, runner.id2label, labels)
             rows = onnx_scores(runner, items, batch_size, advance)
         else:

@@ -74,13 +74,17 @@ class OnnxClassifier:
         return (shifted / shifted.sum(axis=1, keepdims=True)).tolist()
 
 
-def load_onnx(path: Path, threads: int) -> OnnxClassifier:
-    """The cached runner for ``path`` (built with ``threads`` CPU threads on first use)."""
+def load_onnx(path: Path, threads: int | None = None, texts: int = 1) -> OnnxClassifier:
+    """The cached runner for ``path``. ``threads`` None: the session keeps the count chosen
+    when it was made (devices.onnx_threads for ``texts`` texts); a number rebuilds it with
+    that many threads if it differs."""
+    from nlpkit.devices import onnx_threads
+
     key = (str(path), path.stat().st_mtime_ns)
     with _LOCK:
         runner = _SESSIONS.get(key)
-        if runner is None or runner.threads != threads:
-            runner = _SESSIONS[key] = open_runner(path, threads)
+        if runner is None or (threads is not None and runner.threads != threads):
+            runner = _SESSIONS[key] = open_runner(path, onnx_threads(threads, texts))
     return runner
 
 
