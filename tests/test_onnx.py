@@ -63,7 +63,7 @@ def _broken(fp32: Path, target: Path) -> None:
     import onnx
     from onnx import numpy_helper
 
-    export.quantize_int8(fp32, target, 0)
+    export.quantize_int8(fp32, target)
     model = onnx.load(str(target))
     head = {n.name for n in model.graph.node if "classifier" in n.name}
     inputs = {i for node in model.graph.node if node.name in head for i in node.input}
@@ -76,7 +76,7 @@ def _broken(fp32: Path, target: Path) -> None:
 def test_the_gate_refuses_a_broken_quantization_and_keeps_fp32(
     model_copy, eval_file, tmp_path, capsys, monkeypatch
 ):
-    broken = export.Int8Recipe("deliberately broken", 0)
+    broken = export.Int8Recipe("deliberately broken")
     monkeypatch.setattr(export.Int8Recipe, "apply", lambda _self, a, b: _broken(a, b))
     monkeypatch.setattr(export, "INT8_RECIPES", (broken,))
     out_dir = tmp_path / "exported"

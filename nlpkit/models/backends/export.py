@@ -5,11 +5,13 @@ nlpkit runs on transformers 5; ``torch.onnx.export`` (TorchScript exporter, opse
 17) handles the encoder classifiers nlpkit fine-tunes, with dynamic batch and
 sequence axes.
 
-int8 recipes, mildest loss first (the gate keeps the first that passes): onnxruntime's
+int8 recipes, fastest first (the gate keeps the first that passes): onnxruntime's
 dynamic quantization with per-channel weights, embeddings (Gather) and the head
 (pooler, classifier) left in fp32; then also the first feed-forward output projection;
-then every one of them. The projections after GELU read activations with outliers, and
-quantizing them costs most of the accuracy int8 loses on BERT-style models.
+then every one of them; then the whole feed-forward block, so that only the attention
+projections run in int8. The feed-forward MatMuls read activations with outlier
+channels, and dynamic quantization scales a whole batch's activations at once: they
+cost most of the labels int8 changes on BERT-style models.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import contextlib
 import inspect
 import io
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,28 +73,31 @@ class Int8Recipe:
     """One way to quantize: which weight MatMuls stay in fp32 (beyond the head)."""
 
     description: str
-    fp32_projections: int | None  # FFN output projections kept in fp32, first ones first; None: all
+    fp32_outputs: int | None = 0  # FFN output projections kept in fp32, first first; None: all
+    fp32_inputs: bool = False  # also every FFN input projection (int8 attention only)
 
     def apply(self, fp32: Path, target: Path) -> None:
-        quantize_int8(fp32, target, self.fp32_projections)
+        quantize_int8(fp32, target, self)
 
 
 INT8_RECIPES = (
     Int8Recipe("per-channel int8, head in fp32", 0),
     Int8Recipe("per-channel int8, head and first FFN output in fp32", 1),
     Int8Recipe("per-channel int8, head and every FFN output in fp32", None),
+    Int8Recipe("per-channel int8 attention, head and feed-forward in fp32", None, True),
 )
-Quantizer = Callable[[Path, Path], None]
 
 
-def quantize_int8(fp32: Path, target: Path, fp32_projections: int | None = 0) -> None:
+def quantize_int8(fp32: Path, target: Path, recipe: Int8Recipe = INT8_RECIPES[0]) -> None:
     """Dynamic int8 quantization of the weight MatMuls, per channel, some kept in fp32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     graph = onnx.load(str(fp32)).graph
-    projections = ffn_output_nodes(graph)
-    kept = projections if fp32_projections is None else projections[:fp32_projections]
+    outputs = ffn_output_nodes(graph)
+    kept = outputs if recipe.fp32_outputs is None else outputs[: recipe.fp32_outputs]
+    if recipe.fp32_inputs:
+        kept = kept + ffn_input_nodes(graph)
     quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
     with quiet[0], quiet[1], warnings.catch_warnings():  # its advice lines on the root logger
         warnings.simplefilter("ignore")
@@ -139,4 +143,31 @@ def ffn_output_nodes(graph) -> list[str]:
         if node.op_type == "MatMul"
         and any(i in weights for i in node.input)
         and any(after_activation(i) for i in node.input if i not in weights)
+    ]
+
+
+def ffn_input_nodes(graph) -> list[str]:
+    """Weight MatMuls whose output reaches an activation (GELU, ReLU) through at most a
+    bias Add and GELU's own arithmetic: the feed-forward input projections."""
+    weights = {item.name for item in graph.initializer}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def reaches_activation(tensor: str, depth: int = 3) -> bool:
+        for node in consumers.get(tensor, []):
+            if node.op_type in _ACTIVATIONS:
+                return True
+            chained = depth and node.op_type in ("Add", "Div", "Mul")
+            if chained and any(reaches_activation(out, depth - 1) for out in node.output):
+                return True
+        return False
+
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul"
+        and any(i in weights for i in node.input)
+        and reaches_activation(node.output[0])
     ]
