@@ -139,7 +139,7 @@ needs_builtin = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def prepared_sentiment() -> Path:
     """The built-in model as its first use leaves it in the session's store (export + gate
-    once per session, about 20 s)."""
+    once per session, under a minute)."""
     from nlpkit.models.resolve import resolve_model
 
     nlpkit.classify("warm up")

@@ -98,7 +98,7 @@ def prepare_builtin(builtin: BuiltinAdapter | BuiltinModel, folder: Path) -> Non
         return
     logger.info(
         "preparing ONNX Runtime for the built-in model '%s', once (int8 if it passes the "
-        "accuracy gate; about half a minute): %s",
+        "accuracy gate; under a minute): %s",
         builtin.name,
         target,
     )
