@@ -75,16 +75,19 @@ class OnnxClassifier:
 
 
 def load_onnx(path: Path, threads: int | None = None, texts: int = 1) -> OnnxClassifier:
-    """The cached runner for ``path``. ``threads`` None: the session keeps the count chosen
-    when it was made (devices.onnx_threads for ``texts`` texts); a number rebuilds it with
-    that many threads if it differs."""
-    from nlpkit.devices import onnx_threads
+    """The cached runner for ``path``, rebuilt when the thread count it should have changed:
+    ``threads``, else devices.onnx_threads for ``texts`` texts (rechecked at most once a
+    minute); a few texts reuse any session, so a stream's short last chunk costs nothing."""
+    from nlpkit.devices import SMALL_WORK_TEXTS, onnx_threads
 
     key = (str(path), path.stat().st_mtime_ns)
     with _LOCK:
         runner = _SESSIONS.get(key)
-        if runner is None or (threads is not None and runner.threads != threads):
-            runner = _SESSIONS[key] = open_runner(path, onnx_threads(threads, texts))
+        if runner is not None and threads is None and texts <= SMALL_WORK_TEXTS:
+            return runner
+        wanted = onnx_threads(threads, texts)
+        if runner is None or runner.threads != wanted:
+            runner = _SESSIONS[key] = open_runner(path, wanted)
     return runner
 
 
