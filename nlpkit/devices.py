@@ -168,6 +168,26 @@ def use_threads(threads: int | None = None) -> int:
     return threads
 
 
+SMALL_WORK_TEXTS = 16
+
+
+def onnx_threads(threads: int | None, texts: int) -> int:
+    """CPU threads for an ONNX Runtime session (no torch import).
+
+    ``threads`` wins, then OMP_NUM_THREADS; a few texts get one thread (too little work
+    to split, and no 0.1 s /proc/stat sample on the one-sentence path); more texts get
+    default_threads(), as torch does.
+    """
+    if threads is not None:
+        if threads < 1:
+            raise DeviceError(f"threads must be at least 1, got {threads}", param="threads")
+        return threads
+    exported = os.environ.get(THREADS_ENV, "").strip()
+    if exported.isdigit() and int(exported) > 0:
+        return int(exported)
+    return 1 if texts <= SMALL_WORK_TEXTS else _cached_default(_cores())
+
+
 def _cached_default(most: int) -> int:
     now = time.monotonic()
     if now - _threads_state.get("checked_at", -THREADS_RECHECK_S) >= THREADS_RECHECK_S:
@@ -179,10 +199,13 @@ def _cached_default(most: int) -> int:
 def default_threads(most: int | None = None) -> int:
     """The cores this process may use, less those other processes keep busy (at least 1,
     at most ``most``, torch's own default)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
-    free = max(1, cores - round(busy_cores()))
+    free = max(1, _cores() - round(busy_cores()))
     return min(free, most) if most else free
+
+
+def _cores() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1
 
 
 def busy_cores(sample_s: float = BUSY_SAMPLE_S) -> float:

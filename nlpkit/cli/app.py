@@ -15,6 +15,7 @@ from nlpkit import __version__
 from nlpkit.cli import env as env_cli
 from nlpkit.cli import finetune as finetune_cli
 from nlpkit.cli import models as models_cli
+from nlpkit.cli import optimize as optimize_cli
 from nlpkit.cli import plan as plan_cli
 from nlpkit.cli import recipe as recipe_cli
 from nlpkit.cli import serve as serve_cli
@@ -101,6 +102,7 @@ for _name, _command in [
     ("plan", plan_cli.plan_cmd),
     ("tune", tune_cli.tune_cmd),
     ("serve", serve_cli.serve_cmd),
+    ("optimize", optimize_cli.optimize_cmd),
 ]:
     app.command(_name, cls=HelpCommand)(_command)
 for _name, _group in [("recipe", recipe_cli.app), ("models", models_cli.app)]:

@@ -19,6 +19,12 @@ class OutputFormat(StrEnum):
     parquet = "parquet"
 
 
+class Backend(StrEnum):
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
+
+
 class DType(StrEnum):
     auto = "auto"
     float32 = "float32"
@@ -291,7 +297,7 @@ Threads = Annotated[
         "--threads",
         min=1,
         metavar="N",
-        help="CPU threads for torch (default: the cores no other process keeps busy; "
+        help="CPU threads (default: the cores no other process keeps busy; "
         "OMP_NUM_THREADS if set).",
         rich_help_panel="Model",
         show_default=False,
@@ -302,6 +308,16 @@ AllowPickle = Annotated[
     typer.Option(
         "--allow-pickle",
         help="Load pickle (.bin) weights when a model has no safetensors; pickle can run code.",
+        rich_help_panel="Model",
+    ),
+]
+BackendOption = Annotated[
+    Backend,
+    typer.Option(
+        "--backend",
+        metavar="|".join(Backend),
+        help="auto: ONNX Runtime when the model has an export that passed the accuracy gate "
+        "(`nlpkit optimize`; the built-in model gets one at first use), else torch.",
         rich_help_panel="Model",
     ),
 ]

@@ -40,6 +40,7 @@ def classify_cmd(
             show_default=False,
         ),
     ] = None,
+    backend: opt.BackendOption = opt.Backend.auto,
     label_column: bopt.LabelColumn = None,
     *,
     shared: TaskOptions,
@@ -52,7 +53,8 @@ def classify_cmd(
 
     names = [name.strip() for name in labels.split(",")] if labels else None
     shared.score_against(label_column)
-    shared.run(classify, texts, "classify", model=model, top_k=top_k, labels=names)
+    options = {"model": model, "top_k": top_k, "labels": names, "backend": backend.value}
+    shared.run(classify, texts, "classify", **options)
 
 
 @with_task_options

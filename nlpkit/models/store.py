@@ -13,6 +13,7 @@ file never leaves half an entry behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from nlpkit.atomic import temp_dir_beside, widen_to_umask
 from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError, first_line
+from nlpkit.models.backends import INT8_FILE, chosen_file, onnx_available, onnx_folder
 from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
 
 HOME_ENV = "NLPKIT_HOME"
@@ -109,6 +111,7 @@ class ModelInfo:
     source: str
     size_mb: int
     path: str
+    backend: str = "torch"
 
 
 def list_models() -> list[ModelInfo]:
@@ -120,19 +123,31 @@ def list_models() -> list[ModelInfo]:
 
 def _row(entry: StoreEntry, kind: str, status: str = "ready", source: str = "") -> ModelInfo:
     size = _mb(entry.size_bytes)
-    return ModelInfo(entry.name, kind, status, source or entry.source, size, str(entry.path))
+    path = str(entry.path)
+    return ModelInfo(entry.name, kind, status, source or entry.source, size, path, backend(path))
+
+
+def backend(folder: str) -> str:
+    """What `classify --backend auto` runs for this folder: onnx int8, onnx fp32 or torch."""
+    chosen = chosen_file(folder)
+    if chosen is None:
+        return "torch"
+    return "onnx int8" if chosen.name == INT8_FILE else "onnx fp32"
 
 
 def _builtin_row(builtin: BuiltinModel | BuiltinAdapter, entry: StoreEntry | None) -> ModelInfo:
+    later = "onnx at first use" if builtin.task == "classify" and onnx_available() else "torch"
     if entry is not None:
-        return _row(entry, "built-in", source=builtin.source_label)
+        row = _row(entry, "built-in", source=builtin.source_label)
+        return row if onnx_folder(entry.path) else dataclasses.replace(row, backend=later)
     source = builtin.source_path()
     if source is None:
         status = f"not installed: {builtin.install_hint}"
         return ModelInfo(builtin.name, "built-in", status, builtin.source_label, 0, "")
     status = "converts on first use" if isinstance(builtin, BuiltinModel) else "merges on first use"
     size = _mb(source.stat().st_size)
-    return ModelInfo(builtin.name, "built-in", status, builtin.source_label, size, str(source))
+    path = str(source)
+    return ModelInfo(builtin.name, "built-in", status, builtin.source_label, size, path, later)
 
 
 def _mb(size_bytes: int) -> int:

@@ -30,13 +30,18 @@ def tokenize_truncated(
         cut = sum(1 for e in encodings if e.overflowing)
     else:
         cut = sum(1 for row in ids if len(row) >= max_length)
+    warn_truncated(cut, len(ids), max_length)
+    return ids
+
+
+def warn_truncated(cut: int, total: int, max_length: int) -> None:
+    """One warning for the texts cut to the model's input limit, if any."""
     if cut:
         warnings.warn(
-            f"{cut} of {len(ids)} texts were longer than {max_length} tokens and were truncated",
+            f"{cut} of {total} texts were longer than {max_length} tokens and were truncated",
             NlpkitWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return ids
 
 
 def pad_batch(loaded: LoadedModel, rows: list[list[int]]):

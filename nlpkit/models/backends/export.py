@@ -1,0 +1,173 @@
+"""Export a classifier to ONNX (torch.onnx.export) and quantize it to int8 (onnxruntime).
+
+optimum-onnx would do the export, but every release pins transformers < 4.58 and
+nlpkit runs on transformers 5; ``torch.onnx.export`` (TorchScript exporter, opset
+17) handles the encoder classifiers nlpkit fine-tunes, with dynamic batch and
+sequence axes.
+
+int8 recipes, fastest first (the gate keeps the first that passes): onnxruntime's
+dynamic quantization with per-channel weights, embeddings (Gather) and the head
+(pooler, classifier) left in fp32; then also the first feed-forward output projection;
+then every one of them; then the whole feed-forward block, so that only the attention
+projections run in int8. The feed-forward MatMuls read activations with outlier
+channels, and dynamic quantization scales a whole batch's activations at once: they
+cost most of the labels int8 changes on BERT-style models.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nlpkit.errors import ModelLoadError, first_line
+
+OPSET = 17
+_HEAD_WORDS = ("pooler", "classifier", "score")
+_ACTIVATIONS = {"Gelu", "FastGelu", "BiasGelu", "Relu", "Erf", "Tanh"}
+
+
+def export_classifier(model: Any, tokenizer: Any, folder: Path, file: str) -> Path:
+    """Write ``folder/file`` (the ONNX graph) with the config and fast tokenizer beside it."""
+    import torch
+
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(
+            "ONNX export needs a fast tokenizer (tokenizer.json); this model has only a slow one"
+        )
+    sample = tokenizer(["a short sentence to trace", "a"], padding=True, return_tensors="pt")
+    signature = inspect.signature(model.forward).parameters
+    names = [name for name in signature if name in sample]
+    axes = {name: {0: "batch", 1: "sequence"} for name in names}
+    path = folder / file
+    try:
+        with (
+            torch.inference_mode(),
+            warnings.catch_warnings(),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")  # tracer notes about Python control flow
+            torch.onnx.export(
+                model.eval(),
+                ({name: sample[name] for name in names},),
+                str(path),
+                input_names=names,
+                output_names=["logits"],
+                dynamic_axes={**axes, "logits": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+    except Exception as exc:  # an architecture the tracer cannot follow
+        raise ModelLoadError(f"cannot export this model to ONNX ({first_line(exc)})") from exc
+    model.config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return path
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    """One way to quantize: which weight MatMuls stay in fp32 (beyond the head)."""
+
+    description: str
+    fp32_outputs: int | None = 0  # FFN output projections kept in fp32, first first; None: all
+    fp32_inputs: bool = False  # also every FFN input projection (int8 attention only)
+
+    def apply(self, fp32: Path, target: Path) -> None:
+        quantize_int8(fp32, target, self)
+
+
+INT8_RECIPES = (
+    Int8Recipe("per-channel int8, head in fp32", 0),
+    Int8Recipe("per-channel int8, head and first FFN output in fp32", 1),
+    Int8Recipe("per-channel int8, head and every FFN output in fp32", None),
+    Int8Recipe("per-channel int8 attention, head and feed-forward in fp32", None, True),
+)
+
+
+def quantize_int8(fp32: Path, target: Path, recipe: Int8Recipe = INT8_RECIPES[0]) -> None:
+    """Dynamic int8 quantization of the weight MatMuls, per channel, some kept in fp32."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(fp32)).graph
+    outputs = ffn_output_nodes(graph)
+    kept = outputs if recipe.fp32_outputs is None else outputs[: recipe.fp32_outputs]
+    if recipe.fp32_inputs:
+        kept = kept + ffn_input_nodes(graph)
+    quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+    with quiet[0], quiet[1], warnings.catch_warnings():  # its advice lines on the root logger
+        warnings.simplefilter("ignore")
+        quantize_dynamic(
+            fp32,
+            target,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            nodes_to_exclude=head_nodes(graph) + kept,
+        )
+
+
+def head_nodes(graph) -> list[str]:
+    """The weight MatMul/Gemm nodes of the task head (pooler, classifier), by module name;
+    a Gemm also under the name the quantizer gives it once rewritten as MatMul + Add."""
+    names = []
+    for node in graph.node:
+        if node.op_type in ("MatMul", "Gemm") and any(w in node.name.lower() for w in _HEAD_WORDS):
+            names += [node.name, f"{node.name}_MatMul"] if node.op_type == "Gemm" else [node.name]
+    return names
+
+
+def ffn_output_nodes(graph) -> list[str]:
+    """MatMuls that read an activation (GELU, ReLU) output and a weight: the feed-forward
+    output projections, in graph order."""
+    weights = {item.name for item in graph.initializer}
+    producer = {output: node for node in graph.node for output in node.output}
+
+    def after_activation(tensor: str, depth: int = 4) -> bool:
+        node = producer.get(tensor)
+        if node is None or depth == 0:
+            return False
+        if node.op_type in _ACTIVATIONS:
+            return True
+        return node.op_type in ("Mul", "Add", "Div") and any(
+            after_activation(i, depth - 1) for i in node.input
+        )
+
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul"
+        and any(i in weights for i in node.input)
+        and any(after_activation(i) for i in node.input if i not in weights)
+    ]
+
+
+def ffn_input_nodes(graph) -> list[str]:
+    """Weight MatMuls whose output reaches an activation (GELU, ReLU) through at most a
+    bias Add and GELU's own arithmetic: the feed-forward input projections."""
+    weights = {item.name for item in graph.initializer}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def reaches_activation(tensor: str, depth: int = 3) -> bool:
+        for node in consumers.get(tensor, []):
+            if node.op_type in _ACTIVATIONS:
+                return True
+            chained = depth and node.op_type in ("Add", "Div", "Mul")
+            if chained and any(reaches_activation(out, depth - 1) for out in node.output):
+                return True
+        return False
+
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul"
+        and any(i in weights for i in node.input)
+        and reaches_activation(node.output[0])
+    ]

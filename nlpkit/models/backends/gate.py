@@ -1,0 +1,113 @@
+"""The accuracy gate: an exported model is used only if it labels evaluation data as well
+as the model it came from.
+
+fp32 must agree with PyTorch on at least 99% of the texts (a sound export agrees on
+all but rounding ties); int8 must also stay within 0.5 accuracy points of fp32. The
+figures go to ``report.json`` beside the models, and ``chosen`` names the file the
+``auto`` backend runs: int8 if it passed, else fp32, else none (PyTorch).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlpkit.atomic import write_text
+from nlpkit.models.backends import FP32_FILE, INT8_FILE, REPORT_FILE
+from nlpkit.models.backends.export import INT8_RECIPES, Int8Recipe
+
+MAX_ACCURACY_DROP = 0.005
+MIN_AGREEMENT = 0.99
+Predict = Callable[[Path], list[int]]
+
+
+@dataclass(frozen=True)
+class GateData:
+    """Labelled texts (label ids) and where they came from, for the report."""
+
+    texts: list[str]
+    labels: list[int]
+    source: str
+
+
+def accuracy(predicted: Sequence[int], labels: Sequence[int]) -> float:
+    return sum(p == y for p, y in zip(predicted, labels, strict=True)) / max(1, len(labels))
+
+
+def _scored(file: str, predicted: list[int], data: GateData, reference: list[int]) -> dict:
+    return {
+        "file": file,
+        "accuracy": round(accuracy(predicted, data.labels), 4),
+        "agreement": round(accuracy(predicted, reference), 4),
+    }
+
+
+def run_gate(
+    folder: Path,
+    data: GateData,
+    torch_labels: list[int],
+    predict: Predict,
+    int8: bool = True,
+    recipes: Sequence[Int8Recipe] = INT8_RECIPES,
+) -> dict:
+    """Score ``folder/model.onnx`` (and int8 candidates) on ``data``; write the report.
+
+    ``predict(path)`` labels ``data.texts`` with one ONNX file. int8 recipes are tried
+    mildest first; the first that passes is kept as ``model-int8.onnx``, the others
+    are deleted.
+    """
+    started = time.monotonic()
+    torch_accuracy = accuracy(torch_labels, data.labels)
+    fp32_labels = predict(folder / FP32_FILE)
+    fp32 = _scored(FP32_FILE, fp32_labels, data, torch_labels)
+    fp32["passed"] = _passes(fp32, torch_accuracy)
+    attempts: list[dict] = []
+    if int8 and fp32["passed"]:
+        for recipe in recipes:
+            attempt = _try_int8(folder, recipe, data, fp32_labels, fp32["accuracy"], predict)
+            attempts.append(attempt)
+            if attempt["passed"]:
+                break
+    chosen = next((a["file"] for a in attempts if a["passed"]), None)
+    report = {
+        "eval_data": data.source,
+        "samples": len(data.texts),
+        "gate": {"max_accuracy_drop": MAX_ACCURACY_DROP, "min_agreement": MIN_AGREEMENT},
+        "torch": {"accuracy": round(torch_accuracy, 4)},
+        "fp32": fp32,
+        "int8": attempts,
+        "chosen": chosen or (FP32_FILE if fp32["passed"] else None),
+        "gate_seconds": round(time.monotonic() - started, 1),
+    }
+    write_text(folder / REPORT_FILE, json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _try_int8(
+    folder: Path,
+    recipe: Int8Recipe,
+    data: GateData,
+    fp32_labels: list[int],
+    fp32_accuracy: float,
+    predict: Predict,
+) -> dict:
+    candidate = folder / f".candidate-{INT8_FILE}"
+    try:
+        recipe.apply(folder / FP32_FILE, candidate)
+        scored = _scored(INT8_FILE, predict(candidate), data, fp32_labels)
+        scored["passed"] = _passes(scored, fp32_accuracy)
+        if scored["passed"]:
+            candidate.replace(folder / INT8_FILE)
+    finally:
+        candidate.unlink(missing_ok=True)
+    return {"recipe": recipe.description, **scored}
+
+
+def _passes(scored: dict, reference_accuracy: float) -> bool:
+    return (
+        scored["agreement"] >= MIN_AGREEMENT
+        and scored["accuracy"] >= reference_accuracy - MAX_ACCURACY_DROP - 1e-9
+    )

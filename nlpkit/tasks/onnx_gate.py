@@ -1,0 +1,108 @@
+"""Export a classifier to ONNX, quantize it, gate both against PyTorch, publish the folder.
+
+The folder is written whole or not at all (a hidden folder renamed into place), so a
+crash mid-export never leaves a half model that ``auto`` would pick up.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from nlpkit.atomic import temp_dir_beside, widen_to_umask
+from nlpkit.devices import onnx_threads, use_threads
+from nlpkit.errors import NlpkitError, OutputError
+from nlpkit.models.backends import FP32_FILE, ONNX_FOLDER, REPORT_FILE, export
+from nlpkit.models.backends.export import Int8Recipe, export_classifier
+from nlpkit.models.backends.gate import GateData, run_gate
+from nlpkit.models.builtin import BuiltinAdapter, BuiltinModel
+from nlpkit.models.load import load_model, quiet_libraries
+from nlpkit.tasks.scores import best_ids, onnx_scores, torch_scores
+
+BUILTIN_GATE_DATA = "sst2-validation.tsv.gz"
+# int8 scales activations per batch: the gate scores batches as classify makes them
+GATE_BATCH = 64
+logger = logging.getLogger(__name__)
+
+
+@quiet_libraries()
+def prepare_onnx(
+    name: str,
+    target: Path,
+    data: GateData,
+    int8: bool = True,
+    recipes: Sequence[Int8Recipe] | None = None,
+) -> dict:
+    """Export model ``name`` to ``target`` (an ONNX folder), gate it on ``data``, and
+    return the gate's report (also in ``target/report.json``). ``recipes``: the int8
+    recipes to try (default: export.INT8_RECIPES)."""
+    loaded = load_model("classify", name, "cpu", "float32")
+    use_threads(None)
+    threads = onnx_threads(None, len(data.texts))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = temp_dir_beside(target.parent, f".partial-{target.name}-")
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write there ({exc.strerror})") from None
+    try:
+        export_classifier(loaded.model, loaded.tokenizer, partial, FP32_FILE)
+        reference = best_ids(torch_scores(loaded, data.texts, GATE_BATCH, _ignore))
+
+        def predict(path: Path) -> list[int]:
+            from nlpkit.models.backends.onnx import open_runner
+
+            runner = open_runner(path, threads)
+            return best_ids(onnx_scores(runner, data.texts, GATE_BATCH, _ignore))
+
+        recipes = export.INT8_RECIPES if recipes is None else recipes
+        report = run_gate(partial, data, reference, predict, int8, recipes)
+        widen_to_umask(partial)
+        _publish(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return report
+
+
+def _ignore(_count: int) -> None:
+    """Progress of the gate's own passes: not the user's texts, not shown."""
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Rename the finished folder onto ``target``; an older export is moved aside first."""
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{os.getpid()}")
+        os.replace(target, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(partial, target)
+
+
+def builtin_gate_data(builtin: BuiltinAdapter | BuiltinModel) -> GateData:
+    """SST-2 dev, shipped with the built-in sentiment model (872 labelled sentences)."""
+    path = Path(getattr(builtin, "folder", "")) / BUILTIN_GATE_DATA
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    texts = [row["sentence"] for row in rows]
+    return GateData(texts, [int(row["label"]) for row in rows], "SST-2 dev (shipped with nlpkit)")
+
+
+def prepare_builtin(builtin: BuiltinAdapter | BuiltinModel, folder: Path) -> None:
+    """The built-in classifier's ONNX export, int8 if it passes the gate, made once in its
+    store entry; a failure leaves PyTorch in charge, with a warning."""
+    target = folder / ONNX_FOLDER
+    if builtin.task != "classify" or (target / REPORT_FILE).is_file():
+        return
+    logger.info(
+        "preparing ONNX Runtime for the built-in model '%s', once (int8 if it passes the "
+        "accuracy gate; under a minute): %s",
+        builtin.name,
+        target,
+    )
+    try:
+        prepare_onnx(builtin.name, target, builtin_gate_data(builtin))
+    except (NlpkitError, OSError) as exc:
+        logger.warning("ONNX export of '%s' failed, PyTorch answers: %s", builtin.name, exc)
