@@ -368,12 +368,7 @@ def _finished(files: JobFiles, manifest: dict, engine: Engine, already: bool = F
 
 def _label_names(options: dict[str, Any]) -> list[str]:
     """The classifier's label names (to read gold label ids as names)."""
-    from nlpkit.models.load import load_model
-    from nlpkit.models.resolve import default_model
-    from nlpkit.tasks.classify import TASK, label_names
+    from nlpkit.tasks.classify import classifier_label_names
 
-    model = options.get("model") or default_model("classify")
-    loaded = load_model(
-        TASK.loader, model, options.get("device", "auto"), options.get("dtype", "auto")
-    )
-    return label_names(loaded, options.get("labels"))
+    keys = ("model", "labels", "device", "dtype", "backend")
+    return classifier_label_names(**{key: options[key] for key in keys if key in options})

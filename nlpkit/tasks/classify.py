@@ -8,7 +8,8 @@ built-in model gets one at first use; others from `nlpkit optimize`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from nlpkit.devices import use_threads
@@ -47,21 +48,47 @@ def classify(
     """
     items = [texts] if isinstance(texts, str) else list(texts)
     name = model or default_model(TASK.command)
-    onnx_file = onnx_model_file(name, backend, device, device_map)
+    names, score = _open(name, labels, device, dtype, device_map, threads, backend, len(items))
     with progress_bar(len(items), "classify", progress) as advance:
-        if onnx_file is not None:
-            from nlpkit.models.backends.onnx import load_onnx
-
-            runner = load_onnx(onnx_file, threads, len(items))
-            names = label_names(name, runner.num_labels, runner.id2label, labels)
-            rows = onnx_scores(runner, items, batch_size, advance)
-        else:
-            loaded = load_model(TASK.loader, name, device, dtype, device_map=device_map)
-            use_threads(threads)
-            config = loaded.model.config
-            names = label_names(name, config.num_labels, config.id2label, labels)
-            rows = torch_scores(loaded, items, batch_size, advance)
+        rows = score(items, batch_size, advance)
     return [_result(text, row, names, top_k) for text, row in zip(items, rows, strict=True)]
+
+
+def classifier_label_names(
+    model: str | None = None,
+    labels: Sequence[str] | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    backend: str = "auto",
+) -> list[str]:
+    """The label names ``classify`` would report for ``model`` (to read gold label ids)."""
+    name = model or default_model(TASK.command)
+    return _open(name, labels, device, dtype, None, None, backend, 1)[0]
+
+
+def _open(
+    name: str,
+    labels: Sequence[str] | None,
+    device: str,
+    dtype: str,
+    device_map: str | None,
+    threads: int | None,
+    backend: str,
+    count: int,
+) -> tuple[list[str], Callable]:
+    """The backend's label names and its scoring function (texts, batch_size, advance)."""
+    onnx_file = onnx_model_file(name, backend, device, device_map)
+    if onnx_file is not None:
+        from nlpkit.models.backends.onnx import load_onnx
+
+        runner = load_onnx(onnx_file, threads, count)
+        names = label_names(name, runner.num_labels, runner.id2label, labels)
+        return names, partial(onnx_scores, runner)
+    loaded = load_model(TASK.loader, name, device, dtype, device_map=device_map)
+    use_threads(threads)
+    config = loaded.model.config
+    names = label_names(name, config.num_labels, config.id2label, labels)
+    return names, partial(torch_scores, loaded)
 
 
 def onnx_model_file(name: str, backend: str, device: str, device_map: str | None) -> Path | None:
