@@ -88,6 +88,13 @@ def main() -> None:
         "nlpkit.classify (torch)": lambda: nlpkit.classify(texts, model=folder, backend="torch"),
         "nlpkit ONNX fp32": lambda: nlpkit.classify(texts, model=on["onnx"], backend="onnx"),
         "nlpkit ONNX int8": lambda: nlpkit.classify(texts, model=on["auto"], backend="onnx"),
+        # the previous default batch size, for comparison with the default (32)
+        "torch, batch_size=64": lambda: nlpkit.classify(
+            texts, model=folder, backend="torch", batch_size=64
+        ),
+        "ONNX int8, batch_size=64": lambda: nlpkit.classify(
+            texts, model=on["auto"], backend="onnx", batch_size=64
+        ),
     }
     labels, speeds = throughput(texts, runs, args.rounds)
     del warm

@@ -58,6 +58,18 @@ def test_exported_model_gives_the_torch_labels(model_copy, eval_file):
     assert onnx_model_file(str(model_copy), "torch", "auto", None) is None
 
 
+def test_the_export_is_fused_and_its_int8_builds_on_the_fused_graph(model_copy, eval_file):
+    """onnxruntime's transformer optimizer fuses LayerNorm and GELU; torch's labels hold."""
+    import onnx
+
+    result = nlpkit.optimize(model_copy, int8=True, eval_data=eval_file)
+    ops = {node.op_type for node in onnx.load(str(result.folder / "model.onnx")).graph.node}
+    assert {"SkipLayerNormalization", "BiasGelu"} <= ops and "Erf" not in ops
+    assert result.report["fp32"]["agreement"] == 1.0
+    int8_ops = {n.op_type for n in onnx.load(str(result.folder / INT8_FILE)).graph.node}
+    assert "DynamicQuantizeLinear" in int8_ops and "SkipLayerNormalization" in int8_ops
+
+
 def _broken(fp32: Path, target: Path) -> None:
     """A quantization gone wrong: int8 as usual, then the classifier's sign flipped."""
     import onnx

@@ -20,7 +20,7 @@ from nlpkit.models.load import load_model, quiet_libraries
 from nlpkit.models.resolve import default_model, resolve_model
 from nlpkit.results import Classification, LabelScore
 from nlpkit.tasks.progress import Progress, progress_bar
-from nlpkit.tasks.scores import label_names, onnx_scores, torch_scores
+from nlpkit.tasks.scores import CLASSIFY_BATCH, label_names, onnx_scores, torch_scores
 from nlpkit.tasks.table import BY_COMMAND
 
 TASK = BY_COMMAND["classify"]
@@ -31,7 +31,7 @@ def classify(
     texts: str | Sequence[str],
     model: str | None = None,
     top_k: int = 1,
-    batch_size: int = 64,
+    batch_size: int = CLASSIFY_BATCH,
     device: str = "auto",
     dtype: str = "auto",
     labels: Sequence[str] | None = None,

@@ -22,11 +22,11 @@ from nlpkit.models.backends.export import Int8Recipe, export_classifier
 from nlpkit.models.backends.gate import GateData, run_gate
 from nlpkit.models.builtin import BuiltinAdapter, BuiltinModel
 from nlpkit.models.load import load_model, quiet_libraries
-from nlpkit.tasks.scores import best_ids, onnx_scores, torch_scores
+from nlpkit.tasks.scores import CLASSIFY_BATCH, best_ids, onnx_scores, torch_scores
 
 BUILTIN_GATE_DATA = "sst2-validation.tsv.gz"
 # int8 scales activations per batch: the gate scores batches as classify makes them
-GATE_BATCH = 64
+GATE_BATCH = CLASSIFY_BATCH
 logger = logging.getLogger(__name__)
 
 

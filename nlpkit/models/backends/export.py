@@ -63,9 +63,31 @@ def export_classifier(model: Any, tokenizer: Any, folder: Path, file: str) -> Pa
             )
     except Exception as exc:  # an architecture the tracer cannot follow
         raise ModelLoadError(f"cannot export this model to ONNX ({first_line(exc)})") from exc
+    fuse_operators(path, model.config)
     model.config.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return path
+
+
+def fuse_operators(path: Path, config: Any) -> None:
+    """Rewrite ``path`` with onnxruntime's transformer optimizer: LayerNorm, skip +
+    LayerNorm and bias + GELU become single fused operators. The math is unchanged (the
+    gate checks fp32 against PyTorch), but the int8 model built on the fused graph runs
+    far faster, since its quantized MatMuls feed fused operators instead of chains of
+    small ones. A model the optimizer cannot read keeps the plain graph."""
+    from onnxruntime.transformers.optimizer import MODEL_TYPES, optimize_model
+
+    model_type = config.model_type if config.model_type in MODEL_TYPES else "bert"
+    heads = getattr(config, "num_attention_heads", 0) or 0
+    hidden = getattr(config, "hidden_size", 0) or 0
+    quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+    try:
+        with quiet[0], quiet[1], warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fused = optimize_model(str(path), model_type, num_heads=heads, hidden_size=hidden)
+            fused.save_model_to_file(str(path))
+    except Exception:  # an unfusable graph is still a correct model
+        return
 
 
 @dataclass(frozen=True)
@@ -108,6 +130,7 @@ def quantize_int8(fp32: Path, target: Path, recipe: Int8Recipe = INT8_RECIPES[0]
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul", "Gemm"],
             nodes_to_exclude=head_nodes(graph) + kept,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops' outputs
         )
 
 
