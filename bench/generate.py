@@ -2,12 +2,14 @@
 
 Same model (the built-in SmolLM2-135M-Instruct from nlpkit's store by default),
 same 32 chat prompts, greedy decoding, same max_new_tokens, in one run; prints
-new tokens per second, the ratios and how many outputs are identical.
+new tokens per second, the ratios and how many outputs are identical. nlpkit
+also runs once more without its shared-start cache (every row's whole prompt
+prefilled), to show what that cache gives.
 ``--load`` also times the first load of the GGUF (conversion into a fresh
 store) against the cached load.
 
 Run: python bench/generate.py [--model NAME] [--max-new-tokens 24] [--threads N] [--load]
-     [--repeat N]
+     [--repeat 3]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import tempfile
 
 from _common import timed
@@ -94,6 +97,18 @@ def with_nlpkit(model_name, prompts, max_new_tokens):
     return [(g.text, g.new_tokens) for g in results]
 
 
+def without_shared_start(model_name, prompts, max_new_tokens):
+    """nlpkit with every row's whole prompt prefilled, as before the shared-start cache."""
+    from nlpkit.tasks import shared_prefix
+
+    kept = shared_prefix.MIN_SHARED_TOKENS
+    shared_prefix.MIN_SHARED_TOKENS = 10**9
+    try:
+        return with_nlpkit(model_name, prompts, max_new_tokens)
+    finally:
+        shared_prefix.MIN_SHARED_TOKENS = kept
+
+
 def load_times(model_name: str) -> tuple[float, float]:
     """(first load, converting the GGUF into a fresh store; load from the store)."""
     from nlpkit.models.load import clear_cache, load_model
@@ -122,7 +137,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--load", action="store_true", help="also time first and cached loads")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds; the fastest one counts")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the median counts")
     args = parser.parse_args()
 
     import torch
@@ -145,6 +160,7 @@ def main() -> None:
     runs = {
         "plain model.generate loop": lambda: plain_loop(loaded.model, loaded.tokenizer, PROMPTS, n),
         'pipeline("text-generation")': lambda: with_pipeline(pipe, pipe.tokenizer, PROMPTS, n),
+        "nlpkit, no shared-start cache": lambda: without_shared_start(args.model, PROMPTS, n),
         "nlpkit generate": lambda: with_nlpkit(args.model, PROMPTS, n),
     }
     # Warm-up: first-call costs are not throughput.
@@ -158,16 +174,17 @@ def report(runs, max_new_tokens: int, repeat: int = 1) -> None:
     """Rounds run every setting in turn (a busy moment hits all of them alike)."""
     import torch
 
-    outputs, speeds = {}, dict.fromkeys(runs, 0.0)
+    outputs, rounds = {}, {name: [] for name in runs}
     for _ in range(repeat):
         for name, run in runs.items():
             out, seconds = timed(run)
             outputs[name] = [text.strip() for text, _ in out]
-            speeds[name] = max(speeds[name], sum(count for _, count in out) / seconds)
+            rounds[name].append(sum(count for _, count in out) / seconds)
+    speeds = {name: statistics.median(values) for name, values in rounds.items()}
     base = "plain model.generate loop"
     print(
         f"{len(PROMPTS)} chat prompts, greedy, max_new_tokens={max_new_tokens}, CPU, "
-        f"{torch.get_num_threads()} threads, best of {repeat}"
+        f"{torch.get_num_threads()} threads, median of {repeat}"
     )
     print(f"{'setting':30} {'new tok/s':>10} {'vs loop':>8} {'same outputs':>13}")
     for name, speed in speeds.items():

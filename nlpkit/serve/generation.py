@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nlpkit.tasks.batching import pad_batch
+from nlpkit.tasks.shared_prefix import generation_inputs
 
 if TYPE_CHECKING:
     from nlpkit.models.load import LoadedModel
@@ -117,9 +117,9 @@ def generate_batch(loaded: LoadedModel, jobs: Sequence[Job], sampling: dict) -> 
     import torch
     from transformers import StoppingCriteriaList
 
-    inputs = pad_batch(loaded, [job.payload.ids for job in jobs])
-    tracker = RowTracker(loaded, jobs, inputs["input_ids"].shape[1])
     with torch.inference_mode():
+        inputs = generation_inputs(loaded, [job.payload.ids for job in jobs])
+        tracker = RowTracker(loaded, jobs, inputs["input_ids"].shape[1])
         loaded.model.generate(
             **inputs,
             max_new_tokens=max(job.payload.max_new_tokens for job in jobs),

@@ -11,9 +11,10 @@ from nlpkit.errors import UsageError
 from nlpkit.models.load import LoadedModel, load_model, quiet_libraries
 from nlpkit.models.resolve import default_model
 from nlpkit.results import Generation
-from nlpkit.tasks.batching import length_sorted_batches, pad_batch
+from nlpkit.tasks.batching import length_sorted_batches
 from nlpkit.tasks.chat import make_streamer, prompt_ids
 from nlpkit.tasks.progress import Progress, progress_bar
+from nlpkit.tasks.shared_prefix import generation_inputs
 from nlpkit.tasks.table import BY_COMMAND
 
 TASK = BY_COMMAND["generate"]
@@ -143,7 +144,7 @@ def run_generation(
     out: list[tuple[str, int] | None] = [None] * len(ids)
     with progress_bar(len(ids), description, progress) as advance, torch.inference_mode():
         for batch in length_sorted_batches([len(row) for row in ids], batch_size):
-            inputs = pad_batch(loaded, [ids[i] for i in batch])
+            inputs = generation_inputs(loaded, [ids[i] for i in batch])
             generated = loaded.model.generate(**inputs, **generate_options)
             if decoder_only:
                 generated = generated[:, inputs["input_ids"].shape[1] :]
