@@ -50,7 +50,7 @@ class Batcher:
         self.name = name
         self.max_batch = max(1, max_batch)
         self.max_wait_s = max(0.0, max_wait_s)
-        self.batches: list[int] = []  # rows per batch run, newest last (for tests, /health)
+        self.batches: list[int] = []  # rows per batch run, newest last (for tests)
         self._queue: queue.Queue = queue.Queue()
         self._held: Job | None = None  # a job that did not fit the last batch
         self._thread = threading.Thread(target=self._work, name=f"nlpkit-batch-{name}", daemon=True)
