@@ -104,6 +104,7 @@ def test_a_hub_only_metric_fails_at_once_offline(tiny, tmp_path, capsys, monkeyp
     args = ["evaluate", "--model", tiny["bert"], "--task", "text-classification"]
     code, _, err = invoke(capsys, monkeypatch, *args, "--data", str(data), "--metric", "bertscore")
     assert code == 2 and "bertscore is a Hub metric" in err
+    assert "--metrics" not in err  # the flag is --metric; the message names the metric
 
 
 def test_a_missing_metric_script_is_named():

@@ -90,7 +90,7 @@ def _exact_match(predictions: list, references: list) -> float:
 
 def _from_evaluate(name: str) -> Compute:
     if is_metric_path(name) and not Path(name).exists():
-        raise RecipeError(f"metrics: no such metric folder or script: {name}", param="metrics")
+        raise RecipeError(f"no such metric folder or script: {name}", param="metrics")
     if not is_metric_path(name):
         _check_hub(name)
     require_package(
@@ -102,7 +102,7 @@ def _from_evaluate(name: str) -> Compute:
         module = evaluate.load(name)
     except (OSError, ValueError, ImportError, TypeError) as exc:
         raise RecipeError(
-            f"metrics: cannot load {name} with evaluate.load ({first_line(exc)}); "
+            f"cannot load the metric {name} with evaluate.load ({first_line(exc)}); "
             f"{_offline_choices()}",
             param="metrics",
         ) from exc
@@ -116,7 +116,7 @@ def _check_hub(name: str) -> None:
 
     if hub_offline():
         raise RecipeError(
-            f"metrics: {name} is a Hub metric and the Hub is offline (HF_HUB_OFFLINE=1); "
+            f"the metric {name} is a Hub metric and the Hub is offline (HF_HUB_OFFLINE=1); "
             + _offline_choices(),
             param="metrics",
         )
