@@ -20,42 +20,8 @@ import shutil
 import statistics
 import tempfile
 
+from _common import CHAT_PROMPTS as PROMPTS
 from _common import timed
-
-PROMPTS = [
-    "What is the capital of France?",
-    "Name three colors.",
-    "Write one sentence about the sea.",
-    "Give me a tip for learning Python.",
-    "Why is the sky blue?",
-    "What is 12 times 12?",
-    "Suggest a name for a black cat.",
-    "Describe a sunrise in a few words.",
-    "What do bees make?",
-    "Write a short greeting for a birthday card.",
-    "Explain what a computer virus is.",
-    "List two fruits that are red.",
-    "What is the opposite of cold?",
-    "How many legs does a spider have?",
-    "Write a haiku about autumn leaves.",
-    "What is photosynthesis?",
-    "Give a synonym for happy.",
-    "Tell me a fun fact about the moon.",
-    "What language is spoken in Brazil?",
-    "How do I boil an egg?",
-    "Write a slogan for a bakery.",
-    "What is the largest ocean on Earth?",
-    "Name a famous painter.",
-    "What does a thermometer measure?",
-    "Why do we need sleep?",
-    "Write one sentence about trains.",
-    "What is the boiling point of water?",
-    "Suggest a weekend hobby.",
-    "Who wrote Romeo and Juliet?",
-    "What is a noun?",
-    "Describe the smell of rain.",
-    "What is the main ingredient of guacamole?",
-]
 
 
 def chat(prompt: str) -> list[dict]:

@@ -24,26 +24,9 @@ import subprocess
 import sys
 import time
 
-from _common import ROOT, sst2_rows
+from _common import CHAT_PROMPTS, ROOT, sst2_rows
 
-PROMPTS = [
-    "What is the capital of France?",
-    "Name three colors.",
-    "Write one sentence about the sea.",
-    "Give me a tip for learning Python.",
-    "Why is the sky blue?",
-    "What is 12 times 12?",
-    "Suggest a name for a black cat.",
-    "Describe a sunrise in a few words.",
-    "What do bees make?",
-    "Write a short greeting for a birthday card.",
-    "Explain what a computer virus is.",
-    "List two fruits that are red.",
-    "What is the opposite of cold?",
-    "How many legs does a spider have?",
-    "Write a haiku about autumn leaves.",
-    "What is photosynthesis?",
-]
+PROMPTS = CHAT_PROMPTS[:16]
 
 
 def free_port() -> int:
