@@ -53,3 +53,23 @@ def test_a_missing_tracker_names_the_install(tiny, data_dir, tmp_path, monkeypat
     ):
         finetune(path, progress=False)
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_wandb_offline_keeps_each_finetune_in_a_run_of_its_own(
+    tiny,
+    data_dir,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    from nlpkit import finetune
+
+    monkeypatch.setenv("WANDB_MODE", "offline")  # the network guard fails any upload try
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    training = {"eval_strategy": "steps", "eval_steps": 2, "report_to": ["wandb"]}
+    path = tracked_recipe(tmp_path, tiny, data_dir, training)
+    finetune(path, progress=False)
+    finetune(path, overrides={"output_dir": str(tmp_path / "second")}, progress=False)
+    records = sorted((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(records) == 2  # the first run was ended, not continued by the second
+    assert all(b"eval/accuracy" in record.read_bytes() for record in records)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from nlpkit.errors import NlpkitError, TrainingError, first_line
 from nlpkit.models.safety import load_policy
 from nlpkit.recipe.schema import Recipe, load_recipe, override_recipe
-from nlpkit.training import outputs
+from nlpkit.training import outputs, tracking
 from nlpkit.training.trainer import final_metrics
 
 if TYPE_CHECKING:
@@ -84,21 +84,22 @@ def finetune(
     if checkpoint is not None:
         outputs.truncate_log(out / outputs.LOG_FILE, resumed)
         say(f"resuming from {checkpoint.name} (step {resumed})")
-    train_output = _train(run.trainer, checkpoint, out, say)
-    metrics = final_metrics(recipe, run.trainer) if recipe.has_eval else {}
-    result = FinetuneResult(
-        output_dir=str(out),
-        task=recipe.task,
-        metrics=metrics,
-        train_metrics=dict(train_output.metrics),
-        global_step=run.trainer.state.global_step,
-        resumed_from_step=resumed,
-        rows=run.rows,
-        trainable_parameters=run.trainable,
-        total_parameters=run.total,
-        precision=run.precision,
-    )
-    _save_run(recipe, run, result)
+    with tracking.wandb_run_closed(recipe.training.report_to):
+        train_output = _train(run.trainer, checkpoint, out, say)
+        metrics = final_metrics(recipe, run.trainer) if recipe.has_eval else {}
+        result = FinetuneResult(
+            output_dir=str(out),
+            task=recipe.task,
+            metrics=metrics,
+            train_metrics=dict(train_output.metrics),
+            global_step=run.trainer.state.global_step,
+            resumed_from_step=resumed,
+            rows=run.rows,
+            trainable_parameters=run.trainable,
+            total_parameters=run.total,
+            precision=run.precision,
+        )
+        _save_run(recipe, run, result)
     return result
 
 
@@ -143,7 +144,7 @@ class _Run:
 def _prepare(recipe: Recipe, out: Path, say: _Say, callbacks: list | None) -> _Run:
     from transformers import set_seed
 
-    from nlpkit.training import data, model, tracking, trainer
+    from nlpkit.training import data, model, trainer
     from nlpkit.training.callbacks import JsonlLog, ReportProgress
     from nlpkit.training.named_metrics import load_metrics
 

@@ -4,12 +4,16 @@ TensorBoard writes its event files into the run folder (``tensorboard/``); MLflo
 logs the Trainer's parameters and metrics where ``MLFLOW_TRACKING_URI`` points
 (a local ``file:`` store works offline), and nlpkit adds the model card and
 metrics.json to the same run as artifacts; W&B follows its own environment
-variables (``WANDB_MODE=offline`` for no network).
+variables (``WANDB_MODE=offline`` for no network), and nlpkit ends its run when
+the fine-tune ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ TRACKER_PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "
 TRACKER_INSTALL = {
     "tensorboard": 'pip install "nlpkit[tracking]"',
     "mlflow": 'pip install "nlpkit[tracking]"',
-    "wandb": 'pip install "wandb"',
+    "wandb": 'pip install "nlpkit[tracking]"',
 }
 
 
@@ -75,3 +79,21 @@ def log_artifacts(run_id: str | None, files: list[Path]) -> None:
     for path in files:
         if path.is_file():
             client.log_artifact(run_id, str(path))
+
+
+@contextlib.contextmanager
+def wandb_run_closed(report_to: list[str]) -> Iterator[None]:
+    """End the W&B run when a fine-tune ends, however it ends.
+
+    The Trainer's W&B callback leaves its run open (W&B asks callers to finish runs):
+    the run's summary would wait for the process to exit, and the next fine-tune in the
+    same process (a tune trial, a notebook cell) would log into this run instead of its own.
+    """
+    try:
+        yield
+    finally:
+        if "wandb" in report_to and "wandb" in sys.modules:
+            import wandb
+
+            if wandb.run is not None:
+                wandb.finish()
