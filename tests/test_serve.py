@@ -325,3 +325,19 @@ def test_a_failure_after_the_stream_began_is_its_last_event(client, monkeypatch)
     assert response.status_code == 200
     [event] = sse(response)
     assert event["error"]["type"] == "server_error" and "RuntimeError" in event["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "classifier_wait", "generator_wait"),
+    [(None, 0.005, 0.02), (7.0, 0.007, 0.007)],
+)
+def test_a_model_that_generates_waits_longer_for_company_unless_told(
+    setting, classifier_wait, generator_wait
+):
+    models = {"classify": "a-classifier", "generate": "a-chat-model", "summarize": "a-chat-model"}
+    engine = Engine(models, Settings(max_wait_ms=setting))  # batchers only: nothing loads
+    try:
+        assert engine.batchers["a-classifier"].max_wait_s == pytest.approx(classifier_wait)
+        assert engine.batchers["a-chat-model"].max_wait_s == pytest.approx(generator_wait)
+    finally:
+        engine.close()

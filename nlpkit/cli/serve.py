@@ -57,8 +57,14 @@ MaxBatch = Annotated[
     int, _option("--max-batch", "Most rows in one batched forward pass.", min=1, metavar="N")
 ]
 BatchWait = Annotated[
-    float,
-    _option("--batch-wait-ms", "How long a batch waits for more requests.", min=0, metavar="MS"),
+    float | None,
+    _option(
+        "--batch-wait-ms",
+        "How long a batch waits for more requests [default: 5 for classify, 20 for generation].",
+        min=0,
+        metavar="MS",
+        show_default=False,
+    ),
 ]
 MaxTexts = Annotated[int, _option("--max-texts", "Most texts per request.", "Limits", min=1)]
 MaxChars = Annotated[int, _option("--max-chars", "Most characters per text.", "Limits", min=1)]
@@ -77,7 +83,7 @@ def serve_cmd(
     api_key: ApiKey = None,
     cors_origins: CorsOrigins = None,
     max_batch: MaxBatch = 32,
-    batch_wait_ms: BatchWait = 5.0,
+    batch_wait_ms: BatchWait = None,
     max_texts: MaxTexts = 64,
     max_chars: MaxChars = 10_000,
     max_body_bytes: MaxBody = 1_000_000,
