@@ -58,6 +58,35 @@ def nlpkit_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "nlpkit"]
 
 
+# The CLI in a fresh interpreter, then which heavy libraries it imported: --help and
+# argument errors must stay instant.
+HEAVY_CHECK = """
+import sys
+sys.argv = ["nlpkit"] + sys.argv[1:]
+from nlpkit.cli.app import main
+try:
+    main()
+except SystemExit:
+    pass
+heavy = ("torch", "transformers", "datasets", "peft", "accelerate", "evaluate", "optuna",
+         "mlflow", "tensorboard")
+print("HEAVY", [m for m in heavy if m in sys.modules], file=sys.stderr)
+"""
+
+
+def heavy_imports(*args: str) -> str:
+    """stderr of `nlpkit ARGS` run in a fresh interpreter, ending with what it imported
+    of the heavy libraries (``HEAVY []`` when nothing)."""
+    result = subprocess.run(
+        [sys.executable, "-c", HEAVY_CHECK, *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=ROOT,
+    )
+    return result.stderr
+
+
 def run_nlpkit(
     *args: str, input: str | None = None, cwd: Path | None = None, timeout: float = 180, **env: str
 ) -> subprocess.CompletedProcess:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, nlpkit_command, run_nlpkit, subprocess_env
+from tests.conftest import ROOT, heavy_imports, nlpkit_command, run_nlpkit, subprocess_env
 
 
 def parse(fmt: str, out: str) -> list[dict]:
@@ -141,20 +141,6 @@ def test_python_dash_m_and_version():
     assert result.returncode == 0 and result.stdout.startswith("nlpkit ")
 
 
-LAZY_CHECK = """
-import sys, time
-start = time.perf_counter()
-sys.argv = ["nlpkit"] + sys.argv[1:]
-from nlpkit.cli.app import main
-try:
-    main()
-except SystemExit:
-    pass
-heavy = [m for m in ("torch", "transformers", "datasets", "peft", "accelerate") if m in sys.modules]
-print("HEAVY", heavy, file=sys.stderr)
-"""
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -172,13 +158,7 @@ print("HEAVY", heavy, file=sys.stderr)
 )
 def test_help_and_argument_errors_do_not_import_heavy_libraries(args):
     start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-c", LAZY_CHECK, *args],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        cwd=ROOT,
-    )
+    stderr = heavy_imports(*args)
     elapsed = time.perf_counter() - start
-    assert "HEAVY []" in result.stderr, result.stderr
+    assert "HEAVY []" in stderr, stderr
     assert elapsed < 3, f"start-up took {elapsed:.2f}s"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +12,14 @@ import pytest
 import yaml
 
 from nlpkit.errors import RecipeError, UsageError
-from tests.conftest import ROOT, invoke, nlpkit_command, run_nlpkit, subprocess_env
+from tests.conftest import (
+    ROOT,
+    heavy_imports,
+    invoke,
+    nlpkit_command,
+    run_nlpkit,
+    subprocess_env,
+)
 from tests.test_finetune import classification_data, data_dir, recipe_file  # noqa: F401
 
 SEARCH = {
@@ -194,31 +200,6 @@ def test_plan_shows_the_cost_of_a_search(tiny, data_dir, tmp_path):  # noqa: F81
 
     line = search_row(result.search_keys, result.steps_per_trial)
     assert f"trials x {result.steps_per_trial[0]}-{result.steps_per_trial[1]} steps" in line
-
-
-LAZY = """
-import sys
-sys.argv = ["nlpkit"] + sys.argv[1:]
-from nlpkit.cli.app import main
-try:
-    main()
-except SystemExit:
-    pass
-heavy = ("torch", "transformers", "evaluate", "optuna", "mlflow", "tensorboard")
-print("HEAVY", [m for m in heavy if m in sys.modules], file=sys.stderr)
-"""
-
-
-def heavy_imports(*args: str) -> str:
-    """What `nlpkit ARGS` imported of the heavy libraries, in a fresh interpreter."""
-    result = subprocess.run(
-        [sys.executable, "-c", LAZY, *args],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        cwd=ROOT,
-    )
-    return result.stderr
 
 
 @pytest.mark.parametrize(
