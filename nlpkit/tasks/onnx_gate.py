@@ -25,8 +25,6 @@ from nlpkit.models.load import load_model, quiet_libraries
 from nlpkit.tasks.scores import CLASSIFY_BATCH, best_ids, onnx_scores, torch_scores
 
 BUILTIN_GATE_DATA = "sst2-validation.tsv.gz"
-# int8 scales activations per batch: the gate scores batches as classify makes them
-GATE_BATCH = CLASSIFY_BATCH
 logger = logging.getLogger(__name__)
 
 
@@ -51,13 +49,14 @@ def prepare_onnx(
         raise OutputError(f"{target}: cannot write there ({exc.strerror})") from None
     try:
         export_classifier(loaded.model, loaded.tokenizer, partial, FP32_FILE)
-        reference = best_ids(torch_scores(loaded, data.texts, GATE_BATCH, _ignore))
+        # int8 scales activations per batch: the gate scores batches as classify makes them
+        reference = best_ids(torch_scores(loaded, data.texts, CLASSIFY_BATCH, _ignore))
 
         def predict(path: Path) -> list[int]:
             from nlpkit.models.backends.onnx import open_runner
 
             runner = open_runner(path, threads)
-            return best_ids(onnx_scores(runner, data.texts, GATE_BATCH, _ignore))
+            return best_ids(onnx_scores(runner, data.texts, CLASSIFY_BATCH, _ignore))
 
         recipes = export.INT8_RECIPES if recipes is None else recipes
         report = run_gate(partial, data, reference, predict, int8, recipes)

@@ -20,6 +20,7 @@ import contextlib
 import inspect
 import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,14 +81,24 @@ def fuse_operators(path: Path, config: Any) -> None:
     model_type = config.model_type if config.model_type in MODEL_TYPES else "bert"
     heads = getattr(config, "num_attention_heads", 0) or 0
     hidden = getattr(config, "hidden_size", 0) or 0
-    quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
     try:
-        with quiet[0], quiet[1], warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _silenced():
             fused = optimize_model(str(path), model_type, num_heads=heads, hidden_size=hidden)
             fused.save_model_to_file(str(path))
     except Exception:  # an unfusable graph is still a correct model
         return
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """onnxruntime's tools print and warn for the developer running them, not our user."""
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        yield
 
 
 @dataclass(frozen=True)
@@ -120,9 +131,7 @@ def quantize_int8(fp32: Path, target: Path, recipe: Int8Recipe = INT8_RECIPES[0]
     kept = outputs if recipe.fp32_outputs is None else outputs[: recipe.fp32_outputs]
     if recipe.fp32_inputs:
         kept = kept + ffn_input_nodes(graph)
-    quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
-    with quiet[0], quiet[1], warnings.catch_warnings():  # its advice lines on the root logger
-        warnings.simplefilter("ignore")
+    with _silenced():  # its advice lines on the root logger
         quantize_dynamic(
             fp32,
             target,
