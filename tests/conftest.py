@@ -74,17 +74,17 @@ print("HEAVY", [m for m in heavy if m in sys.modules], file=sys.stderr)
 """
 
 
-def heavy_imports(*args: str) -> str:
-    """stderr of `nlpkit ARGS` run in a fresh interpreter, ending with what it imported
-    of the heavy libraries (``HEAVY []`` when nothing)."""
-    result = subprocess.run(
+def run_import_check(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`nlpkit ARGS` in a fresh interpreter; its stderr ends with what it imported of the
+    heavy libraries (``HEAVY []`` when nothing)."""
+    return subprocess.run(
         [sys.executable, "-c", HEAVY_CHECK, *args],
         capture_output=True,
         text=True,
         env=subprocess_env(),
         cwd=ROOT,
+        timeout=timeout,
     )
-    return result.stderr
 
 
 def run_nlpkit(

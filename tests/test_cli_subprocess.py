@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, heavy_imports, nlpkit_command, run_nlpkit, subprocess_env
+from tests.conftest import ROOT, nlpkit_command, run_import_check, run_nlpkit, subprocess_env
 
 
 def parse(fmt: str, out: str) -> list[dict]:
@@ -158,7 +158,7 @@ def test_python_dash_m_and_version():
 )
 def test_help_and_argument_errors_do_not_import_heavy_libraries(args):
     start = time.perf_counter()
-    stderr = heavy_imports(*args)
+    stderr = run_import_check(*args).stderr
     elapsed = time.perf_counter() - start
     assert "HEAVY []" in stderr, stderr
     assert elapsed < 3, f"start-up took {elapsed:.2f}s"

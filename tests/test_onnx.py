@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,7 @@ from nlpkit.errors import DeviceError, OutputError, UsageError
 from nlpkit.models.backends import INT8_FILE, REPORT_FILE, chosen_file, export
 from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_MODELS
 from nlpkit.tasks.classify import onnx_model_file
-from tests.conftest import ROOT, invoke, subprocess_env
-from tests.test_cli_subprocess import LAZY_CHECK
+from tests.conftest import invoke, run_import_check
 
 TEXTS = [
     "a gripping, beautiful film",
@@ -177,13 +174,6 @@ def test_the_builtin_model_answers_from_int8_onnx_after_its_first_use(
 @pytest.mark.real_model
 def test_one_sentence_imports_neither_torch_nor_transformers(prepared_sentiment):
     """README's first command, in a fresh interpreter, once the model is prepared."""
-    done = subprocess.run(
-        [sys.executable, "-c", LAZY_CHECK, "classify", "I love Python!", "-f", "json"],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        cwd=ROOT,
-        timeout=120,
-    )
+    done = run_import_check("classify", "I love Python!", "-f", "json")
     assert "HEAVY []" in done.stderr, done.stderr
     assert json.loads(done.stdout)[0]["label"] == "positive"

@@ -14,9 +14,9 @@ import yaml
 from nlpkit.errors import RecipeError, UsageError
 from tests.conftest import (
     ROOT,
-    heavy_imports,
     invoke,
     nlpkit_command,
+    run_import_check,
     run_nlpkit,
     subprocess_env,
 )
@@ -207,7 +207,7 @@ def test_plan_shows_the_cost_of_a_search(tiny, data_dir, tmp_path):  # noqa: F81
     [["tune", "--help"], ["evaluate", "--help"], ["tune", "x.yaml", "--trials", "0"]],
 )
 def test_tune_and_evaluate_help_import_nothing_heavy(args):
-    stderr = heavy_imports(*args)
+    stderr = run_import_check(*args).stderr
     assert "HEAVY []" in stderr, stderr
 
 
@@ -219,7 +219,7 @@ def test_validating_a_recipe_with_search_and_metrics_imports_nothing_heavy(tmp_p
         recipe["data"][key] = str(ROOT / "recipes" / recipe["data"][key])
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    stderr = heavy_imports("recipe", "validate", str(path))
+    stderr = run_import_check("recipe", "validate", str(path)).stderr
     assert "HEAVY []" in stderr and "error" not in stderr, stderr
 
 
