@@ -96,11 +96,13 @@ def test_a_killed_search_resumes_without_redoing_finished_trials(
         command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 240
-    try:  # trial 1 begins once trial 0 has finished: kill it in the middle of trial 1
+    # Trial 1 begins once trial 0 has finished; its run folder appears as it starts
+    # training. Kill at once: a tiny trial can finish within half a second, and a kill
+    # after it would leave no running trial to resume.
+    try:
         while not (out / "trials" / "trial-1").is_dir() and process.poll() is None:
             assert time.monotonic() < deadline, "no second trial started"
-            time.sleep(0.05)
-        time.sleep(0.5)
+            time.sleep(0.02)
     finally:
         process.send_signal(signal.SIGKILL)
         stderr = process.communicate()[1].decode()
