@@ -66,6 +66,30 @@ def test_three_trials_write_a_best_recipe_that_validates(tiny, data_dir, tmp_pat
     assert any(type(e).__name__ == "TrainEvent" and e.kind == "eval" for e in events)
 
 
+def test_trials_plot_numbers_trials_from_one_as_the_cli_does(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from nlpkit.training.tune import plot_trials, trial_points
+
+    rows = [
+        {"trial": 0, "state": "complete", "value": 0.5},
+        {"trial": 1, "state": "pruned", "value": None},
+        {"trial": 2, "state": "complete", "value": 0.75},
+    ]
+    points = trial_points(rows, "accuracy")
+    assert points == {"x": [1, 3], "value": [0.5, 0.75], "best": [0.5, 0.75], "pruned": [2]}
+    drawn = []  # the x data of each line on the saved figure
+    saved = Figure.savefig
+
+    def savefig(figure, *args, **kwargs):
+        drawn.extend(list(line.get_xdata()) for line in figure.axes[0].lines)
+        saved(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    plot_trials(rows, "accuracy", tmp_path / "trials.png")
+    assert drawn == [[1, 3], [1, 3], [2, 2]]  # trials, best so far, the pruned trial's line
+
+
 def test_cli_tune_prints_trials_and_the_best_values(tiny, data_dir, tmp_path):  # noqa: F811
     path = search_recipe(tmp_path, tiny["bert"], data_dir)
     result = run_nlpkit("tune", str(path), "--trials", "2", "--output", str(tmp_path / "t"))

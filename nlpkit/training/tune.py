@@ -354,23 +354,37 @@ def trials_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def trial_points(rows: list[dict[str, Any]], metric: str) -> dict[str, list]:
+    """What trials.png draws, with trials numbered 1..N as the CLI counts them (Optuna's
+    numbers start at 0): x and value of each completed trial, the best so far at each, and
+    the x of each pruned trial."""
+    pick = min if metric in LOWER_IS_BETTER else max
+    done = [(r["trial"] + 1, r["value"]) for r in rows if r["state"] == "complete"]
+    best = [pick(value for _, value in done[: i + 1]) for i in range(len(done))]
+    return {
+        "x": [n for n, _ in done],
+        "value": [value for _, value in done],
+        "best": best,
+        "pruned": [r["trial"] + 1 for r in rows if r["state"] == "pruned"],
+    }
+
+
 def plot_trials(rows: list[dict[str, Any]], metric: str, path: Path) -> None:
     """The objective of each finished trial, and the best so far, against the trial number."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    pick = min if metric in LOWER_IS_BETTER else max
+    points = trial_points(rows, metric)
     figure, axis = plt.subplots(figsize=(6, 3.6))
-    done = [(r["trial"], r["value"]) for r in rows if r["state"] == "complete"]
-    if done:
-        best = [pick(value for _, value in done[: i + 1]) for i in range(len(done))]
-        axis.plot(*zip(*done, strict=True), "o", label="trial")
-        axis.step([n for n, _ in done], best, where="post", label="best so far")
-    pruned = [r["trial"] for r in rows if r["state"] == "pruned"]
-    for number in pruned:
+    if points["x"]:
+        axis.plot(points["x"], points["value"], "o", label="trial")
+        axis.step(points["x"], points["best"], where="post", label="best so far")
+    for number in points["pruned"]:
         axis.axvline(number, color="tab:gray", alpha=0.3)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial 2, never trial 1.5
     axis.set(xlabel="trial", ylabel=metric, title=f"search: {metric} per trial (grey: pruned)")
     axis.legend()
     figure.tight_layout()
