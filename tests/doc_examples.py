@@ -11,8 +11,8 @@ A block is checked when the line before its fence is ``<!-- checked -->``:
 Each ``$ nlpkit ...`` line runs from the repository root with COLUMNS=80, and its
 stdout must match the lines that follow it: words, labels, columns and shapes exactly,
 and each decimal number within ``TOLERANCE`` of the one shown, because a model's scores
-differ in their last digits from one CPU to another (int8 kernels most of all). To regenerate the outputs from real
-runs after a deliberate change:
+differ in their last digits from one CPU to another (int8 kernels most of all). To
+regenerate the outputs from real runs after a deliberate change:
 
     python -m tests.doc_examples --update README.md docs/*.md
 """
