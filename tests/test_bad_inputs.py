@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import invoke, run_nlpkit
+from tests.conftest import invoke, nlpkit_command, run_nlpkit, subprocess_env
 
 GOOD_CSV = "text,label\n" + "".join(f"row {i} is fine,{i % 2}\n" for i in range(8))
 LABELS = "  label_names: [a, b]\n"
@@ -388,3 +389,17 @@ def test_bad_input_through_the_real_command(tmp_path, tiny, broken, argv, files,
     result = run_nlpkit(*args, timeout=120)
     _assert_one_error_line(result.stderr, fragment)
     assert result.returncode == code and result.stdout == ""
+
+
+def test_bad_bytes_on_stdin_get_the_iconv_hint(tiny):
+    """The bytes a latin-1 pipe sends, through the real command: checked as a file's are."""
+    result = subprocess.run(
+        [*nlpkit_command(), "classify", "-", "-m", tiny["bert"]],
+        input=b"fine\ngood \xff movie\n",
+        capture_output=True,
+        env=subprocess_env(),
+        timeout=120,
+    )
+    _assert_one_error_line(result.stderr.decode(), "stdin: line 2 is not valid UTF-8")
+    assert "iconv -f latin1 -t utf-8" in result.stderr.decode()
+    assert result.returncode == 2 and result.stdout == b""

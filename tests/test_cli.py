@@ -87,6 +87,15 @@ def test_debug_shows_traceback(capsys, monkeypatch):
         invoke(capsys, monkeypatch, "--debug", "classify", "x", "--model", "/no/such/model")
 
 
+def test_debug_after_the_command_shows_traceback_too(capsys, monkeypatch):
+    from nlpkit.errors import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError):
+        invoke(capsys, monkeypatch, "classify", "x", "--model", "/no/such/model", "--debug")
+    code, _, err = invoke(capsys, monkeypatch, "classify", "x", "--model", "/no/such/model")
+    assert code == 1 and err.startswith("error: no such folder")  # the next run is quiet again
+
+
 def test_usage_error_from_typer_exits_2(capsys, monkeypatch):
     code, _, err = invoke(capsys, monkeypatch, "classify", "x", "--top-k", "0")
     assert code == 2 and "top-k" in err

@@ -44,17 +44,29 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+def _debug_callback(ctx: typer.Context, value: bool) -> None:
+    """The root's value resets the flag on each run; after a command it may only turn it on."""
+    if value or ctx.parent is None:
+        _state["debug"] = value
+    if value:  # library warnings and log lines pass through (nlpkit.models.load)
+        logging.getLogger("nlpkit").setLevel(logging.DEBUG)
+
+
 @app.callback()
 def root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and library warnings."),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        callback=_debug_callback,
+        expose_value=False,  # read through _state, so every command can share this option
+        is_eager=True,
+        help="Show full tracebacks and library warnings.",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
     ),
 ) -> None:
     """Hugging Face models as everyday NLP tools."""
-    _state["debug"] = debug
-    if debug:  # library warnings and log lines pass through (nlpkit.models.load)
-        logging.getLogger("nlpkit").setLevel(logging.DEBUG)
 
 
 # Readable value names for typer's type labels (`<int range>` -> N); flags show none.
@@ -63,7 +75,13 @@ _VALUE_NAMES.update({"float range": "NUMBER", "file": "FILE", "directory": "DIR"
 
 
 class HelpCommand(TyperCommand):
-    """Plain help, options grouped under their rich_help_panel, with readable value names."""
+    """Plain help, options grouped under their rich_help_panel, with readable value names;
+    the root's --debug is taken after the command too (`nlpkit classify - --debug`)."""
+
+    def get_params(self, ctx) -> list:
+        root = ctx.find_root().command
+        shared = [p for p in root.params if p.name == "debug"] if root is not self else []
+        return [*super().get_params(ctx), *shared]
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []

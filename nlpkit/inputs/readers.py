@@ -72,7 +72,7 @@ def iter_records(
     """(where, text) pairs in input order, read lazily: a file is never held in memory."""
     for position, text in enumerate(texts, start=1):
         if text == "-":
-            yield from _numbered_lines(stdin if stdin is not None else sys.stdin, "stdin")
+            yield from _numbered_lines(stdin if stdin is not None else stdin_lines(), "stdin")
         else:
             yield f"argument {position}", text
     if input_file is not None:
@@ -134,18 +134,32 @@ def utf8_lines(path: Path) -> Iterator[str]:
     """Decoded lines with their endings, one at a time; bad bytes name their line."""
     try:
         with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                if number == 1:
-                    raw = raw.removeprefix(b"\xef\xbb\xbf")
-                try:
-                    yield raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError(
-                        f"{path}: line {number} is not valid UTF-8 (byte {exc.start} of the "
-                        "line); convert the file to UTF-8, e.g. `iconv -f latin1 -t utf-8`"
-                    ) from None
+            yield from _decoded(handle, str(path), "the file")
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def stdin_lines() -> Iterator[str]:
+    """stdin's lines as UTF-8 whatever the locale, checked as files are: under a C locale
+    Python would pass bad bytes on as lone surrogates that the tokenizer rejects."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # a text stream swapped in (tests, embedding): already decoded
+        yield from sys.stdin
+        return
+    yield from _decoded(raw, "stdin", "the input")
+
+
+def _decoded(raw_lines: Iterable[bytes], source: str, what: str) -> Iterator[str]:
+    for number, raw in enumerate(raw_lines, start=1):
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{source}: line {number} is not valid UTF-8 (byte {exc.start} of the "
+                f"line); convert {what} to UTF-8, e.g. `iconv -f latin1 -t utf-8`"
+            ) from None
 
 
 def starts_with(path: Path, marks: bytes) -> bool:
