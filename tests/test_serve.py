@@ -224,7 +224,13 @@ def test_limits_are_400_or_413_json(engine):
         ("/v1/chat/completions", {"messages": []}, "messages"),
         ("/v1/chat/completions", {"messages": [{"role": "robot", "content": "x"}]}, "role"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "n": 2}, "n=2"),
-        ("/v1/completions", {"prompt": "x", "stop": ["\n"]}, "stop sequences"),
+        ("/v1/completions", {"prompt": "x", "stop": ["a", ""]}, "up to 4 non-empty strings"),
+        ("/v1/completions", {"prompt": "x", "logprobs": 1}, "logprobs"),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "x"}], "logprobs": True},
+            "logprobs",
+        ),
         ("/v1/completions", {"prompt": ["a", "b"], "stream": True}, "one prompt at a time"),
     ],
 )

@@ -66,9 +66,49 @@ def test_completions_and_models(client, served):
     assert [m.id for m in client.models.list()] == list(served[1].models.values())
 
 
+def test_stop_cuts_the_text_before_the_first_stop_string_streaming_too(client):
+    chat = {"model": "nlpkit", "messages": [{"role": "user", "content": "Say hi"}]}
+    whole = client.chat.completions.create(**chat, max_tokens=24).choices[0].message.content
+    stop = whole[len(whole) // 2 :][:3]
+    expected = whole[: whole.find(stop)]
+    reply = client.chat.completions.create(**chat, max_tokens=24, stop=[stop, "never seen"])
+    assert reply.choices[0].message.content == expected
+    assert reply.choices[0].finish_reason == "stop" and reply.usage.completion_tokens < 24
+    chunks = list(client.chat.completions.create(**chat, max_tokens=24, stop=stop, stream=True))
+    pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
+    assert "".join(pieces) == expected and chunks[-1].choices[0].finish_reason == "stop"
+    text = client.completions.create(model="nlpkit", prompt="the cat", max_tokens=24).choices[0]
+    cut = text.text[len(text.text) // 2 :][:2]
+    streamed = client.completions.create(
+        model="nlpkit", prompt="the cat", max_tokens=24, stop=cut, stream=True
+    )
+    assert "".join(c.choices[0].text for c in streamed) == text.text[: text.text.find(cut)]
+
+
+def test_a_seed_repeats_a_sampled_reply_even_beside_other_requests(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def sample(seed: int) -> str:
+        reply = client.completions.create(
+            model="nlpkit", prompt="the cat", max_tokens=12, temperature=1.0, seed=seed
+        )
+        return reply.choices[0].text
+
+    alone = sample(7)
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(sample, [7, 7, 8, 9]))
+    assert together[:2] == [alone, alone]
+    assert len({alone, *together[2:]}) > 1  # other seeds, other samples
+
+
 def test_errors_arrive_as_the_clients_own_exceptions(client, served):
-    with pytest.raises(openai.BadRequestError, match="stop sequences"):
-        client.completions.create(model="nlpkit", prompt="x", stop=["\n"])
+    chat = {"model": "nlpkit", "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(openai.BadRequestError, match="logprobs"):
+        client.chat.completions.create(**chat, logprobs=True, top_logprobs=2)
+    with pytest.raises(openai.BadRequestError, match="logprobs"):
+        client.completions.create(model="nlpkit", prompt="x", logprobs=2)
+    with pytest.raises(openai.BadRequestError, match="up to 4 non-empty strings"):
+        client.completions.create(model="nlpkit", prompt="x", stop=["a", "b", "c", "d", "e"])
     anonymous = openai.OpenAI(base_url=f"{served[0]}/v1", api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         anonymous.models.list()

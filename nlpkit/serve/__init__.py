@@ -10,14 +10,14 @@ import importlib.util
 
 from nlpkit.errors import DependencyError
 
-SERVE_PACKAGES = ("fastapi", "uvicorn")
+SERVE_PACKAGES = ("fastapi", "uvicorn", "prometheus_client")
 
 
 def require_serve_extra() -> None:
-    """Fail with the install line when FastAPI or uvicorn is missing."""
+    """Fail with the install line when FastAPI, uvicorn or prometheus-client is missing."""
     missing = [name for name in SERVE_PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
         raise DependencyError(
-            f"serving needs {' and '.join(missing)}, which are not installed; "
+            f"serving needs {', '.join(missing)}, which are not installed; "
             'install them with: pip install "nlpkit[serve]"'
         )

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from nlpkit import __version__
 from nlpkit.errors import NlpkitError, UsageError
+from nlpkit.serve.batcher import QueueFull
 from nlpkit.serve.engine import Engine
 from nlpkit.serve.events import error_type, event_stream, internal_message, log
 from nlpkit.serve.generation import Completion
@@ -56,6 +57,9 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit=limits.max_body_bytes)
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    from nlpkit.serve.metrics import add_metrics
+
+    add_metrics(app, engine)  # outside the key check: refused requests are counted too
     if cors_origins:  # added last: outermost, so preflight requests get their answer
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -157,6 +161,9 @@ async def _generate_events(pieces: AsyncIterator[str | Completion]) -> AsyncIter
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NlpkitError)
     async def nlpkit_error(_request: Request, exc: NlpkitError) -> JSONResponse:
+        if isinstance(exc, QueueFull):  # back-pressure: come back later, not a failure
+            headers = {"Retry-After": str(exc.retry_after)}
+            return JSONResponse(error_body(str(exc), "overloaded_error"), 503, headers)
         status = 400 if isinstance(exc, UsageError) else 500
         return JSONResponse(error_body(str(exc), error_type(exc)), status_code=status)
 

@@ -45,6 +45,7 @@ class Settings:
     threads: int | None = None
     max_batch: int = 32  # rows (texts or prompts) in one forward pass
     max_wait_ms: float | None = None  # None: CLASSIFY_WAIT_MS or GENERATION_WAIT_MS
+    max_queue: int | None = None  # rows waiting per model; None: batcher.QUEUE_BATCHES batches
 
 
 def choose_models(
@@ -99,7 +100,9 @@ class Engine:
         self.models = dict(models)
         self.settings = settings or Settings()
         self.batchers = {
-            name: Batcher(name, self.settings.max_batch, self._wait_ms(name) / 1000)
+            name: Batcher(
+                name, self.settings.max_batch, self._wait_ms(name) / 1000, self.settings.max_queue
+            )
             for name in set(models.values())
         }
         self._prompt_side = None  # the causal model with a tokenizer of its own, for prompts
@@ -225,26 +228,34 @@ class Engine:
         return Prompt(ids, max_new_tokens)
 
     def _generation_job(self, prompt: Prompt, sampling: dict) -> Job:
-        return Job(self._runners["generate"], tuple(sorted(sampling.items())), prompt)
+        # A seeded sample runs alone (a key no other job has): its rows, and so its text,
+        # do not depend on who else was waiting.
+        alone = object() if prompt.seed is not None and sampling.get("do_sample") else None
+        return Job(self._runners["generate"], (tuple(sorted(sampling.items())), alone), prompt)
 
     async def complete(self, prompt: Prompt, sampling: dict) -> Completion:
         job = self._generation_job(prompt, sampling)
         return await self.batchers[self.require("generate")].submit(job)
 
-    async def stream(self, prompt: Prompt, sampling: dict) -> AsyncIterator[str | Completion]:
+    def stream(self, prompt: Prompt, sampling: dict) -> AsyncIterator[str | Completion]:
         """The reply's text pieces as they are generated, then the Completion. Leaving
-        the loop early (a client that went away) stops the row and frees its slot."""
+        the loop early (a client that went away) stops the row and frees its slot. Queued
+        now, so a full queue is an error before the response begins."""
         import asyncio
 
         job = self._generation_job(prompt, sampling)
         job.events = asyncio.Queue()
         self.batchers[self.require("generate")].start(job)
-        try:
-            while (piece := await job.events.get()) is not None:
-                yield piece
-            yield job.future.result()
-        finally:
-            job.cancel()
+        return _pieces(job)
+
+
+async def _pieces(job: Job) -> AsyncIterator[str | Completion]:
+    try:
+        while (piece := await job.events.get()) is not None:
+            yield piece
+        yield job.future.result()
+    finally:
+        job.cancel()
 
 
 def _warm_up_payload(command: str) -> Any:
@@ -324,7 +335,7 @@ def _generate_jobs(engine: Engine, jobs: Sequence[Job]) -> list[Completion]:
     loaded = engine.causal()
     use_threads(engine.settings.threads)
     with quiet_libraries():
-        return generate_batch(loaded, jobs, dict(jobs[0].key))
+        return generate_batch(loaded, jobs, dict(jobs[0].key[0]))
 
 
 def _run_options(engine: Engine) -> dict:

@@ -3,7 +3,9 @@ token budget, streamed row by row, and a row stopped as soon as its client leave
 
 Built from the generate task's parts (the loader, left padding, sampling options, the
 chat template); what it adds is per-row bookkeeping that ``model.generate`` calls as
-both its streamer and a stopping criterion.
+both its streamer and a stopping criterion, and per-row stop strings (OpenAI's ``stop``):
+a row ends at the first one, its text cut before it, and a stream holds back the text
+that might be the start of one until it is sure.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Prompt:
-    """One prompt's token ids and how many new tokens it may get."""
+    """One prompt's token ids, how many new tokens it may get, where its text stops, and
+    the seed of a sampled reply (a seeded prompt runs in a batch of its own)."""
 
     ids: list[int]
     max_new_tokens: int
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class RowTracker:
         self.stop_ids = _stop_ids(loaded)
         self.tokens: list[list[int]] = [[] for _ in jobs]
         self.sent = [""] * len(jobs)
+        self.cut: list[str | None] = [None] * len(jobs)  # the text before a stop string
         self.finish: list[str | None] = [None] * len(jobs)
 
     def __call__(self, input_ids, scores=None, **kwargs):
@@ -74,8 +80,11 @@ class RowTracker:
                 self.finish[i] = "stop"
                 continue
             self.tokens[i].append(token)
-            self._stream(i)
-            if len(self.tokens[i]) >= self.jobs[i].payload.max_new_tokens:
+            self._follow(i)
+            if (
+                self.finish[i] is None
+                and len(self.tokens[i]) >= self.jobs[i].payload.max_new_tokens
+            ):
                 self.finish[i] = "length"
 
     def end(self) -> None:
@@ -83,26 +92,54 @@ class RowTracker:
             if self.finish[i] is None:
                 self.finish[i] = "cancelled" if job.cancelled.is_set() else "length"
 
-    def _stream(self, i: int) -> None:
-        """Send row i's new text, holding back a half-decoded character."""
-        if self.jobs[i].events is None:
+    def _follow(self, i: int) -> None:
+        """After row i's new token: end it at a stop string; stream what is certain."""
+        job = self.jobs[i]
+        stops = job.payload.stop
+        if job.events is None and not stops:
             return
         text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True)
-        if text.endswith("\ufffd") or not text.startswith(self.sent[i]):
+        at = first_stop(text, stops)
+        if at is not None:
+            self.cut[i], self.finish[i] = text[:at], "stop"
+            return  # the rest is sent by completions()
+        if job.events is None or text.endswith("\ufffd"):  # a half-decoded character
             return
-        if len(text) > len(self.sent[i]):
-            self.jobs[i].emit(text[len(self.sent[i]) :])
-            self.sent[i] = text
+        safe = text[: len(text) - stop_prefix(text, stops)]
+        if safe.startswith(self.sent[i]) and len(safe) > len(self.sent[i]):
+            job.emit(safe[len(self.sent[i]) :])
+            self.sent[i] = safe
 
     def completions(self) -> list[Completion]:
         done = []
         for i, job in enumerate(self.jobs):
-            text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True)
+            text = self.cut[i]
+            if text is None:
+                text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True)
             if job.events is not None and text.startswith(self.sent[i]) and text != self.sent[i]:
-                job.emit(text[len(self.sent[i]) :])  # what a held-back character completed
+                job.emit(text[len(self.sent[i]) :])  # what was held back, now certain
             reason = self.finish[i] or "length"
             done.append(Completion(text, len(job.payload.ids), len(self.tokens[i]), reason))
         return done
+
+
+def first_stop(text: str, stops: Sequence[str]) -> int | None:
+    """Where the first stop string in ``text`` begins, if one is in it."""
+    found = [at for stop in stops if (at := text.find(stop)) != -1]
+    return min(found) if found else None
+
+
+def stop_prefix(text: str, stops: Sequence[str]) -> int:
+    """How many characters at the end of ``text`` might begin a stop string."""
+    return max(
+        (
+            k
+            for stop in stops
+            for k in range(min(len(stop) - 1, len(text)), 0, -1)
+            if text.endswith(stop[:k])
+        ),
+        default=0,
+    )
 
 
 def _stop_ids(loaded: LoadedModel) -> set[int]:
@@ -115,8 +152,10 @@ def _stop_ids(loaded: LoadedModel) -> set[int]:
 def generate_batch(loaded: LoadedModel, jobs: Sequence[Job], sampling: dict) -> list[Completion]:
     """Run the jobs' prompts as one batch; ``sampling`` is the generate task's options."""
     import torch
-    from transformers import StoppingCriteriaList
+    from transformers import StoppingCriteriaList, set_seed
 
+    if jobs[0].payload.seed is not None:
+        set_seed(jobs[0].payload.seed)  # on this thread, just before the one job it seeds
     with torch.inference_mode():
         inputs = generation_inputs(loaded, [job.payload.ids for job in jobs])
         tracker = RowTracker(loaded, jobs, inputs["input_ids"].shape[1])

@@ -79,6 +79,9 @@ class OpenAIOptions(Loose):
     top_p: float | None = Field(None, gt=0, le=1)
     n: int = 1
     stop: str | list[str] | None = None
+    seed: int | None = None
+    logprobs: bool | int | None = None  # a flag in chat, a count in completions
+    top_logprobs: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
 
