@@ -121,6 +121,23 @@ CASES = [
         2,
         "not valid UTF-8",
     ),
+    # --- a text argument that names a file (README's `nlpkit summarize article.txt`) ------
+    (
+        "summarize-missing-file",
+        ["summarize", "no-such-article.txt", "--model", "smollm2"],
+        {},
+        2,
+        "argument 1: no-such-article.txt: no such file",
+    ),
+    ("summarize-directory", ["summarize", "{tmp}/d/"], {"d/": ""}, 2, "is a directory"),
+    ("translate-missing-file", ["translate", "x", "./notes.md"], {}, 2, "argument 2: ./notes.md"),
+    ("generate-missing-file", ["generate", "prompt.txt"], {}, 2, "prompt.txt: no such file"),
+    (
+        "classify-file-argument",
+        *classify("{tmp}/in.txt", files={"in.txt": "a\n"}),
+        2,
+        "in.txt is a file; pass --input",
+    ),
     # --- models ------------------------------------------------------------------------
     ("model-missing-folder", ["classify", "x", "-m", "{tmp}/nomodel"], {}, 1, "no such folder"),
     ("model-is-a-file", ["classify", "x", "-m", "{tmp}/m.txt"], {"m.txt": "x"}, 1, "is a file"),
@@ -381,7 +398,14 @@ def test_the_table_covers_every_command():
         pytest.param(*case[1:], id=case[0])
         for case in CASES
         if case[0]
-        in {"binary-txt", "ragged-csv", "recipe-list", "model-no-weights", "unknown-option"}
+        in {
+            "binary-txt",
+            "ragged-csv",
+            "recipe-list",
+            "model-no-weights",
+            "unknown-option",
+            "summarize-missing-file",
+        }
     ],
 )
 def test_bad_input_through_the_real_command(tmp_path, tiny, broken, argv, files, code, fragment):
@@ -403,3 +427,23 @@ def test_bad_bytes_on_stdin_get_the_iconv_hint(tiny):
     _assert_one_error_line(result.stderr.decode(), "stdin: line 2 is not valid UTF-8")
     assert "iconv -f latin1 -t utf-8" in result.stderr.decode()
     assert result.returncode == 2 and result.stdout == b""
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("article.txt", True),
+        ("./notes", True),
+        ("~/a.md", True),
+        ("/tmp/doc", True),
+        ("and/or", False),
+        ("https://example.org/a.txt", False),
+        ("/help", False),
+        ("read article.txt", False),
+        ("great!", False),
+    ],
+)
+def test_only_a_word_shaped_like_a_path_is_taken_for_a_file(text, path):
+    from nlpkit.inputs.readers import looks_like_path
+
+    assert looks_like_path(text) == path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +11,7 @@ from nlpkit.cli import batch_options as bopt
 from nlpkit.cli import options as opt
 from nlpkit.cli.option_groups import TaskOptions, with_task_options
 from nlpkit.cli.render import out
-from nlpkit.inputs.readers import collect_texts, read_document
+from nlpkit.inputs.readers import collect_texts, text_arguments
 from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_GENERATOR
 from nlpkit.models.resolve import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
 
@@ -54,7 +53,7 @@ def classify_cmd(
     names = [name.strip() for name in labels.split(",")] if labels else None
     shared.score_against(label_column)
     options = {"model": model, "top_k": top_k, "labels": names, "backend": backend.value}
-    shared.run(classify, texts, "classify", **options)
+    shared.run(classify, text_arguments(texts or []), "classify", **options)
 
 
 @with_task_options
@@ -97,6 +96,7 @@ def generate_cmd(
     from nlpkit.tasks.generate import check_generation_args, generate
 
     check_generation_args(max_new_tokens, temperature, top_p, top_k)
+    prompts = text_arguments(prompts or [])
     options = dict(
         model=model,
         max_new_tokens=max_new_tokens,
@@ -150,7 +150,7 @@ def summarize_cmd(
     from nlpkit.tasks.summarize import summarize
 
     check_generation_args(max_new_tokens)
-    documents = [read_document(Path(t)) if Path(t).is_file() else t for t in texts or []]
+    documents = text_arguments(texts or [], documents=True)
     options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams, "gguf_file": gguf_file}
     shared.score_against(reference_column)
     shared.run(summarize, documents, "summarize", model=model, **options)
@@ -176,7 +176,7 @@ def translate_cmd(
     from nlpkit.tasks.translate import pick_translation_model, translate
 
     check_generation_args(max_new_tokens)
-    source = shared.source(texts)
+    source = shared.source(text_arguments(texts or []))
     shared.score_against(reference_column)
     if not shared.job(source):  # a job lists bad rows in its errors file
         source.count()  # bad input fails before the model is named

@@ -63,6 +63,45 @@ def drop_empty(records: Iterable[R], skip_empty: bool, read_all: bool = False) -
         raise InputError("no input text: pass texts as arguments, '-' for stdin, or --input FILE")
 
 
+# What a file argument ends in: a word like `article.txt` names a file, it is not a text.
+PATH_SUFFIXES = {".txt", ".md", ".rst", ".html", ".xml", ".pdf", ".docx", *TABLE_SUFFIXES}
+
+
+def looks_like_path(text: str) -> bool:
+    """One word ending in a file suffix (``article.txt``) or starting as a path does
+    (``./notes``, ``~/a``, ``/tmp/a``); ``and/or`` or a URL does not."""
+    if not text or "://" in text or any(char.isspace() for char in text):
+        return False
+    prefixed = text.startswith(("./", "../", "~/")) or (text[0] == "/" and "/" in text[1:])
+    return prefixed or Path(text).suffix.lower() in PATH_SUFFIXES
+
+
+def text_arguments(texts: Iterable[str], documents: bool = False) -> list[str]:
+    """The CLI's TEXT arguments, checked: one that looks like a file path is never processed
+    as words. With ``documents`` (summarize) an existing file is read as one document;
+    otherwise a file belongs to --input. A path that does not exist is an error."""
+    checked = []
+    for position, text in enumerate(texts, start=1):
+        path = Path(text).expanduser()
+        if text != "-" and documents and path.is_file():
+            checked.append(read_document(path))
+        elif text == "-" or not looks_like_path(text):
+            checked.append(text)
+        elif path.is_dir():
+            raise InputError(f"argument {position}: {text} is a directory, expected a file")
+        elif path.exists():
+            raise InputError(
+                f"argument {position}: {text} is a file; pass --input {text} "
+                "to read one text per line"
+            )
+        else:
+            raise InputError(
+                f"argument {position}: {text}: no such file; check the path "
+                f"(to process the words themselves, send them on stdin with '-')"
+            )
+    return checked
+
+
 def iter_records(
     texts: Iterable[str] = (),
     input_file: Path | None = None,
