@@ -61,6 +61,26 @@ def test_serve_starts_answers_and_drains_on_sigterm(tiny, tmp_path):
     assert "stopped (SIGTERM)" in text and "Traceback" not in text
 
 
+def test_a_port_in_use_is_one_error_line_before_any_model_loads(tiny):
+    with socket.socket() as held:  # another program listening on the port
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = subprocess.run(
+            [*nlpkit_command(), "serve", "--task", "classify", "--port", str(port)]
+            + ["--model", f"classify={tiny['bert']}"],
+            capture_output=True,
+            text=True,
+            env=subprocess_env(),
+            timeout=120,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: --port {port} on 127.0.0.1 is in use by another program; "
+        "pick another with --port N (0: any free port)"
+    ]
+
+
 def _request_across(port: int, act) -> str:
     """Send half a classify request, ``act()``, wait, send the rest; the raw response.
     The request is in flight (headers read, body awaited) when ``act`` runs."""

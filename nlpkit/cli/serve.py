@@ -102,9 +102,10 @@ def serve_cmd(
     require_serve_extra()
     from nlpkit.serve.engine import Engine, Settings, choose_models
     from nlpkit.serve.limits import Limits
-    from nlpkit.serve.server import run_server
+    from nlpkit.serve.server import check_port, run_server
 
     chosen = choose_models(tasks or [], _task_models(models or []))
+    check_port(host, port)
     engine = Engine(chosen, Settings(device, threads, max_batch, batch_wait_ms))
     start = time.perf_counter()
     engine.load(lambda task, model, seconds: out.note(f"loaded {task}: {model} ({seconds:.1f} s)"))

@@ -7,13 +7,15 @@ stopped server returns normally (exit code 0) instead of dying of its own signal
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
 
-from nlpkit.errors import NlpkitWarning
+from nlpkit.errors import NlpkitWarning, UsageError
 from nlpkit.serve.engine import Engine
 from nlpkit.serve.limits import Limits
 
@@ -64,6 +66,31 @@ def run_server(
             signal.signal(sig, handler)
         engine.close()
     return stopped[0] if stopped else None
+
+
+def check_port(host: str, port: int) -> None:
+    """Bind ``host:port`` once and let go, as uvicorn will bind it: a port in use is found
+    before the models load (seconds), not after. Port 0 always finds a free one."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            sock.bind(address)
+    except socket.gaierror:
+        raise UsageError(f"host={host}: not an address of this machine", param="host") from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = "is in use by another program"
+        elif exc.errno == errno.EACCES:
+            why = "needs root (ports below 1024)"
+        else:
+            why = f"cannot be bound ({exc.strerror})"
+        raise UsageError(
+            f"port={port} on {host} {why}; pick another with port=N (0: any free port)",
+            param="port",
+        ) from None
 
 
 def check_exposure(host: str, api_key: str | None) -> None:
