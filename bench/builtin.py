@@ -34,7 +34,7 @@ PRELUDE = (
     "start = time.perf_counter()\n"
 )
 LOAD_FROM_STORE = (
-    "from nlpkit.models.load import load_model\nload_model('classify', 'sentiment', 'cpu')\n"
+    "from nlpkit.models.load import load_model\nload_model('sequence', 'sentiment', 'cpu')\n"
 )
 LOADERS = {  # the same store load twice: the first finds the store empty
     "store, first use (merge + save)": LOAD_FROM_STORE,

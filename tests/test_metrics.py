@@ -102,11 +102,11 @@ def test_generation_scorer_decodes_and_ignores_padding(tiny):
     ids = tokenizer(["the movie is great .", "the plot was bad ."], padding=True)["input_ids"]
     labels = np.array(ids)
     labels[labels == tokenizer.pad_token_id] = -100  # as DataCollatorForSeq2Seq pads labels
-    scorer = generation_scorer(tokenizer, "translation")
+    scorer = generation_scorer(tokenizer, bleu_chrf)
     result = scorer(SimpleNamespace(predictions=np.array(ids), label_ids=labels))
     assert result["bleu"] == pytest.approx(100) and result["chrf"] == pytest.approx(100)
     assert result["gen_len"] > 0
-    summary = generation_scorer(tokenizer, "summarization")(
+    summary = generation_scorer(tokenizer, rouge)(
         SimpleNamespace(predictions=np.array(ids), label_ids=labels)
     )
     assert summary["rougeL"] == pytest.approx(100)

@@ -27,9 +27,9 @@ def test_batching_does_not_change_scores(tiny):
 
 
 def test_model_is_loaded_once(tiny):
-    first = load_model("classify", tiny["bert"])
+    first = load_model("sequence", tiny["bert"])
     nlpkit.classify("again", model=tiny["bert"])
-    assert load_model("classify", tiny["bert"]) is first
+    assert load_model("sequence", tiny["bert"]) is first
 
 
 def test_long_text_is_truncated_with_one_warning(tiny):

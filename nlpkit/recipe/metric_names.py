@@ -25,11 +25,11 @@ class MetricSpec:
 
 
 BUILTIN_METRICS = {
-    "accuracy": MetricSpec(("accuracy",), ("classify",)),
-    "f1": MetricSpec(("f1",), ("classify",)),
-    "precision": MetricSpec(("precision",), ("classify",)),
-    "recall": MetricSpec(("recall",), ("classify",)),
-    "exact_match": MetricSpec(("exact_match",), ("classify", "seq2seq")),
+    "accuracy": MetricSpec(("accuracy",), ("sequence",)),
+    "f1": MetricSpec(("f1",), ("sequence",)),
+    "precision": MetricSpec(("precision",), ("sequence",)),
+    "recall": MetricSpec(("recall",), ("sequence",)),
+    "exact_match": MetricSpec(("exact_match",), ("sequence", "seq2seq")),
     "rouge": MetricSpec(("rouge1", "rouge2", "rougeL", "rougeLsum"), ("seq2seq",)),
     "sacrebleu": MetricSpec(("score",), ("seq2seq",)),
     "chrf": MetricSpec(("score",), ("seq2seq",)),

@@ -18,50 +18,10 @@ from pydantic import BaseModel
 
 from nlpkit.recipe.checks import TASK_FIELDS, TASK_METRICS
 from nlpkit.recipe.schema import DataConfig, LoraConfig, Recipe, TrainingConfig
+from nlpkit.tasks.pieces import pieces_of
+from nlpkit.tasks.table import TASKS
 
-STARTERS: dict[str, dict[str, Any]] = {
-    "text-classification": {
-        "model": "google-bert/bert-base-uncased",
-        "data": {
-            "dataset": "nyu-mll/glue",
-            "dataset_config": "sst2",
-            "text_column": "sentence",
-            "label_names": ["negative", "positive"],
-        },
-        "training": {"learning_rate": 2e-5, "batch_size": 32},
-    },
-    "summarization": {
-        "model": "google-t5/t5-small",
-        "data": {
-            "dataset": "EdinburghNLP/xsum",
-            "source_column": "document",
-            "target_column": "summary",
-            "source_prefix": "summarize: ",
-            "max_length": 512,
-            "max_target_length": 64,
-        },
-        "training": {"learning_rate": 3e-4, "batch_size": 8},
-    },
-    "translation": {
-        "model": "Helsinki-NLP/opus-mt-en-ro",
-        "data": {
-            "dataset": "wmt/wmt16",
-            "dataset_config": "ro-en",
-            "source_column": "translation.en",
-            "target_column": "translation.ro",
-        },
-        "training": {"learning_rate": 5e-5, "batch_size": 16},
-    },
-    "text-generation": {
-        "model": "openai-community/gpt2",
-        "data": {
-            "dataset": "Salesforce/wikitext",
-            "dataset_config": "wikitext-2-raw-v1",
-            "max_length": 256,
-        },
-        "training": {"learning_rate": 5e-5, "batch_size": 8},
-    },
-}
+STARTERS: dict[str, dict[str, Any]] = {task.name: pieces_of(task).starter for task in TASKS}
 _ALL: set[str] = set()  # marker: every key of the section
 LOCAL_FILES_NOTE = (
     "Or local files instead of a Hub dataset (relative paths resolve against this file's\n"

@@ -169,7 +169,7 @@ class Engine:
         """The device type the classify model runs on (cpu, cuda, mps)."""
         from nlpkit.models.load import load_model
 
-        loaded = load_model("classify", self.require("classify"), self.settings.device)
+        loaded = load_model("sequence", self.require("classify"), self.settings.device)
         return loaded.device.type
 
     def causal(self):

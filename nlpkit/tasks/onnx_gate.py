@@ -39,7 +39,7 @@ def prepare_onnx(
     """Export model ``name`` to ``target`` (an ONNX folder), gate it on ``data``, and
     return the gate's report (also in ``target/report.json``). ``recipes``: the int8
     recipes to try (default: export.INT8_RECIPES)."""
-    loaded = load_model("classify", name, "cpu", "float32")
+    loaded = load_model("sequence", name, "cpu", "float32")
     use_threads(None)
     threads = onnx_threads(None, len(data.texts))
     try:

@@ -17,7 +17,7 @@ class Task:
     name: str  # the Hugging Face task name, as recipes spell it
     command: str  # the CLI command and the Python API function
     module: str  # nlpkit.tasks.<module> holds the function
-    loader: str  # the model kind the loader builds: classify | causal | seq2seq
+    loader: str  # the model kind the loader builds: a key of LOADER_CLASSES
     peft_task_type: str | None  # peft.TaskType member for LoRA; None: no LoRA for this task
     metrics: tuple[str, ...]  # what evaluation reports; the first is the best-model default
     data_fields: tuple[str, ...]  # the recipe's data.* keys that only this task reads
@@ -30,7 +30,7 @@ class Task:
 
 
 LOADER_CLASSES = {
-    "classify": "AutoModelForSequenceClassification",
+    "sequence": "AutoModelForSequenceClassification",
     "causal": "AutoModelForCausalLM",
     "seq2seq": "AutoModelForSeq2SeqLM",
 }
@@ -42,7 +42,7 @@ TASKS: tuple[Task, ...] = (
         name="text-classification",
         command="classify",
         module="classify",
-        loader="classify",
+        loader="sequence",
         peft_task_type="SEQ_CLS",
         metrics=("accuracy", "f1_macro", "loss"),
         data_fields=("text_column", "text_pair_column", "label_column", "label_names"),

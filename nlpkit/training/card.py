@@ -8,23 +8,7 @@ from typing import Any
 import yaml
 
 from nlpkit.recipe.schema import Recipe
-from nlpkit.tasks.table import BY_NAME
-
-_USAGE = {
-    "text-classification": (
-        '```bash\nnlpkit classify --model {dir} "I love this movie"\n```\n\n'
-        "```python\nfrom transformers import pipeline\n\n"
-        'classifier = pipeline("text-classification", model="{dir}")\n'
-        'print(classifier("I love this movie"))\n```\n'
-    ),
-    "summarization": "```bash\nnlpkit summarize --model {dir} article.txt\n```\n",
-    "translation": '```bash\nnlpkit translate --model {dir} "Hello, world"\n```\n',
-    "text-generation": (
-        '```bash\nnlpkit generate --model {dir} "Once upon a time"\n```\n\n'
-        "```python\nfrom transformers import pipeline\n\n"
-        'generator = pipeline("text-generation", model="{dir}")\n```\n'
-    ),
-}
+from nlpkit.tasks.pieces import pieces_of
 
 
 def model_card(recipe: Recipe, summary: dict[str, Any]) -> str:
@@ -64,15 +48,9 @@ def model_card(recipe: Recipe, summary: dict[str, Any]) -> str:
         "",
         "## Use",
         "",
-        _usage(recipe.task).format(dir=out),
+        pieces_of(recipe.task).card_usage().format(dir=out),
     ]
     return "\n".join(lines)
-
-
-def _usage(task: str) -> str:
-    """How to use the run: a hand-written example where there is one, else the command."""
-    command = BY_NAME[task].command
-    return _USAGE.get(task) or f"```bash\nnlpkit {command} --model {{dir}} TEXT\n```\n"
 
 
 def _table(head: tuple[str, ...], rows: list[tuple]) -> list[str]:

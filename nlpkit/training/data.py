@@ -16,6 +16,7 @@ from typing import Any
 from nlpkit.errors import InputError, first_line
 from nlpkit.recipe.checks import DATA_SUFFIXES, HEADERLESS_SUFFIXES, task_columns
 from nlpkit.recipe.schema import Recipe
+from nlpkit.tasks.pieces import TaskPieces, pieces_of
 
 SPLITS = ("train", "eval")
 ColumnHint = Callable[[list[str]], str]  # column names -> how the user declares them
@@ -236,26 +237,9 @@ def _has_column(dataset, spec: str) -> bool:
     return bool(rest) and isinstance(feature, dict) and rest in feature
 
 
-def label_names(recipe: Recipe, train) -> list[str]:
-    """Names for label ids 0..n-1: the recipe's, the dataset's ClassLabel, or the values seen."""
-    if recipe.data.label_names:
-        return list(recipe.data.label_names)
-    check_columns(train, "train", {"label_column": recipe.data.label_column})
-    feature = train.features.get(recipe.data.label_column)
-    if getattr(feature, "names", None):
-        return list(feature.names)
-    try:
-        values = set(train.unique(recipe.data.label_column))
-    except Exception as exc:  # arrow cannot compare mixed or nested values
-        raise InputError(
-            f"data: label column '{recipe.data.label_column}' mixes numbers and text or holds "
-            "lists; use one kind (ids 0..n-1 or names) or set data.label_names"
-        ) from exc
-    if None in values:
-        raise InputError(f"data.label_column '{recipe.data.label_column}' has empty labels")
-    if all(isinstance(v, int) for v in values):
-        return [f"LABEL_{i}" for i in range(max(values) + 1)]
-    return sorted(str(v) for v in values)
+def label_names(recipe: Recipe, train) -> list[str] | None:
+    """Names for the label ids the recipe's task predicts (None: it predicts no labels)."""
+    return pieces_of(recipe.task).label_names(recipe, train)
 
 
 def label_encoder(names: list[str]):
@@ -279,39 +263,18 @@ def label_encoder(names: list[str]):
 
 def tokenize(recipe: Recipe, tokenizer, dataset, split: str, names: list[str] | None = None):
     """Model inputs for one split via a cached, batched datasets.map; text columns dropped."""
-    task = recipe.task
-    if task == "text-classification":
-        function = _classification_encoder(recipe, tokenizer, names or [])
-    elif task == "text-generation":
-        function = _causal_encoder(recipe, tokenizer)
-    else:
-        function = _seq2seq_encoder(recipe, tokenizer)
-    check_columns(dataset, split, task_columns(recipe))
+    pieces = pieces_of(recipe.task)
+    function = pieces.encoder(recipe, tokenizer, names)
+    check_columns(dataset, split, pieces.columns(recipe))
     encoded = dataset.map(function, batched=True, remove_columns=dataset.column_names)
-    if task == "text-generation":
-        encoded = encoded.filter(lambda row: len(row["input_ids"]) > 1)
+    if type(pieces).keep_row is not TaskPieces.keep_row:  # only a task that drops rows pays a pass
+        encoded = encoded.filter(pieces.keep_row)
     if len(encoded) == 0:
         raise InputError(f"data: no usable rows in the {split} split after tokenization")
     return encoded
 
 
-def _classification_encoder(recipe: Recipe, tokenizer, names: list[str]):
-    data = recipe.data
-    encode_label = label_encoder(names)
-
-    def encode(batch):
-        texts = [str(t) for t in _texts(column(batch, data.text_column), data.text_column)]
-        pairs = None
-        if data.text_pair_column:
-            pairs = [str(t or "") for t in column(batch, data.text_pair_column)]
-        encoded = tokenizer(texts, pairs, truncation=True, max_length=data.max_length)
-        encoded["labels"] = [encode_label(v) for v in column(batch, data.label_column)]
-        return encoded
-
-    return encode
-
-
-def _texts(values: list, name: str) -> list:
+def texts_of(values: list, name: str) -> list:
     """The column's values; a row without text is an error, not an empty example."""
     if any(value is None for value in values):
         raise InputError(
@@ -320,41 +283,6 @@ def _texts(values: list, name: str) -> list:
     return values
 
 
-def _seq2seq_encoder(recipe: Recipe, tokenizer):
-    data = recipe.data
-    prefix = data.source_prefix or ""
-
-    def encode(batch):
-        sources = [prefix + str(s or "") for s in column(batch, data.source_column)]
-        targets = [str(t or "") for t in column(batch, data.target_column)]
-        encoded = tokenizer(sources, truncation=True, max_length=data.max_length)
-        labels = tokenizer(text_target=targets, truncation=True, max_length=data.max_target_length)
-        encoded["labels"] = labels["input_ids"]
-        return encoded
-
-    return encode
-
-
-def _causal_encoder(recipe: Recipe, tokenizer):
-    data = recipe.data
-
-    def encode(batch):
-        texts = [str(t or "") for t in column(batch, data.text_column)]
-        return tokenizer(texts, truncation=True, max_length=data.max_length)
-
-    return encode
-
-
 def collator(task: str, tokenizer, model):
-    """Pads each batch to its longest row (labels with -100 so padding is not learned)."""
-    from transformers import (
-        DataCollatorForLanguageModeling,
-        DataCollatorForSeq2Seq,
-        DataCollatorWithPadding,
-    )
-
-    if task == "text-classification":
-        return DataCollatorWithPadding(tokenizer)
-    if task == "text-generation":
-        return DataCollatorForLanguageModeling(tokenizer, mlm=False)
-    return DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
+    """The task's collator: pads each batch to its longest row (labels with -100)."""
+    return pieces_of(task).collator(tokenizer, model)

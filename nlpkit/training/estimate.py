@@ -19,6 +19,7 @@ from typing import Any
 
 from nlpkit.recipe.checks import DATA_SUFFIXES, resolve_model_reference
 from nlpkit.recipe.schema import Recipe
+from nlpkit.tasks.pieces import pieces_of
 
 ADAM_STATE_BYTES = 8  # exp_avg and exp_avg_sq, fp32
 MASTER_WEIGHT_BYTES = 4  # the Trainer keeps fp32 weights and casts in autocast
@@ -63,8 +64,7 @@ def train_rows(recipe: Recipe) -> tuple[int | None, str | None]:
             return None, f"rows of {data.dataset} unknown (not cached, Hub not queried)"
     if data.max_train_samples is not None:
         rows = min(rows, data.max_train_samples)
-    causal = recipe.task == "text-generation"
-    return rows, "an upper bound: rows of one token are dropped" if causal else None
+    return rows, pieces_of(recipe.task).rows_note()
 
 
 def _hub_rows(dataset: str | None, config: str | None, split: str) -> int | None:
@@ -109,9 +109,7 @@ def count_parameters(recipe: Recipe, config: Any) -> tuple[int, int]:
     from nlpkit.training.model import AUTO_CLASSES
 
     set_library_verbosity()
-    options = {}
-    if recipe.task == "text-classification" and recipe.data.label_names:
-        options["num_labels"] = len(recipe.data.label_names)
+    options = pieces_of(recipe.task).config_options(recipe)
     if options:
         config.update(options)
     auto_class = getattr(transformers, AUTO_CLASSES[recipe.task])
@@ -160,7 +158,7 @@ def estimate_memory(
     if config.is_encoder_decoder:
         decoder_layers = decoder_layers or layers
         activations += decoder_layers * _layer_activations(batch, target, hidden, heads, act_bytes)
-    if recipe.task != "text-classification":  # fp32 logits over the vocabulary and their grads
+    if pieces_of(recipe.task).vocabulary_logits:  # fp32 logits over the vocabulary, and grads
         vocab = _first(config, "vocab_size", default=0)
         activations += 2 * 4 * batch * (target or source) * vocab
     return Memory(

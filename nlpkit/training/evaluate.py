@@ -30,6 +30,7 @@ from nlpkit.recipe.schema import (
     parse_overrides,
     validate_recipe,
 )
+from nlpkit.tasks.pieces import pieces_of
 from nlpkit.tasks.table import TASK_NAMES as TASKS
 from nlpkit.training.outputs import RECIPE_FILE
 
@@ -70,10 +71,7 @@ def evaluate_model(
         network, tokenizer = models.load_for_task(
             plan.task, plan.model, trust_remote_code=plan.trust_remote_code
         )
-    names = None
-    if plan.task == "text-classification":
-        id2label = network.config.id2label or {}
-        names = [str(id2label.get(i, f"LABEL_{i}")) for i in range(network.config.num_labels)]
+    names = pieces_of(plan.task).saved_label_names(network.config)
     encoded = datasets_.tokenize(plan, tokenizer, raw["eval"], "eval", names)
     with tempfile.TemporaryDirectory(prefix="nlpkit-eval-") as scratch:
         args = trainers.training_arguments(plan, Path(scratch), trainers.resolve_precision(plan))

@@ -111,13 +111,10 @@ def classification_scorer(
     return compute
 
 
-def generation_scorer(
-    tokenizer, task: str, score: Score | None = None
-) -> Callable[[Any], dict[str, float]]:
-    """A Seq2SeqTrainer `compute_metrics` for generated ids (predict_with_generate)."""
+def generation_scorer(tokenizer, score: Score) -> Callable[[Any], dict[str, float]]:
+    """A Seq2SeqTrainer `compute_metrics` for generated ids (predict_with_generate),
+    scoring the decoded texts with ``score`` (the task's metrics or a recipe's list)."""
     import numpy as np
-
-    score = score or (rouge if task == "summarization" else bleu_chrf)
 
     def compute(eval_pred) -> dict[str, float]:
         predictions, labels = eval_pred.predictions, eval_pred.label_ids

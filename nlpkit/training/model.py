@@ -9,6 +9,7 @@ from nlpkit.models.load import from_pretrained
 from nlpkit.models.resolve import resolve_model
 from nlpkit.recipe.checks import resolve_model_reference
 from nlpkit.recipe.schema import Recipe
+from nlpkit.tasks.pieces import pieces_of
 from nlpkit.tasks.table import BY_NAME, LOADER_CLASSES, TASKS
 
 # task name -> the transformers auto class that trains it
@@ -18,17 +19,11 @@ AUTO_CLASSES = {task.name: LOADER_CLASSES[task.loader] for task in TASKS}
 def load_for_task(
     task: str, model: str, label_names: list[str] | None = None, trust_remote_code: bool = False
 ) -> tuple[Any, Any]:
-    """(model, tokenizer) for ``task``, read by the loader inference uses too; a classifier
-    gets ``label_names`` in its config (a new head when their number differs)."""
+    """(model, tokenizer) for ``task``, read by the loader inference uses too; a model
+    that predicts labels gets ``label_names`` in its config (a new head when their number
+    differs)."""
     source = resolve_model(resolve_model_reference(model))
-    options: dict[str, Any] = {}
-    if task == "text-classification" and label_names:
-        options.update(
-            num_labels=len(label_names),
-            id2label=dict(enumerate(label_names)),
-            label2id={name: i for i, name in enumerate(label_names)},
-            ignore_mismatched_sizes=True,
-        )
+    options = pieces_of(task).model_options(label_names)
     kind = BY_NAME[task].loader
     loaded, tokenizer, _ = from_pretrained(kind, model, source, trust_remote_code, **options)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:

@@ -152,7 +152,7 @@ def _prepare(recipe: Recipe, out: Path, say: _Say, callbacks: list | None) -> _R
     scorers = load_metrics(recipe.metrics) if recipe.metrics else None  # fails before the model
     precision = trainer.resolve_precision(recipe)
     raw = data.load_raw(recipe)
-    names = data.label_names(recipe, raw["train"]) if recipe.task == "text-classification" else None
+    names = data.label_names(recipe, raw["train"])
     # The recipe's seed covers the weights made here (a new classifier head, the LoRA
     # matrices): the Trainer seeds only when it starts, after the model exists.
     set_seed(recipe.training.seed)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from nlpkit.devices import DeviceKind, choose_precision, detect_kind
 from nlpkit.errors import DeviceError, TrainingError, first_line
 from nlpkit.recipe.schema import Recipe
-from nlpkit.tasks.table import TASKS
+from nlpkit.tasks.pieces import pieces_of
 from nlpkit.training.data import collator
-from nlpkit.training.metrics import classification_scorer, generation_scorer
 
-SEQ2SEQ_TASKS = tuple(task.name for task in TASKS if task.loader == "seq2seq")
 DEFAULT_SAVE_STEPS = 500
 
 
@@ -75,7 +72,7 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         report_to=list(train.report_to) or "none",
         run_name=Path(recipe.output_dir).name,
     )
-    if recipe.task not in SEQ2SEQ_TASKS:
+    if not pieces_of(recipe.task).generates_at_eval:
         return _build(TrainingArguments, options)
     options.update(
         predict_with_generate=True,
@@ -120,7 +117,7 @@ def build_trainer(
                 recipe.training.early_stopping_patience, recipe.training.early_stopping_threshold
             )
         )
-    seq2seq = recipe.task in SEQ2SEQ_TASKS
+    seq2seq = pieces_of(recipe.task).generates_at_eval
     trainer = (Seq2SeqTrainer if seq2seq else Trainer)(
         model=model,
         args=args,
@@ -176,15 +173,11 @@ def _scorer(recipe: Recipe, tokenizer: Any, model: Any, metrics: list | None):
     from nlpkit.training.named_metrics import score
 
     named = partial(score, metrics) if metrics else None
-    if recipe.task == "text-classification":
-        return classification_scorer(model.config.num_labels, named)
-    if recipe.task in SEQ2SEQ_TASKS:
-        return generation_scorer(tokenizer, recipe.task, named)
-    return None  # causal LM: perplexity comes from eval_loss
+    return pieces_of(recipe.task).scorer(tokenizer, model, named)
 
 
 def final_metrics(recipe: Recipe, trainer: Any) -> dict[str, float]:
-    """The final model's eval metrics without the eval_ prefix; perplexity for causal LMs.
+    """The final model's eval metrics without the eval_ prefix, and what the task derives.
 
     An evaluation the Trainer already ran on this very model (the last step, and
     the best one when the best is kept) is reused rather than generated again.
@@ -195,9 +188,7 @@ def final_metrics(recipe: Recipe, trainer: Any) -> dict[str, float]:
         for key, value in raw.items()
         if key.startswith("eval_") and not key.endswith(("_runtime", "_per_second", "_time"))
     }
-    if recipe.task == "text-generation":
-        metrics["perplexity"] = math.exp(min(metrics["loss"], 700))
-    return metrics
+    return pieces_of(recipe.task).final_metrics(metrics)
 
 
 def _last_evaluation(trainer: Any) -> dict[str, Any] | None:

@@ -1,0 +1,113 @@
+"""What the layers around a task ask of it: one ``TaskPieces`` object per task.
+
+Training, evaluation, ``plan``, batch jobs, the server, the model card and
+``recipe init`` hold no task names: they look a task up in the table and ask its
+pieces (how rows become model inputs, which collator pads them, how predictions
+become metrics, what the server's endpoint takes). Each task's own module
+subclasses ``TaskPieces`` and overrides what differs, much as transformers'
+pipelines override ``preprocess`` / ``_forward`` / ``postprocess``.
+
+Imports nothing heavy: ``recipe init`` and ``--help`` read the plain data here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nlpkit.tasks.table import Task, task_named
+
+if TYPE_CHECKING:
+    from nlpkit.recipe.schema import Recipe
+
+Encoder = Callable[[dict[str, list]], dict[str, list]]  # a batched datasets.map function
+Score = Callable[[list, list], dict[str, float]]  # (predictions, references) -> metrics
+
+
+class TaskPieces:
+    """Defaults for a task that trains on plain token ids; subclasses override the rest."""
+
+    # Trained with Seq2SeqTrainer, evaluated on generated text (predict_with_generate).
+    generates_at_eval: ClassVar[bool] = False
+    # Its head predicts over the whole vocabulary (plan's activation estimate counts logits).
+    vocabulary_logits: ClassVar[bool] = True
+    # A usage snippet for the model card; ``{dir}`` is the saved model's folder.
+    usage: ClassVar[str] = ""
+    # The `recipe init` starter: model, data and training keys that differ from defaults.
+    starter: ClassVar[dict[str, Any]] = {}
+    # The result dataclass the task returns (nlpkit.results).
+    result: ClassVar[type]
+    # The result field a batch job scores against a gold column, and the option naming it.
+    gold_field: ClassVar[str | None] = None
+    gold_option: ClassVar[str] = "reference_column"
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def card_usage(self) -> str:
+        """How to use a fine-tuned model, for its card: the task's own snippet, else the
+        command (``{dir}`` stands for the model's folder)."""
+        return self.usage or f"```bash\nnlpkit {self.task.command} --model {{dir}} TEXT\n```\n"
+
+    # ---- training and evaluation -------------------------------------------------
+    def label_names(self, recipe: Recipe, train: Any) -> list[str] | None:
+        """Names for the label ids the model predicts, read from the recipe and data."""
+        return None
+
+    def saved_label_names(self, config: Any) -> list[str] | None:
+        """The label names a saved model carries in its config (evaluation reads them)."""
+        return None
+
+    def model_options(self, names: list[str] | None) -> dict[str, Any]:
+        """Extra ``from_pretrained`` options for the model a recipe trains (a new head)."""
+        return {}
+
+    def columns(self, recipe: Recipe) -> dict[str, str]:
+        """The data keys naming the columns this task reads, with their values."""
+        from nlpkit.recipe.checks import task_columns
+
+        return task_columns(recipe)
+
+    def encoder(self, recipe: Recipe, tokenizer: Any, names: list[str] | None) -> Encoder:
+        raise NotImplementedError(f"{self.task.name} cannot be fine-tuned")
+
+    def keep_row(self, row: dict[str, Any]) -> bool:
+        """Whether a tokenized row can train the model (a one-token row cannot, for an LM)."""
+        return True
+
+    def collator(self, tokenizer: Any, model: Any) -> Any:
+        """Pads each batch to its own longest row."""
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(tokenizer)
+
+    def scorer(self, tokenizer: Any, model: Any, named: Score | None) -> Callable | None:
+        """The Trainer's ``compute_metrics``; ``named`` replaces the task's own metrics."""
+        return None
+
+    def final_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Metrics derived from the evaluation's own (perplexity from the loss)."""
+        return metrics
+
+    def rows_note(self) -> str | None:
+        """What `plan` says about its count of training rows, when it is only a bound."""
+        return None
+
+    def config_options(self, recipe: Recipe) -> dict[str, Any]:
+        """Config changes for the model `plan` builds on the meta device (a head's size)."""
+        return {}
+
+    # ---- batch jobs ------------------------------------------------------------------
+    def gold_scores(
+        self, predictions: list[str], references: list[str], label_names: Callable
+    ) -> dict[str, float]:
+        """A batch job's scores of its predictions against a gold column."""
+        raise NotImplementedError(f"{self.task.command} has no metrics against a gold column")
+
+
+def pieces_of(task: Task | str) -> TaskPieces:
+    """The pieces of ``task`` (a Task, its HF name or its command), from its own module."""
+    task = task if isinstance(task, Task) else task_named(task)
+    module = importlib.import_module(f"nlpkit.tasks.{task.module}.pieces")
+    return module.PIECES(task)
