@@ -25,7 +25,9 @@ DATA_SUFFIXES = {
     ".jsonl": "json",
     ".parquet": "parquet",
     ".txt": "text",
+    ".conll": "conll",  # word-per-line column files, read by the tasks that tag words
 }
+COMPRESSED = ".gz"  # datasets decompresses gzip files by their name
 TASK_METRICS = {task.name: task.metrics for task in TASK_TABLE}
 HEADERLESS_SUFFIXES = (".csv", ".tsv")  # the formats data.column_names applies to
 PACKAGE_SCHEME = "package:"
@@ -94,7 +96,7 @@ def _check_data(recipe: Recipe, for_training: bool) -> list[Problem]:
         problems.append(Problem(("data", "eval_file"), "with data.dataset, use data.eval_split"))
     for key in ("train_file", "eval_file") if for_training else ("eval_file",):
         value = getattr(data, key)
-        if value and Path(value).suffix.lower() not in DATA_SUFFIXES:
+        if value and data_suffix(value) not in DATA_SUFFIXES:
             formats = ", ".join(DATA_SUFFIXES)
             problems.append(Problem(("data", key), f"unsupported file type; use {formats}"))
         elif value and Path(value).is_dir():
@@ -129,9 +131,7 @@ def _check_column_names(recipe: Recipe) -> list[Problem]:
             Problem(key, "only for local csv/tsv files; a Hub dataset names its columns")
         )
     files = [file for file in (data.train_file, data.eval_file) if file]
-    others = [
-        Path(file).name for file in files if Path(file).suffix.lower() not in HEADERLESS_SUFFIXES
-    ]
+    others = [Path(file).name for file in files if data_suffix(file) not in HEADERLESS_SUFFIXES]
     if others:
         problems.append(
             Problem(key, f"only for csv/tsv files without a header row, not {', '.join(others)}")
@@ -148,9 +148,34 @@ def _check_column_names(recipe: Recipe) -> list[Problem]:
     return problems
 
 
+def data_suffix(path: str | Path) -> str:
+    """The format's suffix, lowercased, seen through a ``.gz`` (``train.jsonl.gz``: .jsonl)."""
+    path = Path(path)
+    if path.suffix.lower() == COMPRESSED:
+        path = path.with_suffix("")
+    return path.suffix.lower()
+
+
+def open_text(path: str | Path, errors: str = "strict"):
+    """A data file opened as UTF-8 text (a BOM skipped), gzip-compressed or not."""
+    if Path(path).suffix.lower() == COMPRESSED:
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors=errors, newline="")
+    return Path(path).open(encoding="utf-8-sig", errors=errors, newline="")
+
+
 def task_columns(recipe: Recipe) -> dict[str, str]:
     """The data keys naming the columns that the recipe's task reads, with their values."""
-    keys = ("text_column", "text_pair_column", "label_column", "source_column", "target_column")
+    keys = (
+        "text_column",
+        "text_pair_column",
+        "label_column",
+        "source_column",
+        "target_column",
+        "tokens_column",
+        "tags_column",
+    )
     specs = {key: getattr(recipe.data, key) for key in keys if recipe.task in TASK_FIELDS[key]}
     return {key: spec for key, spec in specs.items() if spec is not None}
 

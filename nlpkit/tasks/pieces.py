@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nlpkit.tasks.table import Task, task_named
@@ -63,6 +64,11 @@ class TaskPieces:
         """Extra ``from_pretrained`` options for the model a recipe trains (a new head)."""
         return {}
 
+    def read_rows(self, path: Path) -> list[dict[str, Any]] | None:
+        """Rows of a data file in a format this task reads itself; None: a format every
+        task reads (csv, tsv, json, jsonl, parquet, txt), through datasets."""
+        return None
+
     def columns(self, recipe: Recipe) -> dict[str, str]:
         """The data keys naming the columns this task reads, with their values."""
         from nlpkit.recipe.checks import task_columns
@@ -104,6 +110,31 @@ class TaskPieces:
     ) -> dict[str, float]:
         """A batch job's scores of its predictions against a gold column."""
         raise NotImplementedError(f"{self.task.command} has no metrics against a gold column")
+
+
+class LabelPieces(TaskPieces):
+    """A task whose head predicts named labels (of a text, or of each token): the names
+    go into the model's config, a new head is made when their number differs."""
+
+    vocabulary_logits = False
+
+    def saved_label_names(self, config: Any) -> list[str]:
+        id2label = config.id2label or {}
+        return [str(id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels)]
+
+    def model_options(self, names: list[str] | None) -> dict[str, Any]:
+        if not names:
+            return {}
+        return {
+            "num_labels": len(names),
+            "id2label": dict(enumerate(names)),
+            "label2id": {name: i for i, name in enumerate(names)},
+            "ignore_mismatched_sizes": True,
+        }
+
+    def config_options(self, recipe: Recipe) -> dict[str, Any]:
+        names = recipe.data.label_names
+        return {"num_labels": len(names)} if names else {}
 
 
 def pieces_of(task: Task | str) -> TaskPieces:

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import InputError, first_line
-from nlpkit.recipe.checks import DATA_SUFFIXES, HEADERLESS_SUFFIXES, task_columns
+from nlpkit.recipe.checks import (
+    DATA_SUFFIXES,
+    HEADERLESS_SUFFIXES,
+    data_suffix,
+    open_text,
+    task_columns,
+)
 from nlpkit.recipe.schema import Recipe
 from nlpkit.tasks.pieces import TaskPieces, pieces_of
 
@@ -63,7 +69,14 @@ def _load_file(recipe: Recipe, split: str, column_hint: ColumnHint):
     file = recipe.data.train_file if split == "train" else recipe.data.eval_file
     if not file:
         return None
-    suffix = Path(file).suffix.lower()
+    suffix = data_suffix(file)
+    rows = pieces_of(recipe.task).read_rows(Path(file))
+    if rows is not None:
+        import datasets
+
+        return datasets.Dataset.from_list(rows)
+    if DATA_SUFFIXES[suffix] not in ("csv", "json", "parquet", "text"):
+        raise InputError(f"{file}: {recipe.task} does not read {suffix} files")
     names = recipe.data.column_names if suffix in HEADERLESS_SUFFIXES else None
     _check_has_rows(Path(file), suffix, names)
     options: dict[str, Any] = {"delimiter": "\t", "quoting": 3} if suffix == ".tsv" else {}
@@ -88,8 +101,8 @@ def _check_has_rows(path: Path, suffix: str, column_names: list[str] | None = No
     """
     if suffix == ".parquet":
         return
-    with path.open("rb") as handle:
-        if b"\x00" in handle.read(8192):
+    with open_text(path, errors="replace") as handle:
+        if "\x00" in handle.read(8192):
             raise InputError(f"{path}: binary data (NUL bytes), expected a text {suffix[1:]} file")
         handle.seek(0)
         lines = [line for line in (handle.readline() for _ in range(3)) if line.strip()]
@@ -108,7 +121,7 @@ def _check_has_rows(path: Path, suffix: str, column_names: list[str] | None = No
 
 
 def _first_row(path: Path, suffix: str) -> list[str]:
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+    with open_text(path, errors="replace") as handle:
         if suffix == ".tsv":  # read as datasets reads it: quotes are literal
             reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         else:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from nlpkit.recipe.checks import DATA_SUFFIXES, resolve_model_reference
+from nlpkit.recipe.checks import DATA_SUFFIXES, data_suffix, open_text, resolve_model_reference
 from nlpkit.recipe.schema import Recipe
 from nlpkit.tasks.pieces import pieces_of
 
@@ -35,13 +35,13 @@ def count_rows(path: str | Path, header: bool = True) -> int:
     ``header=False`` for csv/tsv files read with ``data.column_names`` (no header row).
     """
     path, skip = Path(path), int(header)
-    kind = DATA_SUFFIXES.get(path.suffix.lower())
+    kind = DATA_SUFFIXES.get(data_suffix(path))
     if kind == "parquet":
         import pyarrow.parquet as pq
 
         return pq.read_metadata(path).num_rows
-    with path.open(encoding="utf-8", newline="") as handle:
-        if kind == "csv" and path.suffix.lower() == ".csv":
+    with open_text(path) as handle:
+        if kind == "csv" and data_suffix(path) == ".csv":
             return max(sum(1 for _ in csv.reader(handle)) - skip, 0)
         if kind == "csv":  # tsv is read without quoting: one line, one row
             return max(sum(1 for line in handle if line.strip()) - skip, 0)

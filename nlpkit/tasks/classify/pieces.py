@@ -6,15 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from nlpkit.errors import InputError
 from nlpkit.results import Classification
-from nlpkit.tasks.pieces import Encoder, Score, TaskPieces
+from nlpkit.tasks.pieces import Encoder, LabelPieces, Score
 
 if TYPE_CHECKING:
     from nlpkit.recipe.schema import Recipe
 
 
-class ClassifyPieces(TaskPieces):
+class ClassifyPieces(LabelPieces):
     result = Classification
-    vocabulary_logits = False
     usage = (
         '```bash\nnlpkit classify --model {dir} "I love this movie"\n```\n\n'
         "```python\nfrom transformers import pipeline\n\n"
@@ -57,24 +56,6 @@ class ClassifyPieces(TaskPieces):
         if all(isinstance(v, int) for v in values):
             return [f"LABEL_{i}" for i in range(max(values) + 1)]
         return sorted(str(v) for v in values)
-
-    def saved_label_names(self, config: Any) -> list[str]:
-        id2label = config.id2label or {}
-        return [str(id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels)]
-
-    def model_options(self, names: list[str] | None) -> dict[str, Any]:
-        if not names:
-            return {}
-        return {
-            "num_labels": len(names),
-            "id2label": dict(enumerate(names)),
-            "label2id": {name: i for i, name in enumerate(names)},
-            "ignore_mismatched_sizes": True,
-        }
-
-    def config_options(self, recipe: Recipe) -> dict[str, Any]:
-        names = recipe.data.label_names
-        return {"num_labels": len(names)} if names else {}
 
     def encoder(self, recipe: Recipe, tokenizer: Any, names: list[str] | None) -> Encoder:
         from nlpkit.training.data import column, label_encoder, texts_of
