@@ -73,6 +73,51 @@ MaxNewTokens = Annotated[
     int,
     _option("--max-new-tokens", "Most new tokens a generation may ask for.", "Limits", min=1),
 ]
+MaxQueue = Annotated[
+    int | None,
+    _option(
+        "--max-queue",
+        "Most rows waiting per model; beyond it 503 + Retry-After [default: 4 x --max-batch].",
+        min=1,
+        metavar="N",
+        show_default=False,
+    ),
+]
+Workers = Annotated[
+    int,
+    _option(
+        "--workers",
+        "Server processes on this machine, one port, cores / N threads each.",
+        "Scaling",
+        min=1,
+        metavar="N",
+    ),
+]
+EngineName = Annotated[
+    str,
+    _option("--engine", "local: this machine; ray: Ray Serve replicas.", "Scaling", metavar="NAME"),
+]
+Replicas = Annotated[
+    int, _option("--replicas", "Ray Serve replicas (--engine ray).", "Scaling", min=1, metavar="N")
+]
+RayAddress = Annotated[
+    str | None,
+    _option(
+        "--ray-address",
+        "A Ray cluster (env RAY_ADDRESS); default: a local Ray on 127.0.0.1.",
+        "Scaling",
+        metavar="ADDR",
+        show_default=False,
+    ),
+]
+CpusPerReplica = Annotated[
+    float,
+    _option("--num-cpus-per-replica", "CPUs Ray reserves per replica.", "Scaling", min=0.01),
+]
+GpusPerReplica = Annotated[
+    float,
+    _option("--num-gpus-per-replica", "GPUs Ray reserves per replica.", "Scaling", min=0),
+]
 
 
 def serve_cmd(
@@ -84,40 +129,108 @@ def serve_cmd(
     cors_origins: CorsOrigins = None,
     max_batch: MaxBatch = 32,
     batch_wait_ms: BatchWait = None,
+    max_queue: MaxQueue = None,
     max_texts: MaxTexts = 64,
     max_chars: MaxChars = 10_000,
     max_body_bytes: MaxBody = 1_000_000,
     max_new_tokens: MaxNewTokens = 512,
     device: opt.Device = "auto",
     threads: opt.Threads = None,
+    workers: Workers = 1,
+    engine: EngineName = "local",
+    replicas: Replicas = 1,
+    ray_address: RayAddress = None,
+    cpus_per_replica: CpusPerReplica = 1.0,
+    gpus_per_replica: GpusPerReplica = 0.0,
 ) -> None:
     """Serve the tasks over HTTP: JSON endpoints, OpenAI-compatible chat, a page at /.
 
     Example: nlpkit serve --port 8000   (then open http://127.0.0.1:8000/)
     """
-    import time
-
     from nlpkit.serve import require_serve_extra
 
     require_serve_extra()
-    from nlpkit.serve.engine import Engine, Settings, choose_models
+    from nlpkit.serve.engine import Settings, choose_models
     from nlpkit.serve.limits import Limits
-    from nlpkit.serve.server import check_port, run_server
+    from nlpkit.serve.replicas import AppSpec
+    from nlpkit.serve.server import check_exposure, check_port
 
+    ray_given = replicas != 1 or ray_address or cpus_per_replica != 1 or gpus_per_replica
+    _check_engine(engine, workers, bool(ray_given))
     chosen = choose_models(tasks or [], _task_models(models or []))
     check_port(host, port)
-    engine = Engine(chosen, Settings(device, threads, max_batch, batch_wait_ms))
+    spec = AppSpec(
+        chosen,
+        Settings(device, threads, max_batch, batch_wait_ms, max_queue),
+        Limits(max_texts, max_chars, max_body_bytes, max_new_tokens),
+        api_key,
+        tuple(cors_origins or ()),
+    )
+    ready = _announce(list(chosen))
+    if engine == "ray":
+        from nlpkit.serve.ray_engine import run_ray_serve
+
+        check_exposure(host, api_key)
+        out.note(f"starting {replicas} Ray Serve replica(s); each loads its models")
+        where = (ray_address, cpus_per_replica, gpus_per_replica)
+        stopped = run_ray_serve(spec, replicas, host, port, *where, on_ready=ready)
+    elif workers > 1:
+        stopped = _serve_workers(spec, workers, host, port, ready)
+    else:
+        stopped = _serve_here(spec, host, port, ready)
+    out.note(f"stopped ({stopped})" if stopped else "stopped")
+
+
+def _check_engine(engine: str, workers: int, ray_given: bool) -> None:
+    from nlpkit.errors import UsageError
+
+    if engine not in ("local", "ray"):
+        raise UsageError(f"--engine {engine}: use local or ray", param="engine")
+    if engine == "ray" and workers > 1:
+        raise UsageError("--workers is for --engine local; Ray Serve scales with --replicas")
+    if engine == "local" and ray_given:
+        raise UsageError(
+            "--replicas, --ray-address and --num-*-per-replica need --engine ray "
+            "(on this machine, --workers N runs N processes)"
+        )
+
+
+def _announce(served: list[str]):
+    def ready(url: str) -> None:
+        names = ", ".join(served)
+        out.note(f"serving {names} on {url} (page: {url}/, API docs: {url}/docs); Ctrl-C stops")
+
+    return ready
+
+
+def _serve_here(spec, host: str, port: int, ready) -> str | None:
+    """One process: load the models here, then serve."""
+    import time
+
+    from nlpkit.serve.engine import Engine
+    from nlpkit.serve.server import run_server
+
+    engine = Engine(spec.models, spec.settings)
     start = time.perf_counter()
     engine.load(lambda task, model, seconds: out.note(f"loaded {task}: {model} ({seconds:.1f} s)"))
     out.note(f"models ready in {time.perf_counter() - start:.1f} s")
+    return run_server(engine, host, port, spec.limits, spec.api_key, list(spec.cors_origins), ready)
 
-    def ready(url: str) -> None:
-        served = ", ".join(chosen)
-        out.note(f"serving {served} on {url} (page: {url}/, API docs: {url}/docs); Ctrl-C stops")
 
-    limits = Limits(max_texts, max_chars, max_body_bytes, max_new_tokens)
-    stopped = run_server(engine, host, port, limits, api_key, cors_origins or [], ready)
-    out.note(f"stopped ({stopped})" if stopped else "stopped")
+def _serve_workers(spec, workers: int, host: str, port: int, ready) -> str | None:
+    """N worker processes; each loads its own models."""
+    from nlpkit.models.load import library_output_wanted
+    from nlpkit.serve.server import check_exposure
+    from nlpkit.serve.workers import run_workers
+
+    check_exposure(host, spec.api_key)
+    out.note(f"starting {workers} workers; each loads its models")
+    verbose = library_output_wanted()
+
+    def event(text: str, trouble: bool) -> None:
+        (out.warn if trouble else out.note)(text)
+
+    return run_workers(spec, workers, host, port, ready, event, verbose)
 
 
 def _task_models(pairs: list[str]) -> dict[str, str]:
