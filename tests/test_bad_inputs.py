@@ -83,6 +83,10 @@ CASES = [
     ("empty-txt", *with_input("in.txt", ""), 2, "in.txt: empty file"),
     ("blank-lines-txt", *with_input("in.txt", "a\n\n  \n"), 2, "line 2: empty text"),
     ("empty-csv", *with_input("in.csv", ""), 2, "empty file"),
+    # a batch job (--input to --output) refuses an input without rows as the stream does
+    ("job-empty-txt", *with_input("in.txt", "", "-o", "{tmp}/o.jsonl"), 2, "no rows to process"),
+    ("job-header-only", *with_input("in.csv", "text\n", "-o", "{tmp}/o.csv"), 2, "no rows"),
+    ("job-blank-jsonl", *with_input("in.jsonl", "\n", "-o", "{tmp}/o.parquet"), 2, "no rows"),
     ("header-only-csv", *with_input("in.csv", "text,label\n"), 2, "header only"),
     ("header-only-tsv", *with_input("in.tsv", "sentence\tlabel\n"), 2, "header only"),
     ("ragged-csv", *with_input("in.csv", "text,label\na,1\nb\n"), 2, "line 3: 1 field,"),

@@ -86,6 +86,16 @@ def test_unreadable_rows_go_to_the_errors_file_and_strict_stops_first(tiny, tmp_
     assert sorted(p.name for p in tmp_path.glob("strict*")) == []
 
 
+@pytest.mark.parametrize(("name", "content"), [("in.txt", ""), ("in.csv", "text,label\n")])
+def test_an_input_without_rows_fails_the_job_and_writes_nothing(tiny, tmp_path, name, content):
+    source = tmp_path / name
+    source.write_text(content, encoding="utf-8")
+    for strict in (False, True):
+        with pytest.raises(InputError, match=rf"{name}: no rows to process"):
+            job(tiny, source, tmp_path / "out.jsonl", strict=strict)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no output, no parts
+
+
 def test_classify_metrics_map_label_ids_to_names(tiny, tmp_path):
     source = write_input(tmp_path, 20, bad=False)
     result = job(tiny, source, tmp_path / "out.csv", gold_column="label", labels=["neg", "pos"])

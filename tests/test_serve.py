@@ -74,6 +74,12 @@ def test_health_models_page_and_openapi(client, engine):
     assert client.get("/docs").status_code == 200
 
 
+def test_favicon_is_no_404_and_the_page_carries_its_icon(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 204 and icon.content == b""
+    assert '<link rel="icon"' in client.get("/").text
+
+
 def test_classify_answers_as_the_library_does(client, engine):
     body = client.post("/v1/classify", json={"texts": TEXTS, "top_k": 2}).json()
     expected = nlpkit.classify(TEXTS, model=engine.models["classify"], top_k=2, device="cpu")
@@ -215,6 +221,11 @@ def test_limits_are_400_or_413_json(engine):
     ("path", "body", "expected"),
     [
         ("/v1/classify", {"texts": []}, "texts is empty"),
+        ("/v1/classify", {"texts": [""]}, "texts[0] is empty"),
+        ("/v1/classify", {"texts": ["fine", " \n"]}, "texts[1] is empty"),
+        ("/v1/summarize", {"texts": ["a", "", "b"]}, "texts[1] is empty"),
+        ("/v1/translate", {"texts": ["  "]}, "texts[0] is empty"),
+        ("/v1/generate", {"prompts": ["a", ""]}, "prompts[1] is empty"),
         ("/v1/classify", {"text": ["a"]}, "texts: Field required"),
         ("/v1/classify", {"texts": "a string"}, "texts: Input should be a valid list"),
         ("/v1/classify", {"texts": ["a"], "top_k": 0}, "top_k"),
@@ -287,6 +298,7 @@ def test_api_key_guards_everything_but_the_page_and_health(engine):
         right = {"Authorization": f"Bearer {KEY}"}
         assert client.post("/v1/classify", json=request, headers=right).status_code == 200
         assert client.get("/health").status_code == 200 and client.get("/").status_code == 200
+        assert client.get("/favicon.ico").status_code == 204  # a browser sends no key for it
 
 
 def test_cors_is_off_unless_an_origin_is_given(engine):

@@ -20,6 +20,23 @@ def test_classify_returns_real_labels_in_input_order(tiny):
     assert all(len(r.top) == 2 and r.top[0].score >= r.top[1].score for r in results)
 
 
+@pytest.mark.parametrize(
+    ("task", "model", "texts", "message"),
+    [
+        ("classify", "bert", [""], r"texts\[0\] is empty"),
+        ("classify", "bert", "  ", r"texts\[0\] is empty"),
+        ("summarize", "t5", ["a text", "\n"], r"texts\[1\] is empty"),
+        ("translate", "marian", ["a", "b", " "], r"texts\[2\] is empty"),
+        ("generate", "gpt2", ["go on", ""], r"prompts\[1\] is empty"),
+    ],
+)
+def test_an_empty_text_is_an_error_naming_its_index(tiny, task, model, texts, message):
+    from nlpkit.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        getattr(nlpkit, task)(texts, model=tiny[model])
+
+
 def test_batching_does_not_change_scores(tiny):
     one_by_one = [nlpkit.classify(t, model=tiny["bert"])[0].score for t in TEXTS]
     batched = [r.score for r in nlpkit.classify(TEXTS, model=tiny["bert"], batch_size=8)]

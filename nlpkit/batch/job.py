@@ -285,6 +285,8 @@ def _open_manifest(
     if not files.output.parent.is_dir():
         raise OutputError(f"{files.output}: cannot write there (no such folder)")
     total = _strict_count(source, files) if strict else source.count()
+    if not total:  # as without --output: no rows is an error, never an empty output
+        raise InputError(f"{source.path}: no rows to process (an empty file, or a header only)")
     manifest = {
         "version": MANIFEST_VERSION,
         "settings": settings,

@@ -33,6 +33,20 @@ def collect_texts(
     return [text for _, text in drop_empty(records, skip_empty, read_all=True)]
 
 
+def text_list(texts: str | Iterable[str], field: str = "texts") -> list[str]:
+    """A task function's texts as a list (one string is one text). An empty or blank text
+    is an InputError naming its index, as the CLI and the server refuse one: a model would
+    label or summarize nothing with confidence."""
+    items = [texts] if isinstance(texts, str) else list(texts)
+    for index, text in enumerate(items):
+        if isinstance(text, str) and not text.strip():
+            raise InputError(
+                f"{field}[{index}] is empty; every text needs words (drop the empty ones)",
+                param=field,
+            )
+    return items
+
+
 def drop_empty(records: Iterable[R], skip_empty: bool, read_all: bool = False) -> Iterator[R]:
     """The records whose text (``record[1]``) is not blank: the one empty-text policy.
 

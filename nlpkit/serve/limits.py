@@ -7,7 +7,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nlpkit.errors import UsageError
+from nlpkit.errors import InputError, UsageError
 
 OPEN_PATHS = ("/", "/health")  # the page (no data in it) and the health check
 
@@ -24,8 +24,12 @@ class LimitError(UsageError):
     """A request over one of the server's limits (HTTP 413 for the body, else 400)."""
 
 
-def check_texts(texts: Sequence[str], limits: Limits, field: str = "texts") -> list[str]:
-    """``texts`` as a list, after checking count and length against ``limits``."""
+def check_texts(
+    texts: Sequence[str], limits: Limits, field: str = "texts", empty_ok: bool = False
+) -> list[str]:
+    """``texts`` as a list, after checking count and length against ``limits``. A blank
+    text is refused as the CLI and the library refuse it (HTTP 400 naming its index);
+    ``empty_ok`` for the OpenAI-compatible endpoints, where an empty prompt is allowed."""
     if not texts:
         raise LimitError(f"{field} is empty; send at least one text", param=field)
     if len(texts) > limits.max_texts:
@@ -35,6 +39,11 @@ def check_texts(texts: Sequence[str], limits: Limits, field: str = "texts") -> l
             param=field,
         )
     for i, text in enumerate(texts):
+        if not (empty_ok or text.strip()):
+            raise InputError(
+                f"{field}[{i}] is empty; every text needs words (drop the empty ones)",
+                param=field,
+            )
         if len(text) > limits.max_chars:
             raise LimitError(
                 f"{field}[{i}] has {len(text)} characters; the limit is {limits.max_chars}",

@@ -36,7 +36,7 @@ def openai_router(engine: Engine, limits: Limits) -> APIRouter:
     async def chat_completions(body: ChatRequest):
         new_tokens = _new_tokens(body, limits, body.max_completion_tokens)
         messages = [message.plain() for message in body.messages]
-        check_texts([m["content"] for m in messages], limits, "messages")
+        check_texts([m["content"] for m in messages], limits, "messages", empty_ok=True)
         prompt = _with_options(engine.conversation(messages, new_tokens), body)
         reply = _Reply(engine, "chat.completion", body)
         if body.stream:
@@ -48,9 +48,8 @@ def openai_router(engine: Engine, limits: Limits) -> APIRouter:
     @router.post("/v1/completions", response_model=None)
     async def completions(body: CompletionRequest):
         new_tokens = _new_tokens(body, limits)
-        texts = check_texts(
-            [body.prompt] if isinstance(body.prompt, str) else body.prompt, limits, "prompt"
-        )
+        given = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+        texts = check_texts(given, limits, "prompt", empty_ok=True)
         if body.stream and len(texts) != 1:
             raise UsageError("stream works with one prompt at a time", param="prompt")
         prompts = [_with_options(p, body) for p in engine.prompts(texts, new_tokens, chat=False)]

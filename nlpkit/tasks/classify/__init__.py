@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
+from nlpkit.inputs.readers import text_list
 from nlpkit.models.backends import onnx_available, onnx_folder, select_backend
 from nlpkit.models.builtin import builtin_model
 from nlpkit.models.load import load_model, quiet_libraries
@@ -46,7 +47,7 @@ def classify(
     ``backend``: ``auto`` (ONNX Runtime when the model has a gate-passing export, else
     PyTorch), ``torch`` or ``onnx``.
     """
-    items = [texts] if isinstance(texts, str) else list(texts)
+    items = text_list(texts)
     name = model or default_model(TASK.command)
     names, score = _open(name, labels, device, dtype, device_map, threads, backend, len(items))
     with progress_bar(len(items), "classify", progress) as advance:

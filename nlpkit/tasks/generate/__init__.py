@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
+from nlpkit.inputs.readers import text_list
 from nlpkit.models.load import LoadedModel, load_model, quiet_libraries
 from nlpkit.models.resolve import default_model
 from nlpkit.results import Generation
@@ -53,7 +54,7 @@ def generate(
     in one batch ran 1.35x faster than two batches of 16 (bench/generate.py).
     """
     check_generation_args(max_new_tokens, temperature, top_p, top_k)
-    items = [prompts] if isinstance(prompts, str) else list(prompts)
+    items = text_list(prompts, "prompts")
     if stream is not None and len(items) != 1:
         raise UsageError(f"streaming works with one prompt at a time, got {len(items)}")
     name = model or default_model(TASK.command)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nlpkit.devices import use_threads
+from nlpkit.inputs.readers import text_list
 from nlpkit.models.load import load_model, model_config, quiet_libraries
 from nlpkit.models.resolve import DEFAULT_MODELS
 from nlpkit.results import Summary
@@ -48,7 +49,7 @@ def summarize(
     (a causal LM writes at most 60 new tokens unless told otherwise). ``threads``:
     CPU threads for torch (default: the cores no other process keeps busy)."""
     check_generation_args(max_new_tokens)
-    items = [texts] if isinstance(texts, str) else list(texts)
+    items = text_list(texts)
     name = model or DEFAULT_MODELS["summarize"]
     encoder_decoder = model_config(name, gguf_file).is_encoder_decoder
     use_threads(threads)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
+from nlpkit.inputs.readers import text_list
 from nlpkit.models.load import quiet_libraries
 from nlpkit.models.resolve import default_translation_model, resolve_model
 from nlpkit.results import Translation
@@ -57,7 +58,7 @@ def translate(
 ) -> list[Translation]:
     """Translate each text from ``src`` to ``tgt`` (ISO 639-1 codes); ``threads``: CPU
     threads for torch (default: the cores no other process keeps busy)."""
-    items = [texts] if isinstance(texts, str) else list(texts)
+    items = text_list(texts)
     name = pick_translation_model(src, tgt, model)
     resolve_model(name)  # an unreachable model fails before torch is imported
     use_threads(threads)
