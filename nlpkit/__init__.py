@@ -32,6 +32,8 @@ _EXPORTS = {
     "Generation": "nlpkit.results",
     "Summary": "nlpkit.results",
     "Translation": "nlpkit.results",
+    "Entity": "nlpkit.results",
+    "Entities": "nlpkit.results",
     "NlpkitError": "nlpkit.errors",
     "load_policy": "nlpkit.models.safety",
     "run_job": "nlpkit.batch.job",

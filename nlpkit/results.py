@@ -36,3 +36,20 @@ class Summary:
 class Translation:
     text: str
     translation: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A span of the input: ``text == input[start:end]`` (character offsets)."""
+
+    text: str
+    type: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Entities:
+    text: str
+    entities: list[Entity] = field(default_factory=list)

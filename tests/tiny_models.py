@@ -10,9 +10,15 @@ VERBS = ["is", "was", "seems", "felt", "looks"]
 ADJECTIVES = ["great", "awful", "boring", "wonderful", "terrible", "fine", "amazing", "bad"]
 SENTENCES = [f"{s} {v} {a} ." for s, v, a in itertools.product(SUBJECTS, VERBS, ADJECTIVES)]
 MAX_LENGTH = 64
+NER_SENTENCES = [
+    "Angela Merkel visited Paris in 2019 and met Emmanuel Macron .",
+    "The United Nations opened an office in New York for Reuters .",
+    "Zoë Müller moved from Köln to São Paulo with Nokia .",
+]
+NER_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 
 
-def _fast_tokenizer(kind: str):
+def _fast_tokenizer(kind: str, corpus: list[str] = SENTENCES):
     from tokenizers import (
         Tokenizer,
         decoders,
@@ -31,7 +37,7 @@ def _fast_tokenizer(kind: str):
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
         tok.train_from_iterator(
-            SENTENCES, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special)
+            corpus, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special)
         )
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]",
@@ -50,9 +56,7 @@ def _fast_tokenizer(kind: str):
         tok = Tokenizer(models.BPE(unk_token="<unk>"))
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.decoder = decoders.Metaspace()
-        tok.train_from_iterator(
-            SENTENCES, trainers.BpeTrainer(vocab_size=200, special_tokens=special)
-        )
+        tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=200, special_tokens=special))
         if kind == "seq2seq":
             tok.post_processor = processors.TemplateProcessing(
                 single="$A </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
@@ -78,6 +82,41 @@ def build_bert_classifier(folder: Path, labels=("negative", "positive")) -> Path
         label2id={name: i for i, name in enumerate(labels)},
     )
     return _save(BertForSequenceClassification(config), tokenizer, folder)
+
+
+def build_bert_tagger(
+    folder: Path, tokenizer: str = "bert", max_length: int = MAX_LENGTH, context_free=False
+) -> Path:
+    """A random BERT token classifier with NER labels. ``tokenizer``: "bert" (WordPiece,
+    ## sub-words) or "bpe" (no sub-word prefix). ``context_free``: attention and position
+    add nothing, so a token's labels are the same in any window around it."""
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    torch.manual_seed(0)
+    corpus = SENTENCES + NER_SENTENCES
+    fast = _fast_tokenizer("bert" if tokenizer == "bert" else "causal", corpus)
+    fast.model_max_length = max_length
+    config = BertConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_length,
+        id2label=dict(enumerate(NER_LABELS)),
+        label2id={name: i for i, name in enumerate(NER_LABELS)},
+    )
+    model = BertForTokenClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.normal_(0, 2.0)  # labels vary from token to token
+        if context_free:
+            model.bert.embeddings.position_embeddings.weight.zero_()
+            model.bert.embeddings.token_type_embeddings.weight.zero_()
+            for layer in model.bert.encoder.layer:
+                layer.attention.output.dense.weight.zero_()
+                layer.attention.output.dense.bias.zero_()
+    return _save(model, fast, folder)
 
 
 def build_gpt2(folder: Path) -> Path:

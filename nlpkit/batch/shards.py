@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from nlpkit.atomic import atomic_write, write_text
 from nlpkit.batch.predict import ShardOutput
-from nlpkit.batch.writers import row_writer
+from nlpkit.batch.writers import joined_schema, row_writer
 from nlpkit.errors import OutputError, first_line
 
 MANIFEST = "manifest.json"
@@ -124,10 +124,12 @@ def _join_parquet(handle: IO[bytes], files: list[Path]) -> None:
 
     writer = None
     try:
+        # a shard whose lists were all empty holds list<null> where the others know the type
+        schema = joined_schema([pq.read_schema(file) for file in files])
         for group in _row_groups(files):
             if writer is None:
-                writer = pq.ParquetWriter(handle, group.schema)
-            writer.write_table(group.cast(writer.schema))
+                writer = pq.ParquetWriter(handle, schema)
+            writer.write_table(group.cast(schema))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise OutputError(
             f"cannot join the shards as parquet ({first_line(exc)}): a column holds "

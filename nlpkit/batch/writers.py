@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, is_dataclass
 from typing import IO, Any
 
@@ -66,7 +66,8 @@ class RowWriter:
 class ParquetRows:
     """Rows as parquet, one row group per write; closing writes the footer, so the
     rows written before a Ctrl-C still make a valid file. Nested values keep arrow
-    types (``top`` is list<struct<label: string, score: double>>)."""
+    types (``top`` is list<struct<label: string, score: double>>). Rows whose lists are
+    all empty so far (no entities yet) wait until a row shows what the lists hold."""
 
     def __init__(self, handle: IO[bytes]) -> None:
         self.handle = handle
@@ -74,12 +75,12 @@ class ParquetRows:
         self.closed = False
         self._writer = None
         self._schema = None
+        self._waiting: list[Any] = []
 
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         try:
             table = pa.Table.from_pylist(list(rows), schema=self._schema)
@@ -88,20 +89,35 @@ class ParquetRows:
                 f"cannot write these rows as parquet ({first_line(exc)}): each column needs "
                 "one type in every row; write jsonl instead"
             ) from None
-        if self._writer is None:
-            # A column that is all null so far (input ids after arguments) holds text later.
-            self._schema = pa.schema(
-                f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema
-            )
-            table = table.cast(self._schema)
-            self._writer = pq.ParquetWriter(self.handle, self._schema)
-        self._writer.write_table(table)
         self.rows += len(rows)
+        if self._writer is not None:
+            self._writer.write_table(table)
+            return
+        self._waiting.append(table)
+        if not any(_holds_null(f.type) for f in joined_schema(t.schema for t in self._waiting)):
+            self._start()
+
+    def _start(self) -> None:
+        """Open the file with the waiting rows' common schema and write them."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        # A column that is all null so far (input ids after arguments) holds text later.
+        self._schema = pa.schema(
+            f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+            for f in joined_schema(t.schema for t in self._waiting)
+        )
+        self._writer = pq.ParquetWriter(self.handle, self._schema)
+        for table in self._waiting:
+            self._writer.write_table(table.cast(self._schema))
+        self._waiting = []
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        if self._waiting:
+            self._start()
         if self._writer is not None:
             self._writer.close()
             return
@@ -109,6 +125,24 @@ class ParquetRows:
         import pyarrow.parquet as pq
 
         pq.write_table(pa.table({}), self.handle)  # no rows: still a readable file
+
+
+def joined_schema(schemas: Iterable[Any]) -> Any:
+    """One schema for tables that differ only where some hold empty lists (list<null>)."""
+    import pyarrow as pa
+
+    return pa.unify_schemas(list(schemas), promote_options="permissive")
+
+
+def _holds_null(kind: Any) -> bool:
+    """A list (or a struct) whose items' type is not known yet: every list was empty."""
+    import pyarrow as pa
+
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return pa.types.is_null(kind.value_type) or _holds_null(kind.value_type)
+    if pa.types.is_struct(kind):
+        return any(_holds_null(kind.field(i).type) for i in range(kind.num_fields))
+    return False
 
 
 def row_writer(handle: IO, fmt: str) -> RowWriter | ParquetRows:

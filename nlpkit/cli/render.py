@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.atomic import atomic_write, temp_beside
-from nlpkit.batch.writers import ParquetRows, RowWriter, flat, row_writer, to_rows
+from nlpkit.batch.writers import (
+    CARRIED_PREFIX,
+    ParquetRows,
+    RowWriter,
+    flat,
+    row_writer,
+    to_rows,
+)
 from nlpkit.cli.options import OutputFormat
 from nlpkit.errors import OutputError, UsageError
 
@@ -150,12 +157,43 @@ def open_output(
 def print_table(rows: list[dict[str, Any]], title: str | None = None) -> None:
     from rich.table import Table
 
+    rows = one_line_per_record(rows)
     table = Table(title=title, show_lines=False)
     for column in rows[0] if rows else []:
         table.add_column(column, overflow="fold", justify="right" if column == "score" else "left")
     for row in rows:
         table.add_row(*(flat(value) for value in row.values()))
     out.table(table)
+
+
+def one_line_per_record(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose column holds a list of records (entities) as one line per record, its
+    fields as columns; the row's other columns fill its first line only, and take the
+    ``input_`` prefix where a record field has their name."""
+    column = next((name for name in (rows[0] if rows else {}) if _records(rows, name)), None)
+    if column is None:
+        return rows
+    fields = list(dict.fromkeys(key for row in rows for item in row[column] for key in item))
+    lines = []
+    for row in rows:
+        own = {
+            CARRIED_PREFIX + key if key in fields else key: value
+            for key, value in row.items()
+            if key != column
+        }
+        blank = dict.fromkeys(own, "")
+        for index, item in enumerate(row[column] or [{}]):
+            lines.append({**(blank if index else own), **{key: item.get(key) for key in fields}})
+    return lines
+
+
+def _records(rows: list[dict[str, Any]], name: str) -> bool:
+    """Whether column ``name`` holds lists of records (not label/score pairs) in every row."""
+    values = [row.get(name) for row in rows]
+    if not all(isinstance(value, list) for value in values):
+        return False
+    items = [item for value in values for item in value]
+    return bool(items) and all(isinstance(i, dict) and "label" not in i for i in items)
 
 
 def print_mapping(data: dict[str, Any], fmt: OutputFormat, title: str) -> None:

@@ -1,8 +1,9 @@
-"""classify, generate, summarize, translate: parse, call the library, render."""
+"""classify, entities, generate, summarize, translate: parse, call the library, render."""
 
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -14,6 +15,7 @@ from nlpkit.cli.render import out
 from nlpkit.inputs.readers import collect_texts, text_arguments
 from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_GENERATOR
 from nlpkit.models.resolve import DEFAULT_MODELS, TRANSLATION_MODEL_TEMPLATE
+from nlpkit.tasks.entities.aggregate import AGGREGATIONS
 
 CLASSIFY_DEFAULT_HELP = (
     f"{BUILTIN_CLASSIFIER} (built in, offline: MiniLM fine-tuned on SST-2 by nlpkit, "
@@ -24,6 +26,8 @@ GENERATE_DEFAULT_HELP = (
     f"else {DEFAULT_MODELS['generate']}"
 )
 SUMMARIZE_DEFAULT_HELP = f"{DEFAULT_MODELS['summarize']}; offline: --model {BUILTIN_GENERATOR}"
+ENTITIES_DEFAULT_HELP = f"{DEFAULT_MODELS['entities']} (English: PER, ORG, LOC, MISC)"
+Aggregation = StrEnum("Aggregation", {name: name for name in AGGREGATIONS})
 
 
 @with_task_options
@@ -54,6 +58,34 @@ def classify_cmd(
     shared.score_against(label_column)
     options = {"model": model, "top_k": top_k, "labels": names, "backend": backend.value}
     shared.run(classify, text_arguments(texts or []), "classify", **options)
+
+
+@with_task_options
+def entities_cmd(
+    texts: opt.Texts = None,
+    model: opt.model_option(ENTITIES_DEFAULT_HELP) = None,
+    aggregation: Annotated[
+        Aggregation,
+        typer.Option(
+            "--aggregation",
+            metavar="|".join(AGGREGATIONS),
+            help="How tokens become entities, as transformers' pipeline names it: simple "
+            "groups adjacent tokens of one type; first, average and max settle each word's "
+            "type first; none lists every tagged token.",
+        ),
+    ] = Aggregation.simple,
+    backend: opt.BackendOption = opt.Backend.auto,
+    *,
+    shared: TaskOptions,
+) -> None:
+    """Find named entities (people, places, organizations...) with their character offsets.
+
+    Example: nlpkit entities "Angela Merkel visited Paris in 2019."
+    """
+    from nlpkit.tasks.entities import entities
+
+    options = {"model": model, "aggregation": aggregation.value, "backend": backend.value}
+    shared.run(entities, text_arguments(texts or []), "entities", **options)
 
 
 @with_task_options

@@ -4,12 +4,11 @@ A recipe is data only: YAML validated with ``extra="forbid"``. Every problem is
 reported with the file, the line and the key path, plus the closest valid key.
 This module imports neither torch nor transformers, so validation is instant.
 
-Paths: a relative path written in the recipe file resolves against the recipe
-file's folder (the recipe runs the same from any working directory); a path
-given with ``--set`` resolves against the current directory, like any other
-command-line path. ``model`` is a Hub id, a folder (relative only as ``./x`` or
-``../x``), or ``package:NAME/SUBDIR``: a folder inside an installed Python
-package, located with importlib without importing it.
+Paths: a relative path written in the recipe file resolves against the recipe file's
+folder (the recipe runs the same from any working directory); a path given with ``--set``
+resolves against the current directory, like any other command-line path. ``model`` is a
+Hub id, a folder (relative only as ``./x`` or ``../x``), or ``package:NAME/SUBDIR``: a
+folder inside an installed Python package, located with importlib without importing it.
 """
 
 from __future__ import annotations
@@ -54,6 +53,9 @@ class DataConfig(_Section):
     label_names: list[str] | None = Field(
         None, description="names of labels 0, 1, ...; default: the dataset's or the sorted values"
     )
+    tokens_column: str = Field("tokens", description="column of words (a list per row)")
+    tags_column: str = Field("ner_tags", description="column of tags, a tag or id per word")
+    label_all_tokens: bool = Field(False, description="tag every sub-word, not only a word's first")
     source_column: str = Field("source", description="seq2seq input column; nested: translation.en")
     target_column: str = Field("target", description="seq2seq output column; a.b reads nested")
     source_prefix: str | None = Field(

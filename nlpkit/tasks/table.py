@@ -33,6 +33,7 @@ LOADER_CLASSES = {
     "sequence": "AutoModelForSequenceClassification",
     "causal": "AutoModelForCausalLM",
     "seq2seq": "AutoModelForSeq2SeqLM",
+    "token": "AutoModelForTokenClassification",
 }
 SEQ2SEQ_FIELDS = ("source_column", "target_column", "source_prefix", "max_target_length")
 TRANSLATION_MODEL_TEMPLATE = "Helsinki-NLP/opus-mt-{src}-{tgt}"
@@ -48,6 +49,16 @@ TASKS: tuple[Task, ...] = (
         data_fields=("text_column", "text_pair_column", "label_column", "label_names"),
         default_model="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
         offline_model="sentiment",
+    ),
+    Task(
+        name="token-classification",
+        command="entities",
+        module="entities",
+        loader="token",
+        peft_task_type="TOKEN_CLS",
+        metrics=("f1", "precision", "recall", "accuracy", "loss"),
+        data_fields=("tokens_column", "tags_column", "label_names", "label_all_tokens"),
+        default_model="dslim/bert-base-NER",
     ),
     Task(
         name="summarization",
