@@ -470,3 +470,50 @@ def test_finetune_reports_events_and_prints_nothing(tiny, data_dir, tmp_path, ca
     assert not any(key.endswith("_runtime") for e in evals for key in e.metrics)
     finetune(path, overwrite=True)
     assert "4/4" in capsys.readouterr().err  # transformers' tqdm bar
+
+
+# What you trained is what you serve (training/verify.py): every fine-tune reloads its
+# saved folder the way inference loads it and compares predictions with the model as trained.
+
+
+def _lora(tiny, data_dir, folder):
+    lora = {"r": 4, "alpha": 8, "target_modules": ["query", "value"]}
+    data = classification_data(data_dir)
+    return recipe_file(folder, "text-classification", tiny["bert"], data, lora=lora)
+
+
+def test_a_run_records_that_its_saved_folder_predicts_as_trained(tiny, data_dir, tmp_path):
+    from nlpkit import finetune
+
+    result = finetune(_lora(tiny, data_dir, tmp_path), progress=False)
+    check = json.loads((tmp_path / "run" / "metrics.json").read_text())["saved_model_check"]
+    assert check == result.saved_check and check["rows"] == 24 and check["positions"] == 24
+    assert check["agreement"] == 1.0
+    assert check["loss_saved"] == pytest.approx(check["loss_trained"], abs=1e-4)
+    assert check["metrics_saved"]["accuracy"] == check["metrics_trained"]["accuracy"]
+    assert (
+        "predicts what the model predicted in training at 100.00%"
+        in (tmp_path / "run" / "README.md").read_text()
+    )
+
+
+def test_a_save_that_changes_the_predictions_fails_the_run(tiny, data_dir, tmp_path, monkeypatch):
+    """The head saved with its sign flipped: every prediction of the saved folder flips."""
+    from safetensors.torch import load_file, save_file
+
+    from nlpkit import finetune
+    from nlpkit.training import outputs
+
+    original = outputs.save_final_model
+
+    def broken_save(model, tokenizer, out, lora):
+        adapter = original(model, tokenizer, out, lora)
+        weights = load_file(out / "model.safetensors")
+        for name in [name for name in weights if name.startswith("classifier.")]:
+            weights[name] = -weights[name]
+        save_file(weights, out / "model.safetensors", metadata={"format": "pt"})
+        return adapter
+
+    monkeypatch.setattr(outputs, "save_final_model", broken_save)
+    with pytest.raises(TrainingError, match="predicts differently from the model as trained"):
+        finetune(_lora(tiny, data_dir, tmp_path), progress=False)

@@ -244,6 +244,12 @@ def _check_fit(name: str, model: Any, tokenizer: Any, info: dict) -> None:
         )
 
 
+def forget(loaded: LoadedModel) -> None:
+    """Drop one model from the cache (a check that loads a folder once, then lets it go)."""
+    for key in [key for key, value in _CACHE.items() if value is loaded]:
+        del _CACHE[key]
+
+
 def clear_cache() -> None:
     """Forget loaded models (frees memory; the next call loads again)."""
     _CACHE.clear()

@@ -92,6 +92,11 @@ class TaskPieces:
         """The Trainer's ``compute_metrics``; ``named`` replaces the task's own metrics."""
         return None
 
+    def logits_metrics(self, model: Any, logits: list, labels: list) -> dict[str, float] | None:
+        """The task's metrics from batches of logits and labels (None: this task is
+        scored on generated text or the loss, not on logits)."""
+        return None
+
     def final_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         """Metrics derived from the evaluation's own (perplexity from the loss)."""
         return metrics
@@ -135,6 +140,20 @@ class LabelPieces(TaskPieces):
     def config_options(self, recipe: Recipe) -> dict[str, Any]:
         names = recipe.data.label_names
         return {"num_labels": len(names)} if names else {}
+
+    def logits_metrics(self, model: Any, logits: list, labels: list) -> dict[str, float]:
+        """Batches of different lengths padded to one array, as the Trainer does."""
+        import numpy as np
+        from transformers import EvalPrediction
+
+        width = max(batch.shape[1] for batch in labels) if labels[0].ndim == 2 else 0
+        if width:
+            labels = [
+                np.pad(b, ((0, 0), (0, width - b.shape[1])), constant_values=-100) for b in labels
+            ]
+            logits = [np.pad(b, ((0, 0), (0, width - b.shape[1]), (0, 0))) for b in logits]
+        merged = EvalPrediction(np.concatenate(logits), np.concatenate(labels))
+        return self.scorer(None, model, None)(merged)
 
 
 def pieces_of(task: Task | str) -> TaskPieces:

@@ -38,6 +38,7 @@ def model_card(recipe: Recipe, summary: dict[str, Any]) -> str:
         "",
         *_table(("metric", "value"), [(k, _number(v)) for k, v in metrics.items()]),
         "",
+        *_saved_check(summary.get("saved_model_check")),
         "## Data",
         "",
         *_table(("split", "source", "rows"), _data_rows(recipe, summary)),
@@ -51,6 +52,19 @@ def model_card(recipe: Recipe, summary: dict[str, Any]) -> str:
         pieces_of(recipe.task).card_usage().format(dir=out),
     ]
     return "\n".join(lines)
+
+
+def _saved_check(check: dict[str, Any] | None) -> list[str]:
+    """The card's line on the saved folder reloaded as inference loads it (verify.py)."""
+    if not check:
+        return []
+    return [
+        f"This folder, reloaded as `nlpkit` loads it for inference, predicts what the model "
+        f"predicted in training at {check['agreement']:.2%} of {check['positions']} scored "
+        f"positions of {check['rows']} eval rows (loss {_number(check['loss_trained'])} as "
+        f"trained, {_number(check['loss_saved'])} saved).",
+        "",
+    ]
 
 
 def _table(head: tuple[str, ...], rows: list[tuple]) -> list[str]:

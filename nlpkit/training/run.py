@@ -46,6 +46,8 @@ class FinetuneResult:
     total_parameters: int = 0
     precision: str = "fp32"
     already_finished: bool = False  # --resume found a finished run: read back, not trained
+    # The saved folder reloaded as inference loads it, against the model as trained.
+    saved_check: dict[str, Any] | None = None
 
 
 def finetune(
@@ -203,6 +205,23 @@ def _train(trainer: Any, checkpoint: Path | None, out: Path, say: _Say):
 _RESUME_HINT = "checkpoints are in {0}/checkpoints: continue with `nlpkit finetune RECIPE --resume`"
 
 
+def _save_checked(recipe: Recipe, run: _Run) -> tuple[str | None, dict[str, Any] | None]:
+    """Save the final model, then reload it as inference does and compare its predictions
+    on the eval rows with the model's as trained (verify.py); (adapter folder, check)."""
+    from nlpkit.tasks.pieces import pieces_of
+    from nlpkit.training import verify
+
+    trainer, out = run.trainer, Path(recipe.output_dir)
+    rows = verify.eval_rows(trainer.eval_dataset) if trainer.eval_dataset else None
+    batch, collate = trainer.args.per_device_eval_batch_size, trainer.data_collator
+    trained = verify.predictions(trainer.model, rows, collate, batch) if rows else None
+    adapter = outputs.save_final_model(trainer.model, run.tokenizer, out, bool(recipe.lora))
+    check = None
+    if trained is not None:
+        check = verify.compare_saved(pieces_of(recipe.task), out, trained, rows, collate, batch)
+    return (str(adapter) if adapter else None), check
+
+
 def _save_run(recipe: Recipe, run: _Run, result: FinetuneResult) -> None:
     """Final model (atomically), metrics, card and curves; checkpoints go on success."""
     from nlpkit.training import card
@@ -210,8 +229,7 @@ def _save_run(recipe: Recipe, run: _Run, result: FinetuneResult) -> None:
     trainer, out = run.trainer, Path(recipe.output_dir)
     if not trainer.is_world_process_zero():
         return
-    adapter = outputs.save_final_model(trainer.model, run.tokenizer, out, bool(recipe.lora))
-    result.adapter_dir = str(adapter) if adapter else None
+    result.adapter_dir, result.saved_check = _save_checked(recipe, run)
     summary = {
         "task": recipe.task,
         "metrics": result.metrics,
@@ -222,6 +240,7 @@ def _save_run(recipe: Recipe, run: _Run, result: FinetuneResult) -> None:
         "trainable_parameters": result.trainable_parameters,
         "total_parameters": result.total_parameters,
         "precision": result.precision,
+        "saved_model_check": result.saved_check,
     }
     outputs.write_json(out / outputs.METRICS_FILE, summary)
     outputs.write_text(out / outputs.CARD_FILE, card.model_card(recipe, summary))
