@@ -17,7 +17,7 @@ from nlpkit.tasks.pieces import TaskPieces, pieces_of
 
 def _scored(command: str) -> TaskPieces | None:
     pieces = pieces_of(command)
-    return pieces if pieces.gold_field else None
+    return pieces if pieces.gold_fields else None
 
 
 def check_scorable(command: str, gold_column: str | None) -> None:
@@ -38,15 +38,12 @@ def job_metrics(
 ) -> dict[str, Any]:
     """Scores of the output's predictions against its carried gold column."""
     pieces = pieces_of(command)
-    predicted = pieces.gold_field
-    assert predicted is not None
     gold = carried_name(command, gold_column)
-    pairs = [
-        (row[predicted], row[gold])
-        for row in column_values(output, [predicted, gold])
-        if row[gold] not in (None, "")
+    rows = [
+        row
+        for row in column_values(output, [*pieces.gold_fields, gold])
+        if row[gold] not in (None, "", [])
     ]
-    predictions = [p for p, _ in pairs]
-    references = [g for _, g in pairs]
-    scores = pieces.gold_scores(predictions, references, label_names)
-    return {"task": command, pieces.gold_option: gold_column, "rows": len(pairs), **scores}
+    references = [row.pop(gold) for row in rows]
+    scores = pieces.gold_scores(rows, references, label_names)
+    return {"task": command, pieces.gold_option: gold_column, "rows": len(rows), **scores}

@@ -39,8 +39,9 @@ class TaskPieces:
     starter: ClassVar[dict[str, Any]] = {}
     # The result dataclass the task returns (nlpkit.results).
     result: ClassVar[type]
-    # The result field a batch job scores against a gold column, and the option naming it.
-    gold_field: ClassVar[str | None] = None
+    # The result fields a batch job scores against a gold column (the prediction first;
+    # none: the task has no such metrics), and the option that names the gold column.
+    gold_fields: ClassVar[tuple[str, ...]] = ()
     gold_option: ClassVar[str] = "reference_column"
 
     def __init__(self, task: Task) -> None:
@@ -111,9 +112,10 @@ class TaskPieces:
 
     # ---- batch jobs ------------------------------------------------------------------
     def gold_scores(
-        self, predictions: list[str], references: list[str], label_names: Callable
+        self, predictions: list[dict[str, Any]], references: list, label_names: Callable
     ) -> dict[str, float]:
-        """A batch job's scores of its predictions against a gold column."""
+        """A batch job's scores: output rows (their ``gold_fields``) against the gold
+        column's values; ``label_names()`` names the model's label ids."""
         raise NotImplementedError(f"{self.task.command} has no metrics against a gold column")
 
 

@@ -48,4 +48,5 @@ class Seq2SeqPieces(TaskPieces):
         return generation_scorer(tokenizer, named or self.score)
 
     def gold_scores(self, predictions, references, label_names) -> dict[str, float]:
-        return self.score([str(p) for p in predictions], [str(r) for r in references])
+        field = self.gold_fields[0]
+        return self.score([str(row[field]) for row in predictions], [str(r) for r in references])

@@ -30,7 +30,7 @@ class ClassifyPieces(LabelPieces):
         },
         "training": {"learning_rate": 2e-5, "batch_size": 32},
     }
-    gold_field = "label"
+    gold_fields = ("label",)
     gold_option = "label_column"
 
     def label_names(self, recipe: Recipe, train: Any) -> list[str]:
@@ -82,7 +82,8 @@ class ClassifyPieces(LabelPieces):
     def gold_scores(self, predictions, references, label_names) -> dict[str, float]:
         from nlpkit.training.metrics import classification_metrics
 
-        predictions, references = [str(p) for p in predictions], [str(r) for r in references]
+        predictions = [str(row["label"]) for row in predictions]
+        references = [str(gold) for gold in references]
         references = _named(references, set(predictions), label_names)
         return classification_metrics(predictions, references)  # type: ignore[arg-type]
 

@@ -23,7 +23,7 @@ class SummarizePieces(Seq2SeqPieces):
         "training": {"learning_rate": 3e-4, "batch_size": 8},
     }
     usage = "```bash\nnlpkit summarize --model {dir} article.txt\n```\n"
-    gold_field = "summary"
+    gold_fields = ("summary",)
 
     @staticmethod
     def score(predictions: list[str], references: list[str]) -> dict[str, float]:

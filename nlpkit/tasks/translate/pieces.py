@@ -21,7 +21,7 @@ class TranslatePieces(Seq2SeqPieces):
         "training": {"learning_rate": 5e-5, "batch_size": 16},
     }
     usage = '```bash\nnlpkit translate --model {dir} "Hello, world"\n```\n'
-    gold_field = "translation"
+    gold_fields = ("translation",)
 
     @staticmethod
     def score(predictions: list[str], references: list[str]) -> dict[str, float]:
