@@ -1,5 +1,5 @@
 """The page at / in a real headless Chromium (playwright driving Debian's chromium):
-classify with the built-in sentiment model, stream a generation."""
+classify with the built-in sentiment model, stream a generation, summarize a pasted article."""
 
 from __future__ import annotations
 
@@ -45,9 +45,8 @@ def browser():
 @pytest.fixture(scope="module")
 def url(tiny, tmp_path_factory):
     chat = tiny_chat_model(tiny["gpt2"], tmp_path_factory.mktemp("chat") / "gpt2-chat")
-    engine = Engine(
-        {"classify": BUILTIN_CLASSIFIER, "generate": chat}, Settings(device="cpu", threads=1)
-    )
+    models = {"classify": BUILTIN_CLASSIFIER, "generate": chat, "summarize": tiny["t5"]}
+    engine = Engine(models, Settings(device="cpu", threads=1))
     engine.load()
     with running(create_app(engine)) as url:
         yield url
@@ -61,7 +60,7 @@ def test_the_page_classifies_and_streams(browser, url, tmp_path, monkeypatch):
     page = browser.new_page(viewport={"width": 900, "height": 720})
     page.goto(url + "/")
     page.wait_for_selector("#task option[value=classify]", state="attached")
-    assert "Serving classify, generate" in page.text_content("#served")
+    assert "Serving classify, generate, summarize" in page.text_content("#served")
 
     page.select_option("#task", "classify")
     page.fill("#input", "I love Python!")
@@ -94,4 +93,30 @@ def test_the_page_classifies_and_streams(browser, url, tmp_path, monkeypatch):
     page.click("#run")
     page.wait_for_function("document.querySelector('#reply')?.textContent.length > 0")
     page.wait_for_selector("#run:not([disabled])")
+    assert not page.locator(".error").count()
+
+
+ARTICLE = "\n\n".join(
+    f"Paragraph {n}: the town opened a repair cafe, and the queue reached the car park."
+    for n in range(1, 5)
+)
+
+
+def test_the_page_sends_a_pasted_article_as_one_document(browser, url):
+    page = browser.new_page()
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if "v1/" in r.url else None)
+    page.goto(url + "/")
+    page.wait_for_selector("#task option[value=summarize]", state="attached")
+    page.select_option("#task", "classify")
+    assert "Each line is a text of its own" in page.text_content("#how")
+    assert page.text_content("label:has(#topk)").strip() == "Top labels per text"
+
+    page.select_option("#task", "summarize")
+    assert "one document" in page.text_content("#how")
+    page.fill("#input", ARTICLE)  # four paragraphs, as pasted
+    page.click("#run")
+    page.wait_for_selector("#output .result", state="attached")  # a tiny model: maybe blank
+    assert sent == [{"texts": [ARTICLE]}]
+    assert page.locator("#output .text-item").count() == 1  # one summary, not four
     assert not page.locator(".error").count()

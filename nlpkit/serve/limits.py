@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from nlpkit.errors import InputError, UsageError
 
-OPEN_PATHS = ("/", "/health")  # the page (no data in it) and the health check
+OPEN_PATHS = ("/", "/favicon.ico", "/health")  # the page (no data in it), its icon, health
 
 
 @dataclass(frozen=True)
