@@ -23,7 +23,6 @@ TEXTS = [
     "Zoë  visited   Köln 🙂 with naïve café owners\tand  Ōsaka's mayor.",
     "  leading and trailing spaces  ",
     "a",
-    "",
 ]
 
 
@@ -71,10 +70,9 @@ def test_the_entities_of_transformers_pipeline(taggers, tokenizer, aggregation):
     """Same types and offsets as pipeline("token-classification"), scores to float noise."""
     from transformers import pipeline
 
-    texts = [t for t in TEXTS if t.strip()]
     tagger = pipeline("token-classification", model=taggers[tokenizer], device="cpu")
-    ours = nlpkit.entities(texts, model=taggers[tokenizer], aggregation=aggregation)
-    for text, result in zip(texts, ours, strict=True):
+    ours = nlpkit.entities(TEXTS, model=taggers[tokenizer], aggregation=aggregation)
+    for text, result in zip(TEXTS, ours, strict=True):
         theirs = tagger(text, aggregation_strategy=aggregation)
         kind = "entity" if aggregation == "none" else "entity_group"
         assert spans(result) == [(e[kind], e["start"], e["end"]) for e in theirs]
@@ -192,3 +190,84 @@ def test_parquet_rows_wait_for_a_list_to_show_its_items(tmp_path):
         {"text": "a", "entities": []},
         {"text": "Paris", "entities": [entity]},
     ]
+
+
+@pytest.fixture(scope="module")
+def exported(taggers, tmp_path_factory) -> tuple[Path, dict]:
+    """The WordPiece tagger exported to ONNX (fp32 and int8 through the gate), gated on
+    sentences whose gold tags are PyTorch's own (so torch scores F1 1.0)."""
+    from nlpkit.tasks.entities.onnx import word_tags
+
+    root = tmp_path_factory.mktemp("exported")
+    folder = Path(shutil.copytree(taggers["bert"], root / "model"))
+    sentences = [text.split() for text in [*NER_SENTENCES, *TEXTS[3:5]] * 4]
+    found = nlpkit.entities(
+        [" ".join(words) for words in sentences], model=str(folder), aggregation="first"
+    )
+    rows = [
+        {"tokens": words, "ner_tags": word_tags(words, result.entities)}
+        for words, result in zip(sentences, found, strict=True)
+    ]
+    gold = root / "gold.jsonl"
+    gold.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    result = nlpkit.optimize(folder, int8=True, eval_data=gold)
+    return folder, result.report
+
+
+def test_the_gate_scores_entity_f1(exported):
+    folder, report = exported
+    assert report["torch"] == {"f1": 1.0} and report["gate"]["max_f1_drop"] == 0.005
+    assert report["fp32"]["passed"] and report["fp32"]["agreement"] >= 0.99
+    assert report["chosen"] in ("model.onnx", "model-int8.onnx")
+    assert (folder / "onnx" / report["chosen"]).is_file()
+
+
+def test_onnx_finds_the_entities_torch_finds(exported):
+    folder, _ = exported
+    for aggregation in AGGREGATIONS:
+        on_torch = nlpkit.entities(
+            TEXTS, model=str(folder), aggregation=aggregation, backend="torch"
+        )
+        on_onnx = _fp32(folder, aggregation)
+        assert [spans(r) for r in on_onnx] == [spans(r) for r in on_torch]
+        for a, b in zip(on_onnx, on_torch, strict=True):
+            for x, y in zip(a.entities, b.entities, strict=True):
+                assert x.score == pytest.approx(y.score, abs=1e-4) and x.text == y.text
+
+
+def _fp32(folder: Path, aggregation: str):
+    """entities on the fp32 export, whatever the gate chose for auto."""
+    from nlpkit.models.backends.onnx import open_runner
+    from nlpkit.tasks.entities import onnx_tagger
+    from nlpkit.tasks.entities.aggregate import entities_of
+    from nlpkit.tasks.entities.windows import run_windows
+
+    tagger = onnx_tagger(str(folder), open_runner(folder / "onnx" / "model.onnx", 1))
+    tokens, windows = split(tagger.tokenizer, TEXTS, tagger.max_length)
+    run_windows(tokens, windows, len(tagger.names), 8, tagger.logits, lambda _n: None)
+    return [
+        nlpkit.Entities(t.text, entities_of(t, tagger.names, aggregation, tagger.words))
+        for t in tokens
+    ]
+
+
+def test_one_sentence_runs_without_torch(exported):
+    from tests.conftest import run_import_check
+
+    folder, _ = exported
+    done = run_import_check("entities", NER_SENTENCES[0], "-m", str(folder), "--format", "json")
+    assert "HEAVY []" in done.stderr, done.stderr
+    row = json.loads(done.stdout)[0]
+    expected = nlpkit.entities(NER_SENTENCES[0], model=str(folder), backend="onnx")[0]
+    assert [e["type"] for e in row["entities"]] == [e.type for e in expected.entities]
+
+
+def test_optimize_shows_the_f1_gate(exported, capsys, monkeypatch, tmp_path):
+    folder, _ = exported
+    gold = folder.parent / "gold.jsonl"
+    args = ["optimize", str(folder), "--eval-data", str(gold), "-o", str(tmp_path / "onnx")]
+    code, out, err = invoke(capsys, monkeypatch, *args, "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [row["backend"] for row in rows] == ["torch", "onnx fp32"]
+    assert rows[0]["f1"] == 1.0 and rows[1]["verdict"] == "kept"

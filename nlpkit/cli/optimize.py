@@ -58,7 +58,7 @@ def optimize_cmd(
     format: opt.Format = opt.OutputFormat.table,
     allow_pickle: opt.AllowPickle = False,
 ) -> None:
-    """Export a classifier to ONNX Runtime; `classify --backend auto` then answers from it.
+    """Export a classifier to ONNX Runtime; its command's `--backend auto` then uses it.
 
     Example: nlpkit optimize runs/sst2-minilm --int8 --eval-data dev.tsv
     """
@@ -67,27 +67,30 @@ def optimize_cmd(
     out.note(f"exporting {model} to ONNX and scoring it against PyTorch...")
     result = optimize(model, int8, eval_data, recipe, output, allow_pickle)
     report = result.report
-    rows = [_row("torch", "", report["torch"]["accuracy"], 1.0, "reference")]
+    metric = next(iter(report["torch"]))  # accuracy; f1 for a token classifier
+    rows = [_row("torch", "", metric, report["torch"][metric], 1.0, "reference")]
     for scored in [report["fp32"], *report["int8"]]:
         kept = scored["passed"] and scored["file"] == result.chosen
         verdict = "kept" if kept else "passed" if scored["passed"] else "refused by the gate"
         kind = "onnx int8" if "recipe" in scored else "onnx fp32"
         recipe_text = scored.get("recipe", "")
-        rows.append(_row(kind, recipe_text, scored["accuracy"], scored["agreement"], verdict))
+        rows.append(_row(kind, recipe_text, metric, scored[metric], scored["agreement"], verdict))
     emit(rows, format, title=f"accuracy gate: {report['samples']} texts of {report['eval_data']}")
     if result.chosen is None:
-        out.warn("no ONNX model passed the gate: classify keeps using PyTorch")
+        out.warn("no ONNX model passed the gate: PyTorch keeps answering")
     elif int8 and result.chosen != "model-int8.onnx":
         out.warn("int8 lost too much accuracy: kept fp32 (the figures are in report.json)")
     out.note(f"wrote {result.folder} (report.json has the figures)")
 
 
-def _row(backend: str, recipe: str, accuracy: float, agreement: float, verdict: str) -> dict:
+def _row(
+    backend: str, recipe: str, metric: str, score: float, agreement: float, verdict: str
+) -> dict:
     """One gate line; agreement is with torch for fp32, with fp32 for int8."""
     return {
         "backend": backend,
         "recipe": recipe,
-        "accuracy": accuracy,
+        metric: score,
         "agreement": agreement,
         "verdict": verdict,
     }

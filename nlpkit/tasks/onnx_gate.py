@@ -61,7 +61,7 @@ def prepare_onnx(
         recipes = export.INT8_RECIPES if recipes is None else recipes
         report = run_gate(partial, data, reference, predict, int8, recipes)
         widen_to_umask(partial)
-        _publish(partial, target)
+        publish(partial, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return report
@@ -71,7 +71,7 @@ def _ignore(_count: int) -> None:
     """Progress of the gate's own passes: not the user's texts, not shown."""
 
 
-def _publish(partial: Path, target: Path) -> None:
+def publish(partial: Path, target: Path) -> None:
     """Rename the finished folder onto ``target``; an older export is moved aside first."""
     if target.exists():
         old = target.with_name(f".old-{target.name}-{os.getpid()}")

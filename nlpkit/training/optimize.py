@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from nlpkit.errors import OutputError, UsageError
 from nlpkit.inputs.readers import pick_text_column
@@ -21,8 +22,14 @@ from nlpkit.models.backends.gate import GateData
 from nlpkit.models.builtin import builtin_model
 from nlpkit.models.resolve import resolve_model
 from nlpkit.models.safety import load_policy
+from nlpkit.tasks.entities import TASK as TAGGER
+from nlpkit.tasks.entities.onnx import is_tagger, tag_gate_data
+from nlpkit.tasks.entities.onnx import prepare_onnx as prepare_tagger_onnx
 from nlpkit.tasks.onnx_gate import builtin_gate_data, prepare_onnx
 from nlpkit.training.outputs import RECIPE_FILE
+
+if TYPE_CHECKING:
+    from nlpkit.recipe.schema import Recipe
 
 
 @dataclass(frozen=True)
@@ -58,12 +65,37 @@ def optimize(
         folder = Path(source.path) if source.is_local_folder else None
         target = _target(name, folder, output)
         builtin = builtin_model(name)
-        if builtin is not None and builtin.task == "classify" and not (eval_data or recipe):
-            data = builtin_gate_data(builtin)
+        if is_tagger(name):  # a token classifier: its own gate, on entity F1
+            plan, rows = eval_rows(name, folder, recipe, eval_data, TAGGER.name)
+            report = prepare_tagger_onnx(name, target, tag_gate_data(name, plan, rows), int8)
+        elif builtin is not None and builtin.task == "classify" and not (eval_data or recipe):
+            report = prepare_onnx(name, target, builtin_gate_data(builtin), int8)
         else:
-            data = gate_data(name, folder, recipe, eval_data)
-        report = prepare_onnx(name, target, data, int8)
+            report = prepare_onnx(name, target, gate_data(name, folder, recipe, eval_data), int8)
     return OptimizeResult(name, target, report)
+
+
+def eval_rows(
+    name: str,
+    folder: Path | None,
+    recipe: str | Path | None,
+    data: str | Path | None,
+    task: str,
+) -> tuple[Recipe, Any]:
+    """The recipe the gate reads and its eval rows: ``data``, else the recipe's eval split
+    (``recipe``, or the one saved in the run folder; ``task`` when neither names one)."""
+    from nlpkit.training.data import load_raw
+    from nlpkit.training.evaluate import evaluation_recipe
+
+    saved = folder is not None and (folder / RECIPE_FILE).is_file()
+    if recipe is None and data is None and not saved:
+        raise UsageError(
+            f"model '{name}': no labelled data for the accuracy gate; pass eval_data= "
+            "(a csv/tsv/jsonl file with text and label columns, or words and tags) or recipe=",
+            param="eval_data",
+        )
+    plan = evaluation_recipe(folder or name, recipe, data, None if recipe or saved else task)
+    return plan, load_raw(plan, splits=("eval",))["eval"]
 
 
 def _target(name: str, folder: Path | None, output: str | Path | None) -> Path:
@@ -91,19 +123,9 @@ def gate_data(
 ) -> GateData:
     """Texts and label ids from ``data``, else the recipe's eval split."""
     from nlpkit.models.load import model_config
-    from nlpkit.training.data import label_encoder, load_raw
-    from nlpkit.training.evaluate import evaluation_recipe
+    from nlpkit.training.data import label_encoder
 
-    saved = folder is not None and (folder / RECIPE_FILE).is_file()
-    if recipe is None and data is None and not saved:
-        raise UsageError(
-            f"model '{name}': no labelled data for the accuracy gate; pass eval_data= "
-            "(a csv/tsv/jsonl file with text and label columns) or recipe=",
-            param="eval_data",
-        )
-    task = None if recipe is not None or saved else "text-classification"
-    plan = evaluation_recipe(folder or name, recipe, data, task)
-    rows = load_raw(plan, splits=("eval",))["eval"]
+    plan, rows = eval_rows(name, folder, recipe, data, "text-classification")
     text_column = plan.data.text_column
     if text_column not in rows.column_names:
         text_column = pick_text_column(list(rows.column_names), None, Path(str(data)))

@@ -4,7 +4,9 @@ as the model it came from.
 fp32 must agree with PyTorch on at least 99% of the texts (a sound export agrees on
 all but rounding ties); int8 must also stay within 0.5 accuracy points of fp32. The
 figures go to ``report.json`` beside the models, and ``chosen`` names the file the
-``auto`` backend runs: int8 if it passed, else fp32, else none (PyTorch).
+``auto`` backend runs: int8 if it passed, else fp32, else none (PyTorch). A task whose
+outputs are not one label per text brings its own ``GateMetric`` (entities: F1 over
+the words' tags, agreement per word).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from nlpkit.models.backends.export import INT8_RECIPES, Int8Recipe
 
 MAX_ACCURACY_DROP = 0.005
 MIN_AGREEMENT = 0.99
-Predict = Callable[[Path], list[int]]
+Predict = Callable[[Path], list]
 
 
 @dataclass(frozen=True)
@@ -29,29 +31,42 @@ class GateData:
     """Labelled texts (label ids) and where they came from, for the report."""
 
     texts: list[str]
-    labels: list[int]
+    labels: list
     source: str
 
 
-def accuracy(predicted: Sequence[int], labels: Sequence[int]) -> float:
+def accuracy(predicted: Sequence, labels: Sequence) -> float:
     return sum(p == y for p, y in zip(predicted, labels, strict=True)) / max(1, len(labels))
 
 
-def _scored(file: str, predicted: list[int], data: GateData, reference: list[int]) -> dict:
+@dataclass(frozen=True)
+class GateMetric:
+    """How the gate scores predictions: ``score`` against the gold labels (reported
+    under ``name``), ``agreement`` with the model exported from."""
+
+    name: str = "accuracy"
+    score: Callable[[list, list], float] = accuracy
+    agreement: Callable[[list, list], float] = accuracy
+
+
+def _scored(
+    file: str, predicted: list, data: GateData, reference: list, metric: GateMetric
+) -> dict:
     return {
         "file": file,
-        "accuracy": round(accuracy(predicted, data.labels), 4),
-        "agreement": round(accuracy(predicted, reference), 4),
+        metric.name: round(metric.score(predicted, data.labels), 4),
+        "agreement": round(metric.agreement(predicted, reference), 4),
     }
 
 
 def run_gate(
     folder: Path,
     data: GateData,
-    torch_labels: list[int],
+    torch_labels: list,
     predict: Predict,
     int8: bool = True,
     recipes: Sequence[Int8Recipe] = INT8_RECIPES,
+    metric: GateMetric = GateMetric(),
 ) -> dict:
     """Score ``folder/model.onnx`` (and int8 candidates) on ``data``; write the report.
 
@@ -60,14 +75,16 @@ def run_gate(
     are deleted.
     """
     started = time.monotonic()
-    torch_accuracy = accuracy(torch_labels, data.labels)
+    torch_score = metric.score(torch_labels, data.labels)
     fp32_labels = predict(folder / FP32_FILE)
-    fp32 = _scored(FP32_FILE, fp32_labels, data, torch_labels)
-    fp32["passed"] = _passes(fp32, torch_accuracy)
+    fp32 = _scored(FP32_FILE, fp32_labels, data, torch_labels, metric)
+    fp32["passed"] = _passes(fp32, torch_score, metric)
     attempts: list[dict] = []
     if int8 and fp32["passed"]:
         for recipe in recipes:
-            attempt = _try_int8(folder, recipe, data, fp32_labels, fp32["accuracy"], predict)
+            attempt = _try_int8(
+                folder, recipe, data, fp32_labels, fp32[metric.name], predict, metric
+            )
             attempts.append(attempt)
             if attempt["passed"]:
                 break
@@ -75,8 +92,8 @@ def run_gate(
     report = {
         "eval_data": data.source,
         "samples": len(data.texts),
-        "gate": {"max_accuracy_drop": MAX_ACCURACY_DROP, "min_agreement": MIN_AGREEMENT},
-        "torch": {"accuracy": round(torch_accuracy, 4)},
+        "gate": {f"max_{metric.name}_drop": MAX_ACCURACY_DROP, "min_agreement": MIN_AGREEMENT},
+        "torch": {metric.name: round(torch_score, 4)},
         "fp32": fp32,
         "int8": attempts,
         "chosen": chosen or (FP32_FILE if fp32["passed"] else None),
@@ -90,15 +107,16 @@ def _try_int8(
     folder: Path,
     recipe: Int8Recipe,
     data: GateData,
-    fp32_labels: list[int],
-    fp32_accuracy: float,
+    fp32_labels: list,
+    fp32_score: float,
     predict: Predict,
+    metric: GateMetric,
 ) -> dict:
     candidate = folder / f".candidate-{INT8_FILE}"
     try:
         recipe.apply(folder / FP32_FILE, candidate)
-        scored = _scored(INT8_FILE, predict(candidate), data, fp32_labels)
-        scored["passed"] = _passes(scored, fp32_accuracy)
+        scored = _scored(INT8_FILE, predict(candidate), data, fp32_labels, metric)
+        scored["passed"] = _passes(scored, fp32_score, metric)
         if scored["passed"]:
             candidate.replace(folder / INT8_FILE)
     finally:
@@ -106,8 +124,8 @@ def _try_int8(
     return {"recipe": recipe.description, **scored}
 
 
-def _passes(scored: dict, reference_accuracy: float) -> bool:
+def _passes(scored: dict, reference_score: float, metric: GateMetric) -> bool:
     return (
         scored["agreement"] >= MIN_AGREEMENT
-        and scored["accuracy"] >= reference_accuracy - MAX_ACCURACY_DROP - 1e-9
+        and scored[metric.name] >= reference_score - MAX_ACCURACY_DROP - 1e-9
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from nlpkit.devices import use_threads
 from nlpkit.errors import ModelLoadError
+from nlpkit.inputs.readers import text_list
 from nlpkit.models.load import load_model, model_config, quiet_libraries
 from nlpkit.models.resolve import default_model
 from nlpkit.results import Entities
@@ -67,7 +68,7 @@ def entities(
     gate-passing export, else PyTorch), ``torch`` or ``onnx``.
     """
     check_aggregation(aggregation)
-    items = [texts] if isinstance(texts, str) else list(texts)
+    items = text_list(texts)
     name = model or default_model(TASK.command)
     tagger = open_tagger(name, device, dtype, device_map, threads, backend, len(items))
     tokens, windows = split(tagger.tokenizer, items, tagger.max_length)
@@ -95,13 +96,22 @@ def open_tagger(
     if onnx_file is not None:
         from nlpkit.models.backends.onnx import load_onnx
 
-        runner = load_onnx(onnx_file, threads, count)
-        check_head(name, runner.config.get("architectures") or [])
-        names = label_names(name, runner.num_labels, runner.id2label)
-        return Tagger(names, runner.tokenizer, runner.max_length, runner.logits)
+        return onnx_tagger(name, load_onnx(onnx_file, threads, count))
     check_head(name, getattr(model_config(name), "architectures", None) or [])
     loaded = load_model(TASK.loader, name, device, dtype, device_map=device_map)
     use_threads(threads)
+    return torch_tagger(name, loaded)
+
+
+def onnx_tagger(name: str, runner: Any) -> Tagger:
+    """A tagger over an ONNX Runtime session (nlpkit.models.backends.onnx)."""
+    check_head(name, runner.config.get("architectures") or [])
+    names = label_names(name, runner.num_labels, runner.id2label)
+    return Tagger(names, runner.tokenizer, runner.max_length, runner.logits)
+
+
+def torch_tagger(name: str, loaded: Any) -> Tagger:
+    """A tagger over a loaded transformers model, whose fast tokenizer gives offsets."""
     if not getattr(loaded.tokenizer, "is_fast", False):
         raise ModelLoadError(
             f"model '{name}' has only a slow tokenizer; entities needs a fast one "

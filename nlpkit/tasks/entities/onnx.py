@@ -1,0 +1,149 @@
+"""ONNX Runtime for token classification: the classifier export, int8, a gate on entity F1.
+
+The export is the classifier's (``export_classifier``: the exporter carries the inputs'
+dynamic sequence axis to the logits); the gate scores words, not texts. Sentences of
+words with gold tags are joined with spaces and tagged as ``entities`` tags them
+(``first``: a word takes its first sub-word's label, as training labels it), and each
+word gets the tag of the entity that starts on it. fp32 must agree with PyTorch on 99%
+of the words and int8 with fp32, and each must keep the entity F1 (seqeval) within
+0.5 points.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nlpkit.atomic import temp_dir_beside, widen_to_umask
+from nlpkit.devices import onnx_threads, use_threads
+from nlpkit.errors import InputError, OutputError
+from nlpkit.models.backends import FP32_FILE, export
+from nlpkit.models.backends.export import Int8Recipe, export_classifier
+from nlpkit.models.backends.gate import GateData, GateMetric, run_gate
+from nlpkit.models.load import load_model, model_config, quiet_libraries
+from nlpkit.results import Entity
+from nlpkit.tasks.entities import ENTITIES_BATCH, TASK, Tagger, onnx_tagger, torch_tagger
+from nlpkit.tasks.entities.aggregate import OUTSIDE, entities_of
+from nlpkit.tasks.entities.windows import run_windows, split
+from nlpkit.tasks.onnx_gate import publish
+
+if TYPE_CHECKING:
+    from nlpkit.recipe.schema import Recipe
+
+GATE_AGGREGATION = "first"
+
+
+def is_tagger(name: str) -> bool:
+    """Whether model ``name`` has a token-classification head (read from its config)."""
+    architectures = getattr(model_config(name), "architectures", None) or []
+    return any(a.endswith("ForTokenClassification") for a in architectures)
+
+
+def word_tags(words: Sequence[str], entities: Sequence[Entity]) -> list[str]:
+    """IOB2 tags for the words of ``" ".join(words)``: a word whose first character lies in
+    an entity takes its type, B- on the entity's first word."""
+    tags, start, spans = [], 0, iter(entities)
+    entity = next(spans, None)
+    first = True
+    for word in words:
+        while entity is not None and entity.end <= start:
+            entity, first = next(spans, None), True
+        if entity is not None and entity.start <= start < entity.end:
+            tags.append(("B-" if first else "I-") + entity.type)
+            first = False
+        else:
+            tags.append(OUTSIDE)
+        start += len(word) + 1
+    return tags
+
+
+def predicted_tags(tagger: Tagger, sentences: list[list[str]]) -> list[list[str]]:
+    """Each sentence's word tags, as ``tagger`` finds its entities."""
+    texts = [" ".join(words) for words in sentences]
+    tokens, windows = split(tagger.tokenizer, texts, tagger.max_length)
+    run_windows(tokens, windows, len(tagger.names), ENTITIES_BATCH, tagger.logits, _ignore)
+    return [
+        word_tags(words, entities_of(text, tagger.names, GATE_AGGREGATION, tagger.words))
+        for words, text in zip(sentences, tokens, strict=True)
+    ]
+
+
+def _ignore(_count: int) -> None:
+    """Progress of the gate's own passes: not the user's texts, not shown."""
+
+
+def entity_f1(predicted: list[list[str]], gold: list[list[str]]) -> float:
+    from seqeval.metrics import f1_score
+
+    return float(f1_score(gold, predicted, zero_division=0))
+
+
+def word_agreement(predicted: list[list[str]], reference: list[list[str]]) -> float:
+    same = [
+        p == r for a, b in zip(predicted, reference, strict=True) for p, r in zip(a, b, strict=True)
+    ]
+    return sum(same) / max(1, len(same))
+
+
+ENTITY_F1 = GateMetric("f1", entity_f1, word_agreement)
+
+
+@quiet_libraries()
+def prepare_onnx(
+    name: str,
+    target: Path,
+    data: GateData,
+    int8: bool = True,
+    recipes: Sequence[Int8Recipe] | None = None,
+) -> dict:
+    """Export token classifier ``name`` to ``target`` (an ONNX folder), gate it on ``data``
+    (``texts`` are sentences as word lists, ``labels`` their IOB2 tags), return the report."""
+    from nlpkit.models.backends.onnx import open_runner
+
+    loaded = load_model(TASK.loader, name, "cpu", "float32")
+    use_threads(None)
+    threads = onnx_threads(None, len(data.texts))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = temp_dir_beside(target.parent, f".partial-{target.name}-")
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write there ({exc.strerror})") from None
+    try:
+        export_classifier(loaded.model, loaded.tokenizer, partial, FP32_FILE)
+        reference = predicted_tags(torch_tagger(name, loaded), data.texts)
+
+        def predict(path: Path) -> list[list[str]]:
+            return predicted_tags(onnx_tagger(name, open_runner(path, threads)), data.texts)
+
+        recipes = export.INT8_RECIPES if recipes is None else recipes
+        report = run_gate(partial, data, reference, predict, int8, recipes, ENTITY_F1)
+        widen_to_umask(partial)
+        publish(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return report
+
+
+def tag_gate_data(name: str, plan: Recipe, rows: Any) -> GateData:
+    """Sentences (word lists) and their IOB2 tags from a recipe's eval rows; tag ids are
+    read through model ``name``'s label names."""
+    from nlpkit.tasks.entities.training import iob2
+    from nlpkit.training.data import check_columns
+
+    data = plan.data
+    check_columns(
+        rows, "eval", {"tokens_column": data.tokens_column, "tags_column": data.tags_column}
+    )
+    config = model_config(name)
+    names = [str(config.id2label[i]) for i in range(config.num_labels)]
+    sentences, tags = [], []
+    for number, (words, given) in enumerate(
+        zip(rows[data.tokens_column], rows[data.tags_column], strict=True), 1
+    ):
+        if not words or len(words) != len(given or ()):
+            raise InputError(f"data: eval sentence {number} needs words and one tag per word")
+        sentences.append([str(word) for word in words])
+        tags.append(iob2([names[t] if isinstance(t, int) else str(t) for t in given])[0])
+    return GateData(sentences, tags, str(data.eval_file or data.dataset))
