@@ -359,3 +359,25 @@ def test_a_model_that_generates_waits_longer_for_company_unless_told(
         assert engine.batchers["a-chat-model"].max_wait_s == pytest.approx(generator_wait)
     finally:
         engine.close()
+
+
+def test_entities_endpoint_gives_the_entities_of_the_python_api(tmp_path):
+    """Two requests batched together; offsets index each text; a bad aggregation is a 400."""
+    import dataclasses
+
+    from nlpkit import entities
+    from tests.tiny_models import build_bert_tagger
+
+    tagger = str(build_bert_tagger(tmp_path / "tagger"))
+    engine = Engine({"entities": tagger}, Settings(device="cpu", threads=1))
+    texts = ["Angela Merkel visited Paris in 2019.", "the  wonderful cat sat in Berlin"]
+    with TestClient(create_app(engine)) as client:
+        body = client.post("/v1/entities", json={"texts": texts, "aggregation": "first"}).json()
+        error_of(client.post("/v1/entities", json={"texts": ["a"], "aggregation": "mean"}), 400)
+        error_of(client.post("/v1/entities", json={"texts": [""]}), 400)
+    engine.close()
+    expected = entities(texts, model=tagger, aggregation="first", backend="torch")
+    assert body["model"] == tagger
+    for row, result, text in zip(body["results"], expected, texts, strict=True):
+        assert row["entities"] == [dataclasses.asdict(e) for e in result.entities]
+        assert all(text[e["start"] : e["end"]] == e["text"] for e in row["entities"])

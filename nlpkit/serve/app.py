@@ -7,36 +7,28 @@ Built by ``create_app`` over an Engine whose models are already loaded, so every
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from importlib import resources
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from nlpkit import __version__
 from nlpkit.errors import NlpkitError, UsageError
 from nlpkit.serve.batcher import QueueFull
 from nlpkit.serve.engine import Engine
-from nlpkit.serve.events import error_type, event_stream, internal_message, log
-from nlpkit.serve.generation import Completion
+from nlpkit.serve.events import error_type, internal_message, log
 from nlpkit.serve.limits import (
     ApiKeyMiddleware,
     BodyLimitMiddleware,
     Limits,
-    check_new_tokens,
-    check_texts,
     error_body,
 )
 from nlpkit.serve.openai_api import openai_router
-from nlpkit.serve.schemas import (
-    ClassifyRequest,
-    GenerateRequest,
-    SummarizeRequest,
-    TranslateRequest,
-)
+from nlpkit.tasks.pieces import pieces_of
+from nlpkit.tasks.table import TASKS
 
 HTTP_ERROR_TYPES = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
 
@@ -101,65 +93,9 @@ def _task_routes(engine: Engine, limits: Limits):
         ]
         return {"object": "list", "data": data}
 
-    @router.post("/v1/classify")
-    async def classify(body: ClassifyRequest) -> dict:
-        results = await engine.classify(check_texts(body.texts, limits), body.top_k)
-        rows = [
-            {"label": r.label, "score": r.score, "top": [vars(t) for t in r.top]} for r in results
-        ]
-        return {"model": engine.models["classify"], "results": rows}
-
-    @router.post("/v1/summarize")
-    async def summarize(body: SummarizeRequest) -> dict:
-        check_new_tokens(body.max_new_tokens, limits, "max_new_tokens")
-        results = await engine.summarize(check_texts(body.texts, limits), body.max_new_tokens)
-        rows = [{"summary": r.summary} for r in results]
-        return {"model": engine.models["summarize"], "results": rows}
-
-    @router.post("/v1/translate")
-    async def translate(body: TranslateRequest) -> dict:
-        check_new_tokens(body.max_new_tokens, limits, "max_new_tokens")
-        texts = check_texts(body.texts, limits)
-        results = await engine.translate(texts, body.src, body.tgt, body.max_new_tokens)
-        rows = [{"translation": r.translation} for r in results]
-        return {"model": engine.models["translate"], "results": rows}
-
-    @router.post("/v1/generate", response_model=None)
-    async def generate(body: GenerateRequest) -> dict | StreamingResponse:
-        return await _generate(engine, limits, body)
-
+    for task in TASKS:  # every task's endpoint: one not served answers 400, naming --task
+        router.include_router(pieces_of(task).routes(engine, limits))
     return router
-
-
-async def _generate(engine: Engine, limits: Limits, body: GenerateRequest):
-    from nlpkit.tasks.generate import sampling_options
-
-    texts = check_texts(body.prompts, limits, "prompts")
-    check_new_tokens(body.max_new_tokens, limits, "max_new_tokens")
-    engine.require("generate")
-    if body.stream and len(texts) != 1:
-        raise UsageError(f"stream works with one prompt at a time, got {len(texts)}")
-    prompts = engine.prompts(texts, body.max_new_tokens, body.chat, body.system)
-    sampling = sampling_options(False, body.temperature, body.top_p, body.top_k, None)
-    if body.stream:
-        return event_stream(_generate_events(engine.stream(prompts[0], sampling)))
-    done = await asyncio.gather(*(engine.complete(prompt, sampling) for prompt in prompts))
-    rows = [
-        {"text": c.text, "new_tokens": c.new_tokens, "finish_reason": c.finish_reason} for c in done
-    ]
-    return {"model": engine.models["generate"], "results": rows}
-
-
-async def _generate_events(pieces: AsyncIterator[str | Completion]) -> AsyncIterator[dict]:
-    async for piece in pieces:
-        if isinstance(piece, Completion):
-            yield {
-                "done": True,
-                "new_tokens": piece.new_tokens,
-                "finish_reason": piece.finish_reason,
-            }
-        else:
-            yield {"text": piece}
 
 
 def _add_error_handlers(app: FastAPI) -> None:

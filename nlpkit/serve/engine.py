@@ -14,17 +14,13 @@ from functools import partial
 from typing import Any
 
 from nlpkit.errors import UsageError
-from nlpkit.results import Classification, Summary, Translation
 from nlpkit.serve.batcher import Batcher, Job
 from nlpkit.serve.generation import Completion, Prompt
+from nlpkit.tasks.pieces import pieces_of
 from nlpkit.tasks.table import TASKS, task_named
 
 COMMANDS = tuple(task.command for task in TASKS)
-WARM_UP = "Warm up."
-# On a CPU a classifier's work grows with every token, padding included: a gathered batch
-# runs as length-sorted forward passes of 8 texts (32 SST-2 dev sentences, one thread:
-# passes of 8 classified 89-93 texts/s, one pass of 32 60-65/s).
-CPU_CLASSIFY_BATCH = 8
+TASK_LOADERS = {task.command: task.loader for task in TASKS}
 
 
 # How long a batch waits for company after its first request, when not set. A classifier
@@ -64,7 +60,10 @@ def choose_models(
         task.command
         for task in TASKS
         if task.command in models
-        or (task.offline_model and BUILTIN_MODELS[task.offline_model].source_path() is not None)
+        or (
+            task.offline_model in BUILTIN_MODELS
+            and BUILTIN_MODELS[task.offline_model].source_path() is not None
+        )
     ]
     extra = sorted(set(models) - set(commands))
     if extra:
@@ -80,16 +79,15 @@ def choose_models(
         )
     chosen = {}
     for command in commands:
-        if command not in models and command == "translate":
+        task = task_named(command)
+        if command not in models and "{" in task.default_model:  # a per-language template
+            example = task.default_model.format(src="en", tgt="de")
             raise UsageError(
-                "translate needs its model named, e.g. --model "
-                "translate=Helsinki-NLP/opus-mt-en-de",
+                f"{command} needs its model named, e.g. --model {command}={example}",
                 param="model",
             )
-        offline = task_named(command).offline_model
-        chosen[command] = models.get(command) or (
-            offline if command == "summarize" and offline else default_model(command)
-        )
+        offline = task.offline_model if pieces_of(task).serves_offline_model else None
+        chosen[command] = models.get(command) or offline or default_model(command)
     return chosen
 
 
@@ -99,6 +97,7 @@ class Engine:
     def __init__(self, models: dict[str, str], settings: Settings | None = None) -> None:
         self.models = dict(models)
         self.settings = settings or Settings()
+        self.pieces = {command: pieces_of(command) for command in self.models}
         self.batchers = {
             name: Batcher(
                 name, self.settings.max_batch, self._wait_ms(name) / 1000, self.settings.max_queue
@@ -107,17 +106,15 @@ class Engine:
         }
         self._prompt_side = None  # the causal model with a tokenizer of its own, for prompts
         self._runners: dict[str, Callable] = {
-            "classify": partial(_classify_jobs, self),
-            "summarize": partial(_summarize_jobs, self),
-            "translate": partial(_translate_jobs, self),
-            "generate": partial(_generate_jobs, self),
+            command: partial(pieces.serve_jobs, self) for command, pieces in self.pieces.items()
         }
 
     def _wait_ms(self, model: str) -> float:
         """The batching wait for ``model``: as set, else by whether it generates."""
         if self.settings.max_wait_ms is not None:
             return self.settings.max_wait_ms
-        generates = any(task != "classify" for task, name in self.models.items() if name == model)
+        served = [self.pieces[command] for command, name in self.models.items() if name == model]
+        generates = any(pieces.generates for pieces in served)
         return GENERATION_WAIT_MS if generates else CLASSIFY_WAIT_MS
 
     @property
@@ -128,11 +125,7 @@ class Engine:
         """Load every model once (a first call of each task), reporting the seconds each took."""
         for command, model in self.models.items():
             start = time.perf_counter()
-            if command == "generate":
-                self.for_prompts()
-            else:
-                warm_up = Job(None, _warm_up_key(command), _warm_up_payload(command))
-                self._runners[command]([warm_up])
+            self.pieces[command].warm_up(self)
             if on_loaded is not None:
                 on_loaded(command, model, time.perf_counter() - start)
 
@@ -150,34 +143,35 @@ class Engine:
             )
         return self.models[command]
 
-    async def _submit(self, command: str, payload: Any, key: Any = None, size: int = 1) -> Any:
+    async def submit(self, command: str, payload: Any, key: Any = None, size: int = 1) -> Any:
+        """Queue one request's rows for ``command``'s model; its share of the batch."""
         batcher = self.batchers[self.require(command)]
         return await batcher.submit(Job(self._runners[command], key, payload, size))
 
-    async def classify(self, texts: list[str], top_k: int = 1) -> list[Classification]:
-        return await self._submit("classify", (texts, top_k), size=len(texts))
+    def run_options(self) -> dict:
+        """The task call's options for a gathered batch: the server's device and bounds."""
+        settings = self.settings
+        return {
+            "batch_size": settings.max_batch,
+            "device": settings.device,
+            "threads": settings.threads,
+        }
 
-    async def summarize(self, texts: list[str], max_new_tokens: int | None) -> list[Summary]:
-        return await self._submit("summarize", texts, max_new_tokens, len(texts))
-
-    async def translate(
-        self, texts: list[str], src: str, tgt: str, max_new_tokens: int | None
-    ) -> list[Translation]:
-        return await self._submit("translate", texts, (src, tgt, max_new_tokens), len(texts))
-
-    def classifier_device(self) -> str:
-        """The device type the classify model runs on (cpu, cuda, mps)."""
-        from nlpkit.models.load import load_model
-
-        loaded = load_model("sequence", self.require("classify"), self.settings.device)
-        return loaded.device.type
+    @property
+    def chat_task(self) -> str:
+        """The served task behind the chat and completion endpoints (a text generator)."""
+        served = [command for command, pieces in self.pieces.items() if pieces.chats]
+        chatting = served or [task.command for task in TASKS if pieces_of(task).chats]
+        self.require(chatting[0])  # none served: the error names the task to add
+        return chatting[0]
 
     def causal(self):
         """The generate task's model, loaded and ready for left-padded batches."""
         from nlpkit.models.load import load_model
         from nlpkit.tasks.generate import prepare_for_batching
 
-        loaded = load_model("causal", self.require("generate"), self.settings.device)
+        command = self.chat_task
+        loaded = load_model(TASK_LOADERS[command], self.models[command], self.settings.device)
         prepare_for_batching(loaded)
         return loaded
 
@@ -231,11 +225,12 @@ class Engine:
         # A seeded sample runs alone (a key no other job has): its rows, and so its text,
         # do not depend on who else was waiting.
         alone = object() if prompt.seed is not None and sampling.get("do_sample") else None
-        return Job(self._runners["generate"], (tuple(sorted(sampling.items())), alone), prompt)
+        key = (tuple(sorted(sampling.items())), alone)
+        return Job(self._runners[self.chat_task], key, prompt)
 
     async def complete(self, prompt: Prompt, sampling: dict) -> Completion:
         job = self._generation_job(prompt, sampling)
-        return await self.batchers[self.require("generate")].submit(job)
+        return await self.batchers[self.models[self.chat_task]].submit(job)
 
     def stream(self, prompt: Prompt, sampling: dict) -> AsyncIterator[str | Completion]:
         """The reply's text pieces as they are generated, then the Completion. Leaving
@@ -245,7 +240,7 @@ class Engine:
 
         job = self._generation_job(prompt, sampling)
         job.events = asyncio.Queue()
-        self.batchers[self.require("generate")].start(job)
+        self.batchers[self.models[self.chat_task]].start(job)
         return _pieces(job)
 
 
@@ -258,66 +253,7 @@ async def _pieces(job: Job) -> AsyncIterator[str | Completion]:
         job.cancel()
 
 
-def _warm_up_payload(command: str) -> Any:
-    return ([WARM_UP], 1) if command == "classify" else [WARM_UP]
-
-
-def _warm_up_key(command: str) -> Any:
-    return {"classify": None, "translate": ("en", "de", 1)}.get(command, 1)
-
-
-def _classify_jobs(engine: Engine, jobs: Sequence[Job]) -> list[list[Classification]]:
-    """The one place the server classifies: every job's texts in one call of the task."""
-    from nlpkit.tasks.classify import classify
-
-    texts = [text for job in jobs for text in job.payload[0]]
-    most = max(job.payload[1] for job in jobs)
-    options = _run_options(engine)
-    if engine.classifier_device() == "cpu":
-        options["batch_size"] = CPU_CLASSIFY_BATCH
-    results = classify(texts, model=engine.models["classify"], top_k=most, **options)
-    out, start = [], 0
-    for job in jobs:
-        texts, top_k = job.payload
-        rows = results[start : start + len(texts)]
-        out.append([dataclasses.replace(row, top=row.top[:top_k]) for row in rows])
-        start += len(texts)
-    return out
-
-
-def _summarize_jobs(engine: Engine, jobs: Sequence[Job]) -> list[list[Summary]]:
-    from nlpkit.tasks.summarize import summarize
-
-    def run(texts: list[str]) -> list[Summary]:
-        return summarize(
-            texts,
-            model=engine.models["summarize"],
-            max_new_tokens=jobs[0].key,
-            **_run_options(engine),
-        )
-
-    return _split(jobs, run)
-
-
-def _translate_jobs(engine: Engine, jobs: Sequence[Job]) -> list[list[Translation]]:
-    from nlpkit.tasks.translate import translate
-
-    src, tgt, max_new_tokens = jobs[0].key
-
-    def run(texts: list[str]) -> list[Translation]:
-        return translate(
-            texts,
-            src,
-            tgt,
-            model=engine.models["translate"],
-            max_new_tokens=max_new_tokens,
-            **_run_options(engine),
-        )
-
-    return _split(jobs, run)
-
-
-def _split(jobs: Sequence[Job], run: Callable[[list[str]], list]) -> list[list]:
+def split_jobs(jobs: Sequence[Job], run: Callable[[list[str]], list]) -> list[list]:
     """Run every job's texts in one call; hand each job its own rows back."""
     results = run([text for job in jobs for text in job.payload])
     out, start = [], 0
@@ -325,23 +261,3 @@ def _split(jobs: Sequence[Job], run: Callable[[list[str]], list]) -> list[list]:
         out.append(results[start : start + len(job.payload)])
         start += len(job.payload)
     return out
-
-
-def _generate_jobs(engine: Engine, jobs: Sequence[Job]) -> list[Completion]:
-    from nlpkit.devices import use_threads
-    from nlpkit.models.load import quiet_libraries
-    from nlpkit.serve.generation import generate_batch
-
-    loaded = engine.causal()
-    use_threads(engine.settings.threads)
-    with quiet_libraries():
-        return generate_batch(loaded, jobs, dict(jobs[0].key[0]))
-
-
-def _run_options(engine: Engine) -> dict:
-    settings = engine.settings
-    return {
-        "batch_size": settings.max_batch,
-        "device": settings.device,
-        "threads": settings.threads,
-    }

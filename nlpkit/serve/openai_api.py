@@ -116,7 +116,7 @@ class _Reply:
             "id": f"{prefix}-{uuid.uuid4().hex[:24]}",
             "object": kind,
             "created": int(time.time()),
-            "model": engine.models["generate"],
+            "model": engine.models[engine.chat_task],
         }
 
     def whole(self, choices: list[dict], done: list[Completion]) -> dict:

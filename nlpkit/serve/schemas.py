@@ -1,4 +1,6 @@
-"""Request bodies of every endpoint, as pydantic models (they make the OpenAPI page too).
+"""Request bodies as pydantic models (they make the OpenAPI page too): the base of the
+task endpoints' bodies (each task's ``serving.py`` declares its own), and the
+OpenAI-compatible endpoints' bodies.
 
 The task endpoints refuse unknown keys (a typo is an error, not a silent default); the
 OpenAI-compatible ones ignore what they do not use, as clients send many optional keys.
@@ -13,34 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ClassifyRequest(Strict):
-    texts: list[str] = Field(description="Texts to label.")
-    top_k: int = Field(1, ge=1, description="Labels to return per text, best first.")
-
-
-class SummarizeRequest(Strict):
-    texts: list[str]
-    max_new_tokens: int | None = Field(None, description="Unset: the model's own setting.")
-
-
-class TranslateRequest(Strict):
-    texts: list[str]
-    src: str = Field("en", description="Source language (ISO 639-1).")
-    tgt: str = Field("de", description="Target language (ISO 639-1).")
-    max_new_tokens: int | None = None
-
-
-class GenerateRequest(Strict):
-    prompts: list[str]
-    max_new_tokens: int = 50
-    temperature: float | None = Field(None, gt=0, description="Any sampling option samples.")
-    top_p: float | None = Field(None, gt=0, le=1)
-    top_k: int | None = Field(None, ge=1)
-    chat: bool | None = Field(None, description="None: the chat template when there is one.")
-    system: str | None = None
-    stream: bool = Field(False, description="Server-sent events, one prompt only.")
 
 
 class Loose(BaseModel):

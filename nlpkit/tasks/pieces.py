@@ -44,6 +44,17 @@ class TaskPieces:
     gold_fields: ClassVar[tuple[str, ...]] = ()
     gold_option: ClassVar[str] = "reference_column"
 
+    # ---- serving (nlpkit serve) ------------------------------------------------
+    # A pass of this task takes a second or more (it generates): a batch waits longer
+    # for company (serve/engine.py). Classifiers answer in milliseconds.
+    generates: ClassVar[bool] = True
+    # It serves the OpenAI-compatible chat and completions endpoints.
+    chats: ClassVar[bool] = False
+    # `nlpkit serve` picks the task's offline model when none is named, as its default.
+    serves_offline_model: ClassVar[bool] = False
+    # The first batch the server runs to load the model: (batch key, payload).
+    warm_up_job: ClassVar[tuple[Any, Any]] = (1, ["Warm up."])
+
     def __init__(self, task: Task) -> None:
         self.task = task
 
@@ -109,6 +120,25 @@ class TaskPieces:
     def config_options(self, recipe: Recipe) -> dict[str, Any]:
         """Config changes for the model `plan` builds on the meta device (a head's size)."""
         return {}
+
+    # ---- serving -----------------------------------------------------------------
+    def _serving(self) -> Any:
+        return importlib.import_module(f"nlpkit.tasks.{self.task.module}.serving")
+
+    def routes(self, engine: Any, limits: Any) -> Any:
+        """The task's endpoint(s) as a FastAPI router over the server's ``engine``."""
+        return self._serving().routes(engine, limits, self.task.command)
+
+    def serve_jobs(self, engine: Any, batch: list) -> list:
+        """One gathered batch of requests (serve/batcher.py Jobs), run as one task call."""
+        return self._serving().jobs(engine, self.task.command, batch)
+
+    def warm_up(self, engine: Any) -> None:
+        """Load the model before the first request (the first call of the task)."""
+        from nlpkit.serve.batcher import Job
+
+        key, payload = self.warm_up_job
+        self.serve_jobs(engine, [Job(None, key, payload)])
 
     # ---- batch jobs ------------------------------------------------------------------
     def gold_scores(

@@ -31,6 +31,8 @@ class ClassifyPieces(LabelPieces):
         "training": {"learning_rate": 2e-5, "batch_size": 32},
     }
     gold_fields = ("label",)
+    generates = False
+    warm_up_job = (None, (["Warm up."], 1))
     gold_option = "label_column"
 
     def label_names(self, recipe: Recipe, train: Any) -> list[str]:

@@ -29,6 +29,8 @@ class EntitiesPieces(LabelPieces):
     }
 
     gold_fields = ("entities", "text")
+    generates = False
+    warm_up_job = ("simple", ["Warm up in Paris."])
     gold_option = "label_column"
 
     def gold_scores(self, predictions, references, label_names) -> dict[str, float]:

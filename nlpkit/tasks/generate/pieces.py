@@ -29,6 +29,11 @@ class GeneratePieces(TaskPieces):
         'generator = pipeline("text-generation", model="{dir}")\n```\n'
     )
 
+    chats = True
+
+    def warm_up(self, engine: Any) -> None:
+        engine.for_prompts()  # the model, and the tokenizer copy prompts are made with
+
     def encoder(self, recipe: Recipe, tokenizer: Any, names: list[str] | None) -> Encoder:
         from nlpkit.training.data import column
 

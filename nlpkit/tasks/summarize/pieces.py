@@ -24,6 +24,7 @@ class SummarizePieces(Seq2SeqPieces):
     }
     usage = "```bash\nnlpkit summarize --model {dir} article.txt\n```\n"
     gold_fields = ("summary",)
+    serves_offline_model = True
 
     @staticmethod
     def score(predictions: list[str], references: list[str]) -> dict[str, float]:

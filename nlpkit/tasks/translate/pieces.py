@@ -22,6 +22,7 @@ class TranslatePieces(Seq2SeqPieces):
     }
     usage = '```bash\nnlpkit translate --model {dir} "Hello, world"\n```\n'
     gold_fields = ("translation",)
+    warm_up_job = (("en", "de", 1), ["Warm up."])
 
     @staticmethod
     def score(predictions: list[str], references: list[str]) -> dict[str, float]:
