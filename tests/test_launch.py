@@ -108,6 +108,12 @@ def test_multi_node_gpu_launch_passes_the_flags_through():
     assert "--standalone" not in text and "use_cpu" not in text
     assert launch.env == {"CUDA_VISIBLE_DEVICES": "0,1"} and topology.world_size == 4
     assert topology.mode == "DDP, 2 process(es) per node x 2 nodes, nccl backend (GPU)"
+    assert "--rdzv-conf" not in text
+    waiting = Nodes(count=2, rank=0, master_addr="10.0.0.1", join_timeout=30)
+    topology = resolve_topology(None, None, use_cpu=True, gpu_count=0, nodes=waiting)
+    assert "--master-port 29500 --rdzv-conf timeout=30" in " ".join(
+        build_launch(topology, []).command
+    )
 
 
 @pytest.mark.slow

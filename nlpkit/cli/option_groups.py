@@ -112,11 +112,14 @@ class LaunchOptions:
     node_rank: opt.NodeRank = 0
     master_addr: opt.MasterAddr = None
     master_port: opt.MasterPort = None
+    join_timeout: opt.JoinTimeout = None
 
     def nodes(self):
         from nlpkit.training.launch import Nodes
 
-        return Nodes(self.nnodes, self.node_rank, self.master_addr, self.master_port)
+        return Nodes(
+            self.nnodes, self.node_rank, self.master_addr, self.master_port, self.join_timeout
+        )
 
 
 def _parameters(group: type) -> list[inspect.Parameter]:

@@ -283,6 +283,17 @@ MasterPort = Annotated[
         show_default=False,
     ),
 ]
+JoinTimeout = Annotated[
+    int | None,
+    typer.Option(
+        "--join-timeout",
+        min=1,
+        metavar="SECONDS",
+        help="How long the nodes wait for each other to join [default: 600, torchrun's].",
+        rich_help_panel="Launch",
+        show_default=False,
+    ),
+]
 TrustRemoteCode = Annotated[
     bool,
     typer.Option(

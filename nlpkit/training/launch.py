@@ -16,16 +16,18 @@ on one machine; ``accelerate launch --cpu`` would start a single process.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from nlpkit.errors import UsageError
+from nlpkit.errors import TrainingError, UsageError
 
 # Set by torchrun and by accelerate launch in every worker: already inside a launch.
 _WORKER_VARIABLES = ("LOCAL_RANK", "WORLD_SIZE")
+DEFAULT_MASTER_PORT = 29500
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Nodes:
     rank: int = 0
     master_addr: str | None = None
     master_port: int | None = None
+    join_timeout: int | None = None  # seconds; None: torchrun's (600)
 
     def check(self) -> None:
         if self.count < 1 or not 0 <= self.rank < self.count:
@@ -183,7 +186,9 @@ def build_launch(
     else:
         runner += ["--nnodes", str(nodes.count), "--node-rank", str(nodes.rank)]
         runner += ["--master-addr", nodes.master_addr or "127.0.0.1"]
-        runner += ["--master-port", str(nodes.master_port or 29500)]
+        runner += ["--master-port", str(nodes.master_port or DEFAULT_MASTER_PORT)]
+        if nodes.join_timeout:
+            runner += ["--rdzv-conf", f"timeout={nodes.join_timeout}"]
     args = list(finetune_args)
     env: dict[str, str] = {}
     if topology.device == "cpu":
@@ -197,11 +202,62 @@ def build_launch(
 
 
 def run_launch(launch: Launch) -> int:
-    """Run every worker of this node and wait; their output goes straight to the terminal."""
+    """Run every worker of this node and wait; their output goes straight to the terminal.
+
+    Across nodes, torchrun's output passes through this process line by line, so a node
+    that never joined (torchrun's rendezvous timeout) is one TrainingError naming
+    --master-addr instead of torchrun's traceback."""
+    env = {**os.environ, **launch.env}
     try:
-        return subprocess.run(launch.command, env={**os.environ, **launch.env}).returncode
+        if launch.topology.nodes.count == 1:
+            return subprocess.run(launch.command, env=env).returncode
+        return _run_watched(launch, env)
     except KeyboardInterrupt:  # torchrun passes the signal on to its workers
         return 130
+
+
+def _run_watched(launch: Launch, env: dict[str, str]) -> int:
+    """torchrun with its stderr forwarded as it comes, except a traceback at the end,
+    which is held until the exit says whether it was a rendezvous failure."""
+    process = subprocess.Popen(launch.command, env=env, stderr=subprocess.PIPE, text=True)
+    held: list[str] = []
+    for line in process.stderr:
+        if held or line.startswith("Traceback (most recent call last)"):
+            held.append(line)
+            continue
+        sys.stderr.write(line)
+    code = process.wait()
+    missed = _rendezvous_failure(held) if code else None
+    if missed:
+        raise TrainingError(_not_joined(launch.topology.nodes, missed))
+    sys.stderr.writelines(held)
+    return code
+
+
+# What torchrun's static rendezvous says when node 0 waited in vain for the others, and
+# when another node could not reach node 0.
+_WAITED = re.compile(r"Timed out after (\d+) seconds waiting for clients\. (\d+)/(\d+) clients")
+_UNREACHED = re.compile(r"timed out after (\d+)ms while trying to connect to")
+
+
+def _rendezvous_failure(lines: list[str]) -> str | None:
+    for line in reversed(lines):
+        if found := _WAITED.search(line):
+            seconds, joined, wanted = found.groups()
+            return f"waited {seconds} s and {joined} of {wanted} nodes joined"
+        if found := _UNREACHED.search(line):
+            return f"could not reach node 0 within {int(found.group(1)) // 1000} s"
+    return None
+
+
+def _not_joined(nodes: Nodes, what: str) -> str:
+    port = nodes.master_port or DEFAULT_MASTER_PORT
+    return (
+        f"node {nodes.rank} of {nodes.count} {what} at --master-addr {nodes.master_addr} "
+        f"--master-port {port}: start the same command on every node (--node-rank "
+        f"0..{nodes.count - 1}) with that --master-addr and --master-port, check that node 0 "
+        "is reachable there (firewall), or raise --join-timeout"
+    )
 
 
 def launch_requested(processes: int | None, gpus: str | None, nodes: Nodes) -> bool:
