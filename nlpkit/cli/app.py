@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import sys
@@ -19,11 +20,10 @@ from nlpkit.cli import optimize as optimize_cli
 from nlpkit.cli import plan as plan_cli
 from nlpkit.cli import recipe as recipe_cli
 from nlpkit.cli import serve as serve_cli
-from nlpkit.cli import tasks as tasks_cli
 from nlpkit.cli import tune as tune_cli
 from nlpkit.cli.render import out
 from nlpkit.errors import NlpkitError
-from nlpkit.tasks.table import TASKS
+from nlpkit.tasks.table import TASKS, Task
 
 app = typer.Typer(
     name="nlpkit",
@@ -111,9 +111,15 @@ class HelpCommand(TyperCommand):
                 formatter.write_dl(sections[title])
 
 
+def _task_command(task: Task):
+    """The task's CLI face, ``<command>_cmd`` in its own package's ``command.py``."""
+    module = importlib.import_module(f"nlpkit.tasks.{task.module}.command")
+    return getattr(module, f"{task.command}_cmd")
+
+
 # each task's command (from the task table), then the others
 for _name, _command in [
-    *((task.command, getattr(tasks_cli, f"{task.command}_cmd")) for task in TASKS),
+    *((task.command, _task_command(task)) for task in TASKS),
     ("env", env_cli.env_cmd),
     ("finetune", finetune_cli.finetune_cmd),
     ("evaluate", finetune_cli.evaluate_cmd),
