@@ -25,7 +25,8 @@ STARTERS: dict[str, dict[str, Any]] = {task.name: pieces_of(task).starter for ta
 _ALL: set[str] = set()  # marker: every key of the section
 LOCAL_FILES_NOTE = (
     "Or local files instead of a Hub dataset (relative paths resolve against this file's\n"
-    "folder): train_file: data/train.csv, eval_file: data/dev.csv (csv/tsv/json/jsonl/parquet);\n"
+    "folder): train_file: data/train.csv, eval_file: data/dev.csv (csv/tsv/json/jsonl/parquet,\n"
+    "gzip-compressed too; CoNLL column files, .conll, for token-classification);\n"
     "a csv/tsv without a header row names its columns with column_names (below)"
 )
 
