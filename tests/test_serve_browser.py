@@ -1,5 +1,6 @@
 """The page at / in a real headless Chromium (playwright driving Debian's chromium):
-classify with the built-in sentiment model, stream a generation, summarize a pasted article."""
+classify with the built-in sentiment model, stream a generation, summarize a pasted article,
+mark entities in place."""
 
 from __future__ import annotations
 
@@ -120,3 +121,66 @@ def test_the_page_sends_a_pasted_article_as_one_document(browser, url):
     assert sent == [{"texts": [ARTICLE]}]
     assert page.locator("#output .text-item").count() == 1  # one summary, not four
     assert not page.locator(".error").count()
+
+
+@pytest.fixture(scope="module")
+def entities_server(tmp_path_factory):
+    """A server with only a tiny random tagger: (url, tagger path)."""
+    from tests.tiny_models import build_bert_tagger
+
+    tagger = str(build_bert_tagger(tmp_path_factory.mktemp("tagger") / "tagger"))
+    engine = Engine({"entities": tagger}, Settings(device="cpu", threads=1))
+    engine.load()
+    with running(create_app(engine)) as url:
+        yield url, tagger
+    engine.close()
+
+
+# An emoji (two UTF-16 units, one Python character) before the entities, and markup.
+LINES = ["Angela Merkel visited Paris in 2019.", "Zoë 🙂 Müller moved from Köln to <b>x</b> Nokia."]
+
+MARKS = """[...document.querySelectorAll('#output .text-item')].map((item) => {
+  const plain = item.querySelector('.marked').cloneNode(true);
+  plain.querySelectorAll('.ent-type').forEach((e) => e.remove());
+  const marks = [...item.querySelectorAll('mark.ent')].map((m) => [
+    m.querySelector('.ent-text').textContent, m.querySelector('.ent-type').textContent,
+    Number(m.dataset.start), Number(m.dataset.end), m.title]);
+  return { plain: plain.textContent, marks };
+})"""
+
+
+def test_the_page_marks_entities_in_place(browser, entities_server, tmp_path):
+    from nlpkit import entities
+
+    url, tagger = entities_server
+    page = browser.new_page(viewport={"width": 900, "height": 720})
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if "v1/" in r.url else None)
+    page.goto(url + "/")
+    page.wait_for_selector("#task option[value=entities]", state="attached")
+    assert page.locator("#task option").all_text_contents() == ["entities"]  # only what is served
+    assert "Each line is a text of its own" in page.text_content("#how")
+    page.select_option("#aggregation", "first")
+    page.fill("#input", "\n".join(LINES) + "\n")
+    page.click("#run")
+    page.wait_for_selector("#output table.ents")
+    assert sent == [{"texts": LINES, "aggregation": "first"}]
+    assert not page.locator(".error").count()
+
+    shown = page.evaluate(MARKS)
+    expected = entities(LINES, model=tagger, aggregation="first", backend="torch")
+    for item, line, result in zip(shown, LINES, expected, strict=True):
+        assert item["plain"] == line  # the whole text, as typed, around the marks
+        assert item["marks"], f"the tiny tagger finds entities in {line!r}"
+        for text, _, start, end, _ in item["marks"]:
+            assert text == line[start:end]  # offsets count Python characters, not UTF-16 units
+        assert [m[:4] for m in item["marks"]] == [
+            [e.text, e.type, e.start, e.end] for e in result.entities
+        ]
+        for mark, e in zip(item["marks"], result.entities, strict=True):
+            label, score = mark[4].split(" \u00b7 score ")  # the title: "LOC · score 0.9960"
+            assert label == e.type and float(score) == pytest.approx(e.score, abs=2e-4)
+    assert not page.locator("#output b").count()  # <b>x</b> is shown as text, not markup
+    rows = page.locator("table.ents tr").count() - 1  # less the header
+    assert rows == sum(len(r.entities) for r in expected)
+    page.screenshot(path=str(tmp_path / "entities.png"), full_page=True)
