@@ -42,7 +42,7 @@ class DataConfig(_Section):
     dataset_config: str | None = Field(None, description="Hub dataset configuration, e.g. sst2")
     train_split: str = Field("train", description="Hub split to train on")
     eval_split: str | None = Field("validation", description="Hub split to evaluate on")
-    train_file: str | None = Field(None, description="local csv/tsv/json(l)/parquet/txt(.gz), .conll")
+    train_file: str | None = Field(None, description="local csv/tsv/json(l)/parquet/txt[.gz]/conll")
     eval_file: str | None = Field(None, description="local evaluation file, same format")
     column_names: list[str] | None = Field(
         None, description="csv/tsv files without a header row: their columns, e.g. [text, label]"
