@@ -1,4 +1,5 @@
-"""Build the built-in sentiment model: the MiniLM base with nlpkit's LoRA adapter merged in.
+"""Build a built-in adapter model (sentiment, entities): the MiniLM base with nlpkit's
+LoRA adapter and trained head merged in.
 
 Importing peft costs seconds; the merged model, saved once into the model store,
 reloads as a plain safetensors folder without it (README: built-in model).
@@ -42,9 +43,8 @@ def merged_model(builtin: BuiltinAdapter) -> tuple[Any, Any]:
         # Quiet: the report on the (replaced) untrained head, libraries' deprecation notes.
         with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                base, config=config, use_safetensors=True, **options
-            )
+            head = getattr(transformers, config.architectures[0])  # the adapter's head
+            model = head.from_pretrained(base, config=config, use_safetensors=True, **options)
             merged = PeftModel.from_pretrained(model, builtin.folder).merge_and_unload()
     except Exception as exc:  # peft and transformers raise many types for damaged files
         first = first_line(exc)
