@@ -196,7 +196,7 @@ def test_parquet_rows_wait_for_a_list_to_show_its_items(tmp_path):
 def exported(taggers, tmp_path_factory) -> tuple[Path, dict]:
     """The WordPiece tagger exported to ONNX (fp32 and int8 through the gate), gated on
     sentences whose gold tags are PyTorch's own (so torch scores F1 1.0)."""
-    from nlpkit.tasks.entities.onnx import word_tags
+    from nlpkit.tasks.entities.gold import word_tags
 
     root = tmp_path_factory.mktemp("exported")
     folder = Path(shutil.copytree(taggers["bert"], root / "model"))
@@ -205,7 +205,7 @@ def exported(taggers, tmp_path_factory) -> tuple[Path, dict]:
         [" ".join(words) for words in sentences], model=str(folder), aggregation="first"
     )
     rows = [
-        {"tokens": words, "ner_tags": word_tags(words, result.entities)}
+        {"tokens": words, "ner_tags": word_tags(result.text, result.entities)}
         for words, result in zip(sentences, found, strict=True)
     ]
     gold = root / "gold.jsonl"
@@ -271,3 +271,18 @@ def test_optimize_shows_the_f1_gate(exported, capsys, monkeypatch, tmp_path):
     rows = json.loads(out)
     assert [row["backend"] for row in rows] == ["torch", "onnx fp32"]
     assert rows[0]["f1"] == 1.0 and rows[1]["verdict"] == "kept"
+
+
+def test_a_batch_job_scores_gold_tags(taggers, tmp_path):
+    """Gold tags that are the model's own findings score F1 1.0 (seqeval, per word)."""
+    from nlpkit.tasks.entities.gold import word_tags
+
+    found = nlpkit.entities(NER_SENTENCES, model=taggers["bert"])
+    rows = [{"text": r.text, "tags": word_tags(r.text, r.entities)} for r in found]
+    source = tmp_path / "gold.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    args = ["-i", str(source), "-o", str(tmp_path / "out.jsonl"), "--label-column", "tags"]
+    done = run_nlpkit("entities", *args, "-m", taggers["bert"])
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "out.metrics.json").read_text(encoding="utf-8"))
+    assert metrics["f1"] == 1.0 and metrics["rows"] == len(rows)

@@ -23,9 +23,10 @@ from nlpkit.models.backends import FP32_FILE, export
 from nlpkit.models.backends.export import Int8Recipe, export_classifier
 from nlpkit.models.backends.gate import GateData, GateMetric, run_gate
 from nlpkit.models.load import load_model, model_config, quiet_libraries
-from nlpkit.results import Entity
 from nlpkit.tasks.entities import ENTITIES_BATCH, TASK, Tagger, onnx_tagger, torch_tagger
-from nlpkit.tasks.entities.aggregate import OUTSIDE, entities_of
+from nlpkit.tasks.entities.aggregate import entities_of
+from nlpkit.tasks.entities.gold import word_tags
+from nlpkit.tasks.entities.training import entity_scores, iob2
 from nlpkit.tasks.entities.windows import run_windows, split
 from nlpkit.tasks.onnx_gate import publish
 
@@ -41,32 +42,14 @@ def is_tagger(name: str) -> bool:
     return any(a.endswith("ForTokenClassification") for a in architectures)
 
 
-def word_tags(words: Sequence[str], entities: Sequence[Entity]) -> list[str]:
-    """IOB2 tags for the words of ``" ".join(words)``: a word whose first character lies in
-    an entity takes its type, B- on the entity's first word."""
-    tags, start, spans = [], 0, iter(entities)
-    entity = next(spans, None)
-    first = True
-    for word in words:
-        while entity is not None and entity.end <= start:
-            entity, first = next(spans, None), True
-        if entity is not None and entity.start <= start < entity.end:
-            tags.append(("B-" if first else "I-") + entity.type)
-            first = False
-        else:
-            tags.append(OUTSIDE)
-        start += len(word) + 1
-    return tags
-
-
 def predicted_tags(tagger: Tagger, sentences: list[list[str]]) -> list[list[str]]:
     """Each sentence's word tags, as ``tagger`` finds its entities."""
     texts = [" ".join(words) for words in sentences]
     tokens, windows = split(tagger.tokenizer, texts, tagger.max_length)
     run_windows(tokens, windows, len(tagger.names), ENTITIES_BATCH, tagger.logits, _ignore)
     return [
-        word_tags(words, entities_of(text, tagger.names, GATE_AGGREGATION, tagger.words))
-        for words, text in zip(sentences, tokens, strict=True)
+        word_tags(text.text, entities_of(text, tagger.names, GATE_AGGREGATION, tagger.words))
+        for text in tokens
     ]
 
 
@@ -75,9 +58,7 @@ def _ignore(_count: int) -> None:
 
 
 def entity_f1(predicted: list[list[str]], gold: list[list[str]]) -> float:
-    from seqeval.metrics import f1_score
-
-    return float(f1_score(gold, predicted, zero_division=0))
+    return float(entity_scores(predicted, gold)["f1"])
 
 
 def word_agreement(predicted: list[list[str]], reference: list[list[str]]) -> float:
@@ -129,7 +110,6 @@ def prepare_onnx(
 def tag_gate_data(name: str, plan: Recipe, rows: Any) -> GateData:
     """Sentences (word lists) and their IOB2 tags from a recipe's eval rows; tag ids are
     read through model ``name``'s label names."""
-    from nlpkit.tasks.entities.training import iob2
     from nlpkit.training.data import check_columns
 
     data = plan.data
