@@ -139,7 +139,10 @@ def test_summarize_and_translate_score_against_a_reference_column(tiny, tmp_path
     assert json.loads((tmp_path / "t.metrics.json").read_text()) == translation.metrics
 
 
-def test_processes_write_the_single_process_output(tiny, tmp_path):
+def test_processes_write_the_single_process_output(tiny, tmp_path, monkeypatch):
+    from nlpkit.batch import processes
+
+    monkeypatch.setitem(processes.MIN_ROWS_PER_PROCESS, "classify", 100)  # 300 rows: 2 workers
     source = write_input(tmp_path, 300)
     single = job(tiny, source, tmp_path / "one.jsonl", shard_rows=40, id_column="id")
     ticks = []
@@ -156,6 +159,20 @@ def test_processes_write_the_single_process_output(tiny, tmp_path):
     assert (tmp_path / "two.errors.jsonl").read_bytes() == single.errors_file.read_bytes()
     assert pooled.rows == single.rows == 298 and ticks[-1] == (301, 301)
     assert [done for done, _ in ticks] == sorted(done for done, _ in ticks)
+
+
+def test_a_job_too_short_for_more_processes_says_so_and_runs_in_one(tiny, tmp_path):
+    from nlpkit.batch import processes
+    from nlpkit.errors import NlpkitWarning
+
+    source = write_input(tmp_path, 300)
+    with pytest.warns(NlpkitWarning, match="301 rows are too few to gain from 2 processes"):
+        short = job(tiny, source, tmp_path / "a.jsonl", shard_rows=40, engine=Engine(processes=2))
+    with pytest.warns(NlpkitWarning, match="the job is one shard of 301 rows"):
+        job(tiny, source, tmp_path / "b.jsonl", engine=Engine(processes=2))
+    assert short.rows == 298
+    assert processes.worth_processes("classify", 4_000, 2, 2) is None
+    assert processes.worth_processes("generate", 16, 2, 2) is None
 
 
 @pytest.fixture

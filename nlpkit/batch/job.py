@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from nlpkit.batch.metrics import check_scorable, job_metrics
 from nlpkit.batch.predict import Predictor, ShardOutput, predict_shard, shard_inputs
 from nlpkit.batch.rows import RowSource
 from nlpkit.batch.shards import MANIFEST_VERSION, Parts
-from nlpkit.errors import InputError, NlpkitError, OutputError, UsageError
+from nlpkit.errors import InputError, NlpkitError, NlpkitWarning, OutputError, UsageError
 from nlpkit.models.safety import current_policy
 
 JOB_FORMATS = ("jsonl", "csv", "parquet")
@@ -235,11 +236,15 @@ def _run_engine(
             engine.ray_address,
         )
     if engine.processes > 1:
-        from nlpkit.batch.processes import run_processes
+        from nlpkit.batch.processes import run_processes, worth_processes
 
-        return run_processes(
-            source, pending, state.shard_rows, predict, state.advance, engine.processes
-        )
+        rows = sum(map(state.size, pending))
+        why = worth_processes(predict.command, rows, len(pending), engine.processes)
+        if why is None:
+            return run_processes(
+                source, pending, state.shard_rows, predict, state.advance, engine.processes
+            )
+        warnings.warn(NlpkitWarning(why, param="processes"), stacklevel=2)
     shards = shard_inputs(source, pending, state.shard_rows)
     return (predict_shard(predict, shard, state.advance) for shard in shards)
 

@@ -7,7 +7,13 @@ rank's failure everyone's. A pool takes shards as the parent reads them (memory
 stays flat), gives a free worker the next one (no rank waits on a slow slice), and
 leaves the parent alone to write the shard files and the manifest, so --resume
 works the same as with one process. On GPUs each worker takes its own GPU
-(worker i -> cuda:i mod the GPU count); on CPU the cores are shared out.
+(worker i -> cuda:i mod the GPU count); on CPU the cores are shared out (cores / N
+torch and ONNX Runtime threads each), so N workers never fight over them.
+
+Each worker loads its model as it starts, while the parent reads the first shards, so
+loading overlaps the work instead of delaying the first shard. Starting a worker costs
+an interpreter and a model load (about a second for an ONNX classifier, more with
+torch): a job too short to win that back runs in one process (``worth_processes``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
 from typing import Any
 
 from nlpkit.batch.predict import Predictor, ShardInput, ShardOutput, predict_shard, shard_inputs
@@ -26,6 +33,13 @@ from nlpkit.batch.rows import RowSource
 IN_FLIGHT_PER_WORKER = 2  # shards read ahead per worker: enough to keep each one busy
 POLL_S = 0.2
 PARENT_CHECK_S = 1.0
+WARM_UP = ["Warm up."]
+# Rows each worker needs before a second process pays for its start (an interpreter
+# and a model load). A classify row takes about a millisecond: with the built-in ONNX
+# model, 2 processes beat 1 from a few thousand rows (bench/batch.py). A generated row
+# takes a good part of a second, so a few rows each are enough.
+MIN_ROWS_PER_PROCESS = {"classify": 2_000}
+MIN_ROWS_GENERATING = 8
 
 _worker: dict[str, Any] = {}
 
@@ -60,10 +74,33 @@ def run_processes(
 
 
 def worker_options(predict: Predictor, processes: int) -> Predictor:
-    """Each worker's share of the CPU cores, unless threads were given."""
+    """Each worker's share of the CPU cores (those this process may use, e.g. under
+    taskset), unless threads were given."""
     if predict.options.get("threads") is not None:
         return predict
-    return predict.with_options(threads=max(1, (os.cpu_count() or 1) // processes))
+    return predict.with_options(threads=max(1, _cores() // processes))
+
+
+def worth_processes(command: str, rows: int, shards: int, processes: int) -> str | None:
+    """Why ``rows`` pending rows in ``shards`` shards should run in one process instead
+    of ``processes``, or None when more processes should win."""
+    if processes > 1 and shards < 2:
+        return (
+            f"processes={processes}: the job is one shard of {rows:,} rows, which one "
+            "process runs; lower shard_rows to split it"
+        )
+    least = MIN_ROWS_PER_PROCESS.get(command, MIN_ROWS_GENERATING) * processes
+    if processes > 1 and rows < least:
+        return (
+            f"processes={processes}: {rows:,} rows are too few to gain from {processes} "
+            f"processes (each starts Python and loads the model; {command} needs about "
+            f"{least:,} rows to win that back), so this job runs in one process"
+        )
+    return None
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _finished(running: set[Future], ticks, advance) -> list[ShardOutput]:
@@ -82,16 +119,35 @@ def _drain(ticks, advance: Callable[[int], None]) -> None:
 
 
 def _start(predict: Predictor, ticks, ranks) -> None:
-    """Worker start-up: take a rank, and on GPUs the GPU that goes with it."""
+    """Worker start-up: take a rank (on GPUs the GPU that goes with it) and load the
+    classifier (a quick warm-up call). A load failure is kept and raised by the first
+    shard, so the parent sees the error itself, not a broken pool."""
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     rank = ranks.get()
-    device = predict.options.get("device", "auto")
-    if device == "auto":
+    if predict.options.get("device", "auto") == "auto" and _may_have_gpu():
         import torch
 
         if torch.cuda.is_available():
             predict = predict.with_options(device=f"cuda:{rank % torch.cuda.device_count()}")
     _worker.update(predict=predict, ticks=ticks)
+    if predict.command != "classify":  # a warm-up generation would cost a real one
+        return
+    try:
+        predict(WARM_UP, lambda _n: None)
+    except Exception as exc:  # noqa: BLE001 - handed to the parent with the first shard
+        _worker["error"] = exc
+
+
+def _may_have_gpu() -> bool:
+    """Whether a GPU driver is present, read without importing torch (seconds and
+    hundreds of MB per worker, for an ONNX model that never uses it)."""
+    return (
+        Path("/proc/driver/nvidia/gpus").is_dir()
+        or Path("/dev/kfd").exists()
+        or (
+            not Path("/proc/driver").exists()  # not Linux: ask torch
+        )
+    )
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -102,4 +158,6 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _work(shard: ShardInput) -> ShardOutput:
+    if "error" in _worker:
+        raise _worker["error"]
     return predict_shard(_worker["predict"], shard, _worker["ticks"].put)
