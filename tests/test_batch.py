@@ -175,6 +175,20 @@ def test_a_job_too_short_for_more_processes_says_so_and_runs_in_one(tiny, tmp_pa
     assert processes.worth_processes("generate", 16, 2, 2) is None
 
 
+def test_a_worker_that_cannot_load_its_model_fails_the_job_with_that_error(tmp_path, monkeypatch):
+    from nlpkit.batch import processes
+    from nlpkit.errors import ModelLoadError
+
+    monkeypatch.setitem(processes.MIN_ROWS_PER_PROCESS, "classify", 1)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    source = write_input(tmp_path, 50, bad=False)
+    with pytest.raises(ModelLoadError, match="no weights"):
+        run_job("classify", source, tmp_path / "o.jsonl", model=str(broken), shard_rows=10,
+                engine=Engine(processes=2))  # fmt: skip
+
+
 @pytest.fixture
 def local_ray():
     """A Ray cluster on 127.0.0.1 with 2 CPUs, started and stopped by the test."""
