@@ -8,6 +8,12 @@ and later uses load that folder; the built-in sentiment adapter is merged into
 its base model the same way. An entry is written into a hidden folder in
 the store and renamed into place only when complete, so a crash or a corrupt
 file never leaves half an entry behind.
+
+A built-in model's entry is named by what it is made of (``sentiment-<digest>``: the
+digests of its files and ``FORMAT_VERSION``), not by where nlpkit is installed, so
+every clone and virtualenv sharing ``$NLPKIT_HOME`` uses one entry, and an entry never
+changes once published. A file lock per entry makes concurrent first uses wait for
+the one that prepares it.
 """
 
 from __future__ import annotations
@@ -15,26 +21,38 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from nlpkit.atomic import temp_dir_beside, widen_to_umask
-from nlpkit.errors import ModelLoadError, ModelNotFoundError, OutputError, UsageError, first_line
-from nlpkit.models.backends import INT8_FILE, chosen_file, onnx_available, onnx_folder
+from nlpkit.errors import ModelNotFoundError, OutputError, UsageError
+from nlpkit.models.backends import (
+    INT8_FILE,
+    chosen_file,
+    int8_summary,
+    onnx_available,
+    onnx_folder,
+    read_report,
+)
 from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
+from nlpkit.models.digests import content_key, digests
+from nlpkit.models.gguf import convert_gguf
 
 HOME_ENV = "NLPKIT_HOME"
 MANIFEST = "nlpkit-model.json"
 PARTIAL_PREFIX = ".partial-"
+LOCKS = "locks"  # beside models/, which holds entries only
 STALE_PARTIAL_S = 24 * 3600
+# What a built-in entry holds: bump when the merge, the conversion, the ONNX export or
+# the int8 recipes change, so every install makes the new entry instead of reusing one.
+FORMAT_VERSION = 2
 logger = logging.getLogger(__name__)
 
 
@@ -47,6 +65,7 @@ class StoreEntry:
     path: Path
     size_bytes: int
     created: str
+    builtin: str = ""  # the built-in model it holds, if any
 
 
 def nlpkit_home() -> Path:
@@ -64,14 +83,37 @@ def models_dir() -> Path:
 
 
 def entry_name(gguf: Path) -> str:
-    """The store name of a GGUF file: a built-in's own name, else stem + path hash."""
+    """The store name of a GGUF file: a built-in's content-named entry, else stem + path
+    hash."""
     resolved = gguf.resolve()
-    for builtin in BUILTIN_MODELS.values():
-        if builtin.source_path() == resolved:
-            return builtin.name
+    builtin = _builtin_for(resolved)
+    if builtin is not None:
+        return builtin_entry_name(builtin)
     stem = re.sub(r"[^a-z0-9._-]+", "-", resolved.stem.lower()).strip("-.") or "model"
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
     return f"{stem}-{digest}"
+
+
+def _builtin_for(gguf: Path) -> BuiltinModel | BuiltinAdapter | None:
+    return next((b for b in BUILTIN_MODELS.values() if b.source_path() == gguf), None)
+
+
+def builtin_key(builtin: BuiltinModel | BuiltinAdapter) -> str:
+    """The digest of what a built-in entry is made of: its files' contents (not their
+    paths) and FORMAT_VERSION."""
+    files = builtin.content_files()
+    found = digests(files.values(), nlpkit_home())
+    parts = {
+        "format": FORMAT_VERSION,
+        "builtin": builtin.name,
+        "files": {label: found[str(path.resolve())] for label, path in files.items()},
+    }
+    return content_key(parts)
+
+
+def builtin_entry_name(builtin: BuiltinModel | BuiltinAdapter) -> str:
+    """``NAME-<12 hex digits of builtin_key>``: one entry per content, shared by installs."""
+    return f"{builtin.name}-{builtin_key(builtin)[:12]}"
 
 
 def find_entry(name: str) -> StoreEntry | None:
@@ -97,7 +139,12 @@ def _read_entry(folder: Path) -> StoreEntry | None:
         return None
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     return StoreEntry(
-        folder.name, manifest.get("source", "?"), folder, size, manifest.get("created", "")
+        folder.name,
+        manifest.get("source", "?"),
+        folder,
+        size,
+        manifest.get("created", ""),
+        manifest.get("builtin", ""),
     )
 
 
@@ -112,33 +159,53 @@ class ModelInfo:
     size_mb: int
     path: str
     backend: str = "torch"
+    int8_recipe: str = ""  # the recipe the gate kept, and the CPU it ran on
 
 
 def list_models() -> list[ModelInfo]:
-    """Built-in models (converted or not), then every other converted GGUF file."""
+    """Built-in models (made or not), then every other entry: GGUF conversions, and
+    built-in entries that other files (another nlpkit version) made."""
     entries = {entry.name: entry for entry in list_entries()}
-    rows = [_builtin_row(b, entries.pop(name, None)) for name, b in BUILTIN_MODELS.items()]
-    return rows + [_row(entry, "converted") for entry in entries.values()]
+    rows = []
+    for builtin in BUILTIN_MODELS.values():
+        name = builtin_entry_name(builtin) if builtin.source_path() is not None else ""
+        rows.append(_builtin_row(builtin, entries.pop(name, None)))
+    for entry in entries.values():
+        if _made_by_builtin(entry):
+            rows.append(_row(entry, "built-in", "outdated"))
+        else:
+            rows.append(_row(entry, "converted"))
+    return rows
+
+
+def _made_by_builtin(entry: StoreEntry) -> bool:
+    """A built-in's entry: named in its manifest, or by its name alone (earlier nlpkit
+    named entries ``sentiment`` and ``smollm2`` and kept one per install path)."""
+    return bool(entry.builtin) or entry.name in BUILTIN_MODELS
 
 
 def _row(entry: StoreEntry, kind: str, status: str = "ready", source: str = "") -> ModelInfo:
     size = _mb(entry.size_bytes)
     path = str(entry.path)
-    return ModelInfo(entry.name, kind, status, source or entry.source, size, path, backend(path))
+    return ModelInfo(entry.name, kind, status, source or entry.source, size, path, *backend(path))
 
 
-def backend(folder: str) -> str:
-    """What `classify --backend auto` runs for this folder: onnx int8, onnx fp32 or torch."""
+def backend(folder: str) -> tuple[str, str]:
+    """What `classify --backend auto` runs for this folder (onnx int8, onnx fp32 or torch),
+    and for int8 the recipe the gate kept and the CPU it was gated on."""
     chosen = chosen_file(folder)
     if chosen is None:
-        return "torch"
-    return "onnx int8" if chosen.name == INT8_FILE else "onnx fp32"
+        return "torch", ""
+    if chosen.name != INT8_FILE:
+        return "onnx fp32", ""
+    return "onnx int8", int8_summary(read_report(chosen.parent))
 
 
 def _builtin_row(builtin: BuiltinModel | BuiltinAdapter, entry: StoreEntry | None) -> ModelInfo:
     later = "onnx at first use" if builtin.task == "classify" and onnx_available() else "torch"
     if entry is not None:
         row = _row(entry, "built-in", source=builtin.source_label)
+        row = dataclasses.replace(row, name=builtin.name)
         return row if onnx_folder(entry.path) else dataclasses.replace(row, backend=later)
     source = builtin.source_path()
     if source is None:
@@ -155,15 +222,21 @@ def _mb(size_bytes: int) -> int:
 
 
 def remove_model(name: str) -> ModelInfo:
-    """Delete a converted model; its GGUF source (a built-in's package) is left alone."""
+    """Delete a store entry; its source (a GGUF file, a built-in's package) is left alone.
+    A built-in's name removes the entry this install uses."""
     builtin = BUILTIN_MODELS.get(name.lower())
-    if builtin is not None and find_entry(builtin.name) is None:
+    if builtin is None:
+        entry = remove_entry(name)
+        return _row(entry, "built-in" if _made_by_builtin(entry) else "converted", "removed")
+    entry = builtin_entry_name(builtin) if builtin.source_path() is not None else None
+    if entry is None or find_entry(entry) is None:
+        entry = builtin.name  # an older nlpkit's entry, named like the built-in
+    if find_entry(entry) is None:
         raise UsageError(
             f"'{builtin.name}' is built in and not in the store yet: nothing to remove "
             f"(its source goes with `pip uninstall {builtin.pip_name}`)"
         )
-    entry = remove_entry(builtin.name if builtin else name)
-    return _row(entry, "built-in" if builtin else "converted", "removed")
+    return dataclasses.replace(_row(remove_entry(entry), "built-in", "removed"), name=builtin.name)
 
 
 def remove_entry(name: str) -> StoreEntry:
@@ -172,9 +245,11 @@ def remove_entry(name: str) -> StoreEntry:
     if entry is None:
         known = ", ".join(e.name for e in list_entries()) or "none"
         raise UsageError(f"no converted model '{name}' in {models_dir()} (converted: {known})")
-    # Rename first, so the entry disappears at once even if deleting takes a while.
-    doomed = entry.path.with_name(f"{PARTIAL_PREFIX}{entry.name}-{os.getpid()}")
-    os.replace(entry.path, doomed)
+    # Rename first, so the entry disappears at once even if deleting takes a while; under
+    # its lock, so no process is adding its ONNX export meanwhile.
+    with entry_lock(entry.name):
+        doomed = entry.path.with_name(f"{PARTIAL_PREFIX}{entry.name}-{os.getpid()}")
+        os.replace(entry.path, doomed)
     shutil.rmtree(doomed, ignore_errors=True)
     return entry
 
@@ -184,12 +259,16 @@ def ensure_converted(gguf: Path) -> Path:
     gguf = Path(gguf).expanduser().resolve()
     if not gguf.is_file():
         raise UsageError(f"'{gguf}': no such GGUF file")
+    builtin = _builtin_for(gguf)
+    if builtin is not None:
+        return ensure_builtin(builtin)
     what = f"converting {gguf.name} into the model store, once (about a minute on CPU)"
     return ensure_entry(entry_name(gguf), gguf, convert_gguf, what)
 
 
 def ensure_builtin(builtin: BuiltinModel | BuiltinAdapter) -> Path:
-    """The store folder of a built-in model, converting or merging it first if needed."""
+    """The store folder of a built-in model, converting or merging it first if needed;
+    every install with the same files shares it."""
     source = builtin.source_path()
     if source is None:
         raise ModelNotFoundError(
@@ -197,50 +276,111 @@ def ensure_builtin(builtin: BuiltinModel | BuiltinAdapter) -> Path:
             f"{builtin.install_hint}"
         )
     if isinstance(builtin, BuiltinModel):
-        return ensure_converted(source)
-    from nlpkit.models.builtin.merge import merge_adapter
+        what = f"converting {source.name} into the model store, once (about a minute on CPU)"
+        build = lambda gguf, folder: convert_gguf(gguf, folder)  # noqa: E731 (patched in tests)
+    else:
+        from nlpkit.models.builtin.merge import merge_adapter
 
-    what = f"preparing the built-in model '{builtin.name}' in the model store, once (seconds)"
-    build = lambda _source, folder: merge_adapter(builtin, folder)  # noqa: E731
-    return ensure_entry(builtin.name, source, build, what)
+        what = f"preparing the built-in model '{builtin.name}' in the model store, once (seconds)"
+        build = lambda _source, folder: merge_adapter(builtin, folder)  # noqa: E731
+    key = builtin_key(builtin)
+    name = f"{builtin.name}-{key[:12]}"
+    return ensure_entry(name, source, build, what, key=key, builtin=builtin)
 
 
-def ensure_entry(name: str, source: Path, build: Callable[[Path, Path], None], what: str) -> Path:
+def ensure_entry(
+    name: str,
+    source: Path,
+    build: Callable[[Path, Path], None],
+    what: str,
+    key: str | None = None,
+    builtin: BuiltinModel | BuiltinAdapter | None = None,
+) -> Path:
     """The store folder ``name``, built from ``source`` by ``build(source, folder)`` once.
 
     The build is announced on the ``nlpkit`` logger (the CLI shows it), so the user
-    knows why this first load takes a while. It writes into a hidden folder that is
-    renamed into place when complete; an entry is rebuilt when ``source`` changes.
+    knows why this first load takes a while. It runs under the entry's lock and writes
+    into a hidden folder renamed into place when complete. An entry with a ``key`` (a
+    built-in's content digest) is current while its key matches; one without is rebuilt
+    when ``source`` changes (path, size or mtime).
     """
     final = models_dir() / name
-    if _is_current(final, source):
+    if _is_current(final, source, key):
         return final
-    logger.info("%s: %s", what, final)
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_partials(final.parent)
-        partial = temp_dir_beside(final.parent, f"{PARTIAL_PREFIX}{name}-")
-    except OSError as exc:
-        raise OutputError(
-            f"model store {final.parent}: cannot write there ({exc.strerror}); "
-            f"set {HOME_ENV} to a writable folder"
-        ) from None
-    try:
-        build(source, partial)
-        _write_manifest(partial, source)
-        widen_to_umask(partial)
-        _publish(partial, final, source)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+    with entry_lock(name):
+        if _is_current(final, source, key):
+            return final  # another process made it while this one waited
+        logger.info("%s: %s", what, final)
+        partial = _new_partial(final)
+        try:
+            build(source, partial)
+            _write_manifest(partial, source, key, builtin)
+            widen_to_umask(partial)
+            _publish(partial, final)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
     return final
 
 
-def _is_current(folder: Path, source: Path) -> bool:
-    """A complete entry built from this very file (same path, size and mtime)."""
+@contextlib.contextmanager
+def entry_lock(name: str) -> Iterator[None]:
+    """Hold the lock of store entry ``name``: another process (or thread) preparing the
+    same entry waits here, and is told why on the ``nlpkit`` logger."""
+    from filelock import FileLock, Timeout
+
+    folder = nlpkit_home() / LOCKS
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / f"{name}.lock", is_singleton=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            logger.info("waiting for another nlpkit process preparing %s", models_dir() / name)
+            lock.acquire()
+    except OSError as exc:
+        raise _unwritable(folder, exc) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _unwritable(folder: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"model store {folder}: cannot write there ({exc.strerror}); "
+        f"set {HOME_ENV} to a writable folder"
+    )
+
+
+def _new_partial(final: Path) -> Path:
+    """A hidden folder to build ``final`` in. Under the entry's lock, earlier partial
+    folders of the same entry are leftovers of killed processes."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in final.parent.glob(f"{PARTIAL_PREFIX}{final.name}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        _remove_stale_partials(final.parent)
+        return temp_dir_beside(final.parent, f"{PARTIAL_PREFIX}{final.name}-")
+    except OSError as exc:
+        raise _unwritable(final.parent, exc) from None
+
+
+def _manifest(folder: Path) -> dict | None:
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _is_current(folder: Path, source: Path, key: str | None = None) -> bool:
+    """A complete entry made of these contents (``key``), or else from this very file
+    (same path, size and mtime)."""
+    manifest = _manifest(folder)
+    if manifest is None:
         return False
+    if key is not None:
+        return manifest.get("key") == key
     stat = source.stat()
     return manifest.get("source") == str(source) and manifest.get("source_stat") == [
         stat.st_size,
@@ -248,32 +388,30 @@ def _is_current(folder: Path, source: Path) -> bool:
     ]
 
 
-def _write_manifest(folder: Path, source: Path) -> None:
+def _write_manifest(
+    folder: Path, source: Path, key: str | None, builtin: BuiltinModel | BuiltinAdapter | None
+) -> None:
     import transformers
 
-    stat = source.stat()
-    manifest = {
-        "source": str(source),
-        "source_stat": [stat.st_size, stat.st_mtime_ns],
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "transformers": transformers.__version__,
-    }
+    manifest: dict = {"created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if builtin is not None:
+        # no path: the entry is shared by every install made of the same files
+        manifest |= {"source": builtin.source_label, "builtin": builtin.name, "key": key}
+    else:
+        stat = source.stat()
+        manifest |= {"source": str(source), "source_stat": [stat.st_size, stat.st_mtime_ns]}
+    manifest["transformers"] = transformers.__version__
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
-def _publish(partial: Path, final: Path, source: Path) -> None:
-    """Rename the finished folder into place; an outdated entry is moved aside first."""
+def _publish(partial: Path, final: Path) -> None:
+    """Rename the finished folder into place (under the entry's lock); an outdated
+    entry is moved aside first."""
     if final.exists():
-        if _is_current(final, source):
-            return  # another process built the same entry meanwhile
         old = final.with_name(f"{PARTIAL_PREFIX}{final.name}-old-{os.getpid()}")
         os.replace(final, old)
         shutil.rmtree(old, ignore_errors=True)
-    try:
-        os.replace(partial, final)
-    except OSError:
-        if not _is_current(final, source):  # else: another process won the race, same content
-            raise
+    os.replace(partial, final)
 
 
 def _remove_stale_partials(folder: Path) -> None:
@@ -282,46 +420,3 @@ def _remove_stale_partials(folder: Path) -> None:
     for path in folder.glob(f"{PARTIAL_PREFIX}*"):
         if path.stat().st_mtime < cutoff:
             shutil.rmtree(path, ignore_errors=True)
-
-
-def convert_gguf(gguf: Path, folder: Path) -> None:
-    """Read ``gguf`` with transformers' own GGUF loader and save it as safetensors."""
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    options = {"gguf_file": gguf.name, "local_files_only": True}
-    try:
-        config = transformers.AutoConfig.from_pretrained(gguf.parent, **options)
-        auto_class = (
-            transformers.AutoModelForSeq2SeqLM
-            if config.is_encoder_decoder
-            else transformers.AutoModelForCausalLM
-        )
-        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, **options)
-        # Dense weights: what safetensors stores and what CPU matmuls want.
-        dense = transformers.GgufConfig(dequantize=True)
-        with contextlib.redirect_stderr(io.StringIO()):  # the loader's own tqdm bar
-            model = auto_class.from_pretrained(gguf.parent, quantization_config=dense, **options)
-    except Exception as exc:  # the loader raises many types for a damaged file
-        raise ModelLoadError(
-            f"'{gguf}': cannot read this GGUF file ({first_line(exc)}); it may be truncated "
-            "or corrupt (download it again), or its architecture is one transformers cannot load"
-        ) from exc
-    clear_gguf_state(model)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-
-
-def clear_gguf_state(model) -> None:
-    """Forget that the weights came from GGUF: they are plain tensors now.
-
-    transformers keeps the GGUF quantizer on the model and refuses to save it
-    ("quantized with gguf and is not serializable") unless it was dropped.
-    """
-    quantizer = getattr(model, "hf_quantizer", None)
-    if quantizer is not None:
-        quantizer.remove_quantization_config(model)
-    if getattr(model.config, "quantization_config", None) is not None:
-        del model.config.quantization_config
-    model.is_quantized = False

@@ -22,6 +22,7 @@ from nlpkit.models.backends.export import Int8Recipe, export_classifier
 from nlpkit.models.backends.gate import GateData, run_gate
 from nlpkit.models.builtin import BuiltinAdapter, BuiltinModel
 from nlpkit.models.load import load_model, quiet_libraries
+from nlpkit.models.store import entry_lock
 from nlpkit.tasks.scores import CLASSIFY_BATCH, best_ids, onnx_scores, torch_scores
 
 BUILTIN_GATE_DATA = "sst2-validation.tsv.gz"
@@ -95,13 +96,16 @@ def prepare_builtin(builtin: BuiltinAdapter | BuiltinModel, folder: Path) -> Non
     target = folder / ONNX_FOLDER
     if builtin.task != "classify" or (target / REPORT_FILE).is_file():
         return
-    logger.info(
-        "preparing ONNX Runtime for the built-in model '%s', once (int8 if it passes the "
-        "accuracy gate; under a minute): %s",
-        builtin.name,
-        target,
-    )
-    try:
-        prepare_onnx(builtin.name, target, builtin_gate_data(builtin))
-    except (NlpkitError, OSError) as exc:
-        logger.warning("ONNX export of '%s' failed, PyTorch answers: %s", builtin.name, exc)
+    with entry_lock(folder.name):  # concurrent first uses wait for one export
+        if (target / REPORT_FILE).is_file():
+            return  # another process made it while this one waited
+        logger.info(
+            "preparing ONNX Runtime for the built-in model '%s', once (int8 if it passes "
+            "the accuracy gate; under a minute): %s",
+            builtin.name,
+            target,
+        )
+        try:
+            prepare_onnx(builtin.name, target, builtin_gate_data(builtin))
+        except (NlpkitError, OSError) as exc:
+            logger.warning("ONNX export of '%s' failed, PyTorch answers: %s", builtin.name, exc)

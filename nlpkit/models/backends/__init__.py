@@ -46,6 +46,16 @@ def read_report(folder: Path) -> dict:
         return {}
 
 
+def int8_summary(report: dict) -> str:
+    """The int8 recipe the gate kept and the CPU it was gated on, for `nlpkit models`:
+    ``recipe 2 (avx2)``."""
+    number = report.get("int8_recipe")
+    if not isinstance(number, int):
+        return ""
+    features = (report.get("cpu") or {}).get("features") or []
+    return f"recipe {number} ({features[0] if features else 'cpu unknown'})"
+
+
 def chosen_file(model_folder: str | Path) -> Path | None:
     """The ONNX file the gate kept for this model (int8 if it passed, else fp32), or None."""
     folder = onnx_folder(model_folder)

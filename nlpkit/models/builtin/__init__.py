@@ -30,6 +30,15 @@ def _package_file(package: str, relative: str) -> Path | None:
     return path if path.exists() else None
 
 
+def _model_files(folder: Path) -> list[Path]:
+    """The files a model folder is made of: top-level files, less notes (*.md, dotfiles)."""
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file() and path.suffix != ".md" and not path.name.startswith(".")
+    )
+
+
 @dataclass(frozen=True)
 class BuiltinModel:
     """A GGUF file shipped inside a PyPI wheel."""
@@ -56,6 +65,11 @@ class BuiltinModel:
     def source_path(self) -> Path | None:
         """The file the store entry is built from."""
         return self.gguf_path()
+
+    def content_files(self) -> dict[str, Path]:
+        """What the store entry is made of, named independently of where it is installed."""
+        gguf = self.gguf_path()
+        return {} if gguf is None else {f"gguf/{gguf.name}": gguf}
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,15 @@ class BuiltinAdapter:
         """The adapter weights (the store entry is rebuilt when they change), if usable."""
         weights = self.folder / self.ADAPTER_WEIGHTS
         return weights if weights.is_file() and self.base_path() is not None else None
+
+    def content_files(self) -> dict[str, Path]:
+        """What the store entry is made of (adapter, head config, gate data, base weights
+        and tokenizer), named independently of where each is installed."""
+        files = {f"adapter/{path.name}": path for path in _model_files(self.folder)}
+        base = self.base_path()
+        if base is not None:
+            files.update({f"base/{path.name}": path for path in _model_files(base)})
+        return files
 
 
 BUILTIN_MODELS: dict[str, BuiltinModel | BuiltinAdapter] = {
