@@ -142,7 +142,7 @@ def test_summarize_and_translate_score_against_a_reference_column(tiny, tmp_path
 def test_processes_write_the_single_process_output(tiny, tmp_path, monkeypatch):
     from nlpkit.batch import processes
 
-    monkeypatch.setitem(processes.MIN_ROWS_PER_PROCESS, "classify", 100)  # 300 rows: 2 workers
+    monkeypatch.setattr(processes, "MIN_ROWS_CLASSIFYING", 100)  # 300 rows: 2 workers
     source = write_input(tmp_path, 300)
     single = job(tiny, source, tmp_path / "one.jsonl", shard_rows=40, id_column="id")
     ticks = []
@@ -179,7 +179,7 @@ def test_a_worker_that_cannot_load_its_model_fails_the_job_with_that_error(tmp_p
     from nlpkit.batch import processes
     from nlpkit.errors import ModelLoadError
 
-    monkeypatch.setitem(processes.MIN_ROWS_PER_PROCESS, "classify", 1)
+    monkeypatch.setattr(processes, "MIN_ROWS_CLASSIFYING", 1)
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text(json.dumps({"model_type": "bert"}))

@@ -29,16 +29,17 @@ from typing import Any
 
 from nlpkit.batch.predict import Predictor, ShardInput, ShardOutput, predict_shard, shard_inputs
 from nlpkit.batch.rows import RowSource
+from nlpkit.tasks.pieces import pieces_of
 
 IN_FLIGHT_PER_WORKER = 2  # shards read ahead per worker: enough to keep each one busy
 POLL_S = 0.2
 PARENT_CHECK_S = 1.0
 WARM_UP = ["Warm up."]
 # Rows each worker needs before a second process pays for its start (an interpreter
-# and a model load). A classify row takes about a millisecond: with the built-in ONNX
+# and a model load). A classified (or tagged) row takes about a millisecond: with the built-in ONNX
 # model, 2 processes beat 1 from a few thousand rows (bench/batch.py). A generated row
 # takes a good part of a second, so a few rows each are enough.
-MIN_ROWS_PER_PROCESS = {"classify": 2_000}
+MIN_ROWS_CLASSIFYING = 2_000
 MIN_ROWS_GENERATING = 8
 
 _worker: dict[str, Any] = {}
@@ -89,7 +90,8 @@ def worth_processes(command: str, rows: int, shards: int, processes: int) -> str
             f"processes={processes}: the job is one shard of {rows:,} rows, which one "
             "process runs; lower shard_rows to split it"
         )
-    least = MIN_ROWS_PER_PROCESS.get(command, MIN_ROWS_GENERATING) * processes
+    generates = pieces_of(command).generates
+    least = (MIN_ROWS_GENERATING if generates else MIN_ROWS_CLASSIFYING) * processes
     if processes > 1 and rows < least:
         return (
             f"processes={processes}: {rows:,} rows are too few to gain from {processes} "
@@ -130,7 +132,7 @@ def _start(predict: Predictor, ticks, ranks) -> None:
         if torch.cuda.is_available():
             predict = predict.with_options(device=f"cuda:{rank % torch.cuda.device_count()}")
     _worker.update(predict=predict, ticks=ticks)
-    if predict.command != "classify":  # a warm-up generation would cost a real one
+    if pieces_of(predict.command).generates:  # a warm-up generation would cost a real one
         return
     try:
         predict(WARM_UP, lambda _n: None)
