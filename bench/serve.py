@@ -8,8 +8,15 @@ with 1 client vs 32 concurrent clients, and generate
 16. Prints requests per second, p50/p95 latency per setting (medians over rounds) and
 the throughput ratios that batching gives.
 
+With --compare-workers it measures `--workers 1` against `--workers 2` instead: the
+built-in classifier, 32 clients, one SST-2 train sentence per request, and the same two
+servers pinned with taskset (1 worker on core 0; 2 workers on cores 0 and 1), every
+server started once and measured in turn, rounds in alternating order. Model loading
+is outside the figures: a server is measured once it says it is serving.
+
 Run: python bench/serve.py [--rounds 3] [--classify-requests 256] [--max-new-tokens 20]
      [--threads N]
+     python bench/serve.py --compare-workers [--worker-requests 20000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 from _common import CHAT_PROMPTS, ROOT, sst2_rows
@@ -35,27 +44,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, threads: int | None) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "nlpkit",
-        "serve",
-        "--task",
-        "classify",
-        "--task",
-        "generate",
-        "--port",
-        str(port),
-        "--max-batch",
-        "32",
-    ]
+def start_server(
+    port: int,
+    threads: int | None,
+    tasks: tuple[str, ...] = ("classify", "generate"),
+    extra: tuple[str, ...] = (),
+    prefix: tuple[str, ...] = (),
+) -> subprocess.Popen:
+    command = [*prefix, sys.executable, "-m", "nlpkit", "serve", "--port", str(port)]
+    command += [arg for task in tasks for arg in ("--task", task)]
+    command += ["--max-batch", "32", *extra]
     if threads:
         command += ["--threads", str(threads)]
     server = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     for line in server.stderr:
         print("server:", line.rstrip(), flush=True)
         if "serving" in line:
+            threading.Thread(target=server.stderr.read, daemon=True).start()  # keep draining
             return server
     sys.exit(f"the server did not start (exit code {server.wait()})")
 
@@ -115,13 +120,56 @@ def measure(base: str, settings: dict, rounds: int) -> dict[str, dict[str, float
     }
 
 
+# name -> (taskset prefix, serve flags)
+WORKER_SETTINGS = {
+    "1 worker": ((), ("--workers", "1")),
+    "2 workers": ((), ("--workers", "2")),
+    "1 worker, core 0": (("taskset", "-c", "0"), ("--workers", "1")),
+    "2 workers, cores 0+1": (("taskset", "-c", "0,1"), ("--workers", "2")),
+}
+
+
+def compare_workers(args) -> None:
+    """--workers 1 vs 2 (and pinned), 32 clients of one SST-2 sentence each."""
+    sentences = [row["sentence"] for row in sst2_rows("train", args.worker_requests)]
+    bodies = [{"texts": [text]} for text in sentences]
+    pinned = shutil.which("taskset") and len(os.sched_getaffinity(0)) >= 2
+    chosen = {k: v for k, v in WORKER_SETTINGS.items() if pinned or not v[0]}
+    servers, settings = [], {}
+    try:
+        for name, (prefix, extra) in chosen.items():
+            port = free_port()
+            servers.append(start_server(port, args.threads, ("classify",), extra, prefix))
+            settings[name] = (f"http://127.0.0.1:{port}/v1/classify", bodies, 32)
+        medians = measure("", settings, args.rounds)
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        for server in servers:
+            server.wait(timeout=120)
+    print(f"\nmedians of {args.rounds} rounds ({os.cpu_count()} CPUs, {len(bodies)} requests):")
+    print(f"{'setting':<24} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'vs 1 worker':>12}")
+    base = medians["1 worker"]["rps"]
+    for name, row in medians.items():
+        ratio = row["rps"] / base
+        print(f"{name:<24} {row['rps']:8.1f} {row['p50']:8.0f} {row['p95']:8.0f} {ratio:11.2f}x")
+    if "2 workers, cores 0+1" in medians:
+        pinned_ratio = medians["2 workers, cores 0+1"]["rps"] / medians["1 worker, core 0"]["rps"]
+        print(f"pinned, one core each: 2 workers = {pinned_ratio:.2f}x 1 worker")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--classify-requests", type=int, default=256)
     parser.add_argument("--max-new-tokens", type=int, default=20)
     parser.add_argument("--threads", type=int, help="server torch threads (default: its own)")
+    parser.add_argument("--compare-workers", action="store_true")
+    parser.add_argument("--worker-requests", type=int, default=20_000)
     args = parser.parse_args()
+    if args.compare_workers:
+        compare_workers(args)
+        return
 
     sentences = [row["sentence"] for row in sst2_rows("validation", args.classify_requests)]
     phrases = [row["sentence"] for row in sst2_rows("train", args.classify_requests)]

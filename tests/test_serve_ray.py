@@ -24,6 +24,17 @@ pytest.importorskip("ray.serve")
 pytestmark = pytest.mark.slow
 
 
+def _local_ray_env() -> dict[str, str]:
+    """The command's environment, with no cluster address (it starts its own Ray) and
+    Serve's proxy health checks given a minute: on a CI machine busy with other work,
+    the 10 s default marked a healthy proxy dead three times in a row."""
+    env = {k: v for k, v in subprocess_env().items() if k != "RAY_ADDRESS"}
+    env.update(
+        RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S="60", RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S="60"
+    )
+    return env
+
+
 def _ray_processes(driver: int) -> list[str]:
     """Ray processes of the session that process ``driver`` started (its folder is
     named session_<date>_<time>_<micros>_<driver pid>), if any are left."""
@@ -41,7 +52,7 @@ def test_two_ray_serve_replicas_answer_the_api_the_page_and_openai(tiny, tmp_pat
     args = ["--task", "classify", "--task", "generate", "--port", str(port)]
     args += ["--model", f"classify={tiny['bert']}", "--model", f"generate={chat}"]
     args += ["--engine", "ray", "--replicas", "2", "--num-cpus-per-replica", "0.5"]
-    env = {k: v for k, v in subprocess_env().items() if k != "RAY_ADDRESS"}
+    env = _local_ray_env()
     with log.open("w") as stderr:
         server = subprocess.Popen(
             [*nlpkit_command(), "serve", *args], stdout=subprocess.DEVNULL, stderr=stderr, env=env
@@ -95,7 +106,7 @@ def test_a_replica_that_cannot_load_fails_the_command_and_leaves_nothing(tmp_pat
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": "x"}))
-    env = {k: v for k, v in subprocess_env().items() if k != "RAY_ADDRESS"}
+    env = _local_ray_env()
     server = subprocess.Popen(
         [*nlpkit_command(), "serve", "--task", "classify", "--model", f"classify={broken}"]
         + ["--port", str(free_port()), "--engine", "ray", "--replicas", "2"],
@@ -113,3 +124,16 @@ def test_a_replica_that_cannot_load_fails_the_command_and_leaves_nothing(tmp_pat
     assert server.returncode == 1 and len(errors) == 1, stderr[-3000:]
     assert "a replica failed to start" in errors[0] and str(broken) in errors[0]
     assert not _ray_processes(server.pid)
+
+
+def test_a_serve_config_file_builds_the_same_application(tiny):
+    """KubeRay's RayService names `nlpkit.serve.ray_engine:app_builder` with args."""
+    from ray import serve
+
+    from nlpkit.errors import UsageError
+    from nlpkit.serve.ray_engine import app_builder
+
+    args = {"models": {"classify": tiny["bert"]}, "replicas": 2, "max_queue": 64}
+    assert isinstance(app_builder(args), serve.Application)
+    with pytest.raises(UsageError, match="unknown args for nlpkit's Serve application: replica"):
+        app_builder({"models": {"classify": tiny["bert"]}, "replica": 2})

@@ -24,6 +24,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from nlpkit.errors import DependencyError, ModelLoadError, NlpkitError, UsageError, first_line
 from nlpkit.serve.replicas import AppSpec, build_app, cpu_cores
@@ -34,6 +35,8 @@ DEFAULT_RAY_PORT = 6379
 # Requests a replica takes at once: its own queue (--max-queue) is the bound that
 # answers 503, so Serve's default of 5 must not queue them in the proxy instead.
 MAX_ONGOING_REQUESTS = 1000
+# app_builder's own args and their defaults: replicas, CPUs and GPUs per replica
+SIZES = {"replicas": 1, "num_cpus_per_replica": 1, "num_gpus_per_replica": 0}
 
 
 def run_ray_serve(
@@ -52,42 +55,73 @@ def run_ray_serve(
         raise DependencyError('--engine ray needs Ray Serve: pip install "nlpkit[ray]"')
     if replicas < 1:
         raise UsageError(f"replicas={replicas}: expected 1 or more", param="replicas")
-    with ray_cluster(address, replicas, cpus_per_replica):
+    with ray_cluster(address, replicas, cpus_per_replica) as local:
         from ray import serve
 
         logging.getLogger("ray.serve").setLevel(logging.WARNING)  # its INFO lines: its log files
 
         stopped = _signals()
-        serve.start(http_options={"host": host, "port": port})
+        serve.start(http_options={"host": host, "port": port})  # a cluster's own Serve: kept
         try:
-            _deploy(spec, replicas, cpus_per_replica, gpus_per_replica)
+            _deploy(application(spec, replicas, cpus_per_replica, gpus_per_replica))
             if on_ready is not None:
                 on_ready(_url(host, port))
             stopped.wait()
-        finally:
-            serve.shutdown()  # replicas drain their requests, then the proxy stops
+        finally:  # replicas finish their requests first; other apps on a cluster stay
+            if local:
+                serve.shutdown()
+            else:
+                serve.delete(APP_NAME)
         return stopped.name
 
 
-def _deploy(spec: AppSpec, replicas: int, cpus: float, gpus: float) -> None:
-    """Run the deployment and wait until every replica is up, or fail with the
-    replica's own error."""
-    from ray import serve
-
-    actor = {"num_cpus": cpus, "num_gpus": gpus}
-    if spec.settings.threads is None:  # as many threads as the CPUs Ray reserves for it
+def application(spec: AppSpec, replicas: int = 1, cpus: float = 1, gpus: float = 0):
+    """The Serve application: ``replicas`` replicas of the app, each reserving ``cpus``
+    and ``gpus`` and running as many threads as its CPUs (unless threads were given)."""
+    if spec.settings.threads is None:
         threads = max(1, int(cpus))
         spec = dataclasses.replace(
             spec, settings=dataclasses.replace(spec.settings, threads=threads)
         )
     deployment = _deployment(spec).options(
         num_replicas=replicas,
-        ray_actor_options=actor,
+        ray_actor_options={"num_cpus": cpus, "num_gpus": gpus},
         max_ongoing_requests=MAX_ONGOING_REQUESTS,
         max_constructor_retry_count=replicas,  # a model that fails to load fails again
     )
+    return deployment.bind()
+
+
+def app_builder(args: dict[str, Any]):
+    """The same application for a Serve config file (KubeRay's RayService), with
+    ``import_path: nlpkit.serve.ray_engine:app_builder`` and ``args``: ``models``
+    (task -> model), ``replicas``, ``num_cpus_per_replica``, ``num_gpus_per_replica``
+    and any Settings or Limits field (``max_batch``, ``max_queue``, ``max_texts``...).
+    The API key comes from NLPKIT_API_KEY in the replicas' environment."""
+    from nlpkit.serve.engine import Settings, choose_models
+    from nlpkit.serve.limits import Limits
+
+    given = dict(args)
+    sizes = [given.pop(key, default) for key, default in SIZES.items()]
+    models = choose_models(list(given.pop("tasks", [])), dict(given.pop("models", {})))
+    parts = {}
+    for kind in (Settings, Limits):
+        names = {field.name for field in dataclasses.fields(kind)}
+        parts[kind] = kind(**{name: given.pop(name) for name in names & set(given)})
+    if given:
+        raise UsageError(f"unknown args for nlpkit's Serve application: {', '.join(given)}")
+    api_key = os.environ.get("NLPKIT_API_KEY")
+    spec = AppSpec(models, parts[Settings], parts[Limits], api_key)
+    return application(spec, int(sizes[0]), float(sizes[1]), float(sizes[2]))
+
+
+def _deploy(app) -> None:
+    """Run the application and wait until every replica is up, or fail with the
+    replica's own error."""
+    from ray import serve
+
     try:
-        serve.run(deployment.bind(), name=APP_NAME, route_prefix="/", blocking=False)
+        serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
     except RuntimeError as exc:
         raise ModelLoadError(f"a replica failed to start: {_replica_error(exc)}") from None
 
@@ -108,9 +142,10 @@ def _deployment(spec: AppSpec):
 
 
 @contextmanager
-def ray_cluster(address: str | None, replicas: int, cpus_per_replica: float) -> Iterator[None]:
+def ray_cluster(address: str | None, replicas: int, cpus_per_replica: float) -> Iterator[bool]:
     """Connected to the cluster at ``address`` (or RAY_ADDRESS), else a local Ray on
-    127.0.0.1 with room for every replica; shut down (or disconnected) on the way out."""
+    127.0.0.1 with room for every replica (yields True); shut down (or disconnected)
+    on the way out."""
     import ray
 
     address = address or os.environ.get("RAY_ADDRESS")
@@ -126,7 +161,7 @@ def ray_cluster(address: str | None, replicas: int, cpus_per_replica: float) -> 
         local = {"num_cpus": cpus, "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
         ray.init("local", **local, **quiet)  # "local": never a stale cluster's address
     try:
-        yield
+        yield not address
     finally:
         ray.shutdown()
 
