@@ -44,9 +44,9 @@ from nlpkit.models.backends import (
 from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
 from nlpkit.models.digests import content_key, digests
 from nlpkit.models.gguf import convert_gguf
+from nlpkit.models.manifest import MANIFEST, is_current, write_manifest
 
 HOME_ENV = "NLPKIT_HOME"
-MANIFEST = "nlpkit-model.json"
 PARTIAL_PREFIX = ".partial-"
 LOCKS = "locks"  # beside models/, which holds entries only
 STALE_PARTIAL_S = 24 * 3600
@@ -202,7 +202,8 @@ def backend(folder: str) -> tuple[str, str]:
 
 
 def _builtin_row(builtin: BuiltinModel | BuiltinAdapter, entry: StoreEntry | None) -> ModelInfo:
-    later = "onnx at first use" if builtin.task == "classify" and onnx_available() else "torch"
+    first_use = getattr(builtin, "prepares_onnx", False) and onnx_available()
+    later = "onnx at first use" if first_use else "torch"
     if entry is not None:
         row = _row(entry, "built-in", source=builtin.source_label)
         row = dataclasses.replace(row, name=builtin.name)
@@ -305,16 +306,16 @@ def ensure_entry(
     when ``source`` changes (path, size or mtime).
     """
     final = models_dir() / name
-    if _is_current(final, source, key):
+    if is_current(final, source, key):
         return final
     with entry_lock(name):
-        if _is_current(final, source, key):
+        if is_current(final, source, key):
             return final  # another process made it while this one waited
         logger.info("%s: %s", what, final)
         partial = _new_partial(final)
         try:
             build(source, partial)
-            _write_manifest(partial, source, key, builtin)
+            write_manifest(partial, source, key, builtin)
             widen_to_umask(partial)
             _publish(partial, final)
         finally:
@@ -363,45 +364,6 @@ def _new_partial(final: Path) -> Path:
         return temp_dir_beside(final.parent, f"{PARTIAL_PREFIX}{final.name}-")
     except OSError as exc:
         raise _unwritable(final.parent, exc) from None
-
-
-def _manifest(folder: Path) -> dict | None:
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
-
-
-def _is_current(folder: Path, source: Path, key: str | None = None) -> bool:
-    """A complete entry made of these contents (``key``), or else from this very file
-    (same path, size and mtime)."""
-    manifest = _manifest(folder)
-    if manifest is None:
-        return False
-    if key is not None:
-        return manifest.get("key") == key
-    stat = source.stat()
-    return manifest.get("source") == str(source) and manifest.get("source_stat") == [
-        stat.st_size,
-        stat.st_mtime_ns,
-    ]
-
-
-def _write_manifest(
-    folder: Path, source: Path, key: str | None, builtin: BuiltinModel | BuiltinAdapter | None
-) -> None:
-    import transformers
-
-    manifest: dict = {"created": time.strftime("%Y-%m-%d %H:%M:%S")}
-    if builtin is not None:
-        # no path: the entry is shared by every install made of the same files
-        manifest |= {"source": builtin.source_label, "builtin": builtin.name, "key": key}
-    else:
-        stat = source.stat()
-        manifest |= {"source": str(source), "source_stat": [stat.st_size, stat.st_mtime_ns]}
-    manifest["transformers"] = transformers.__version__
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def _publish(partial: Path, final: Path) -> None:

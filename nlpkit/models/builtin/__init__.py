@@ -84,8 +84,14 @@ class BuiltinAdapter:
     base_folder: str
     folder: Path
     description: str
+    gate_data: str | None = None  # labelled data shipped for the ONNX int8 gate, if any
 
     ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+    @property
+    def prepares_onnx(self) -> bool:
+        """Whether its first use exports it to ONNX Runtime (behind the accuracy gate)."""
+        return self.gate_data is not None
 
     @property
     def install_hint(self) -> str:
@@ -123,6 +129,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel | BuiltinAdapter] = {
         base_folder="model",
         folder=HERE / "sentiment",
         description="all-MiniLM-L6-v2 + LoRA fine-tuned on SST-2 by nlpkit (negative/positive)",
+        gate_data="sst2-validation.tsv.gz",
     ),
     "entities": BuiltinAdapter(
         name="entities",
