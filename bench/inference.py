@@ -2,7 +2,8 @@
 
 Same model, same texts (SST-2 validation); prints throughput (median of interleaved
 rounds), accuracy, label agreement and ratios, then the whole-process time of one
-`nlpkit classify "I love Python!"` with each backend. The model is the built-in
+`nlpkit classify "I love Python!"` with each backend (run by this interpreter, as
+`python -m nlpkit`), and where the ONNX command's time goes. The model is the built-in
 sentiment model (its store entry, whose ONNX export the first classify prepares)
 unless --model names another folder (exported here with `nlpkit.optimize`).
 Run: python bench/inference.py [--model DIR] [--limit N] [--rounds 3] [--runs 5]
@@ -11,8 +12,10 @@ Run: python bench/inference.py [--model DIR] [--limit N] [--rounds 3] [--runs 5]
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -49,16 +52,74 @@ def throughput(texts: list[str], runs: dict, rounds: int) -> tuple[dict, dict]:
     return labels, {name: statistics.median(values) for name, values in speeds.items()}
 
 
+SENTENCE = "I love Python!"
+# One-sentence classify on the ONNX path, stage by stage, in a fresh interpreter: what the
+# CLI does, through the same library calls, with a clock between the stages.
+STAGES = """
+import contextlib, io, json, sys, time
+clock = [time.perf_counter()]
+def lap(): clock.append(time.perf_counter())
+import nlpkit.cli.app
+lap()
+import numpy, onnxruntime, tokenizers
+lap()
+from nlpkit.tasks.classify import onnx_model_file
+path = onnx_model_file("sentiment", "auto", "auto", None)
+lap()
+from nlpkit.models.backends.onnx import load_onnx
+runner = load_onnx(path, None, 1)
+lap()
+import nlpkit
+results = nlpkit.classify(sys.argv[1])
+lap()
+from nlpkit.cli.options import OutputFormat
+from nlpkit.cli.render import emit
+with contextlib.redirect_stdout(io.StringIO()):
+    emit(results, OutputFormat.table)
+lap()
+print(json.dumps([b - a for a, b in zip(clock, clock[1:])]))
+"""
+STAGE_NAMES = [
+    "import the CLI (typer, rich, nlpkit commands)",
+    "import onnxruntime, tokenizers, numpy",
+    "find the model's ONNX file in the store",
+    "load the tokenizer and the ONNX session",
+    "classify the sentence",
+    "render the table",
+]
+
+
+def _seconds(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def whole_process(runs: int) -> dict[str, float]:
-    """Median seconds of one `nlpkit classify "I love Python!"` process per backend."""
+    """Median seconds of one `nlpkit classify "I love Python!"` process per backend, run
+    by this interpreter (`python -m nlpkit`: no activated virtualenv needed)."""
     times: dict[str, list[float]] = {"torch": [], "onnx": []}
     for _ in range(runs):
         for backend in times:
-            start = time.perf_counter()
-            command = ["nlpkit", "classify", "I love Python!", "--backend", backend]
-            subprocess.run(command, check=True, capture_output=True)
-            times[backend].append(time.perf_counter() - start)
+            command = [sys.executable, "-m", "nlpkit", "classify", SENTENCE, "--backend", backend]
+            times[backend].append(_seconds(command))
     return {backend: statistics.median(values) for backend, values in times.items()}
+
+
+def breakdown(runs: int) -> dict[str, float]:
+    """Median seconds of each stage of a one-sentence ONNX classify (STAGES), with Python's
+    own start-up, from ``runs`` fresh interpreters."""
+    startup, stages = [], []
+    for _ in range(runs):
+        startup.append(_seconds([sys.executable, "-c", "pass"]))
+        done = subprocess.run(
+            [sys.executable, "-c", STAGES, SENTENCE], check=True, capture_output=True, text=True
+        )
+        stages.append(json.loads(done.stdout.splitlines()[-1]))
+    medians = {"python start-up": statistics.median(startup)}
+    for i, name in enumerate(STAGE_NAMES):
+        medians[name] = statistics.median(row[i] for row in stages)
+    return medians
 
 
 def main() -> None:
@@ -113,10 +174,16 @@ def main() -> None:
         accuracy = sum(a == b for a, b in zip(gold, labels[name], strict=True)) / len(texts)
         print(f"{name:26} {speed:8.1f} {speed / best:16.2f}x {agree:13.1%} {accuracy:9.1%}")
     seconds = whole_process(args.runs)
-    print(f'\nwhole process, `nlpkit classify "I love Python!"`, median of {args.runs} runs')
+    print(f'\nwhole process, `nlpkit classify "{SENTENCE}"`, median of {args.runs} runs')
     for backend, value in seconds.items():
         print(f"--backend {backend:6} {value:6.2f} s")
     print(f"torch / onnx: {seconds['torch'] / seconds['onnx']:.1f}x")
+    stages = breakdown(args.runs)
+    print(f"\nwhere the ONNX command's time goes, median of {args.runs} fresh interpreters")
+    for name, value in stages.items():
+        print(f"{name:46} {value:6.3f} s")
+    rest = seconds["onnx"] - sum(stages.values())
+    print(f"{'the rest (argument parsing, exit)':46} {rest:6.3f} s")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -56,15 +58,17 @@ def test_exported_model_gives_the_torch_labels(model_copy, eval_file):
 
 
 def test_the_export_is_fused_and_its_int8_builds_on_the_fused_graph(model_copy, eval_file):
-    """onnxruntime's transformer optimizer fuses LayerNorm and GELU; torch's labels hold."""
+    """onnxruntime's transformer optimizer fuses attention, embeddings, LayerNorm and GELU
+    (traced from eager attention; SDPA's graph does not fuse); torch's labels hold."""
     import onnx
 
     result = nlpkit.optimize(model_copy, int8=True, eval_data=eval_file)
     ops = {node.op_type for node in onnx.load(str(result.folder / "model.onnx")).graph.node}
-    assert {"SkipLayerNormalization", "BiasGelu"} <= ops and "Erf" not in ops
+    assert {"Attention", "EmbedLayerNormalization", "SkipLayerNormalization", "BiasGelu"} <= ops
+    assert "Erf" not in ops and "Softmax" not in ops
     assert result.report["fp32"]["agreement"] == 1.0
     int8_ops = {n.op_type for n in onnx.load(str(result.folder / INT8_FILE)).graph.node}
-    assert "DynamicQuantizeLinear" in int8_ops and "SkipLayerNormalization" in int8_ops
+    assert {"QAttention", "DynamicQuantizeLinear", "SkipLayerNormalization"} <= int8_ops
 
 
 def _broken(fp32: Path, target: Path) -> None:
@@ -109,6 +113,67 @@ def test_int8_that_passes_is_kept(model_copy, eval_file):
         assert passed[0]["agreement"] >= 0.99
     else:
         assert result.chosen == "model.onnx"
+
+
+def test_int8_preparation_is_repeatable_and_reports_its_recipe_and_cpu(
+    model_copy, eval_file, tmp_path
+):
+    """Same model, same data: the same files byte for byte, so the gate decides the same."""
+    import hashlib
+
+    results = [
+        nlpkit.optimize(model_copy, int8=True, eval_data=eval_file, output=tmp_path / name)
+        for name in ("first", "second")
+    ]
+    digests = [
+        {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in r.folder.glob("*.onnx")}
+        for r in results
+    ]
+    assert digests[0] == digests[1] and "model.onnx" in digests[0]
+    first = results[0].folder
+    again = tmp_path / "again.onnx"
+    export.quantize_int8(first / "model.onnx", again, export.INT8_RECIPES[1])
+    export.quantize_int8(first / "model.onnx", tmp_path / "again2.onnx", export.INT8_RECIPES[1])
+    assert again.read_bytes() == (tmp_path / "again2.onnx").read_bytes()
+    report = results[0].report
+    assert report["cpu"]["machine"] and isinstance(report["cpu"]["features"], list)
+    kept = [a["number"] for a in report["int8"] if a["passed"]]
+    assert report["int8_recipe"] == (kept[0] if kept else None)
+    assert [a["number"] for a in report["int8"]] == list(range(1, len(report["int8"]) + 1))
+
+
+def test_the_chosen_graph_is_saved_optimized_and_answers_the_same(model_copy, eval_file):
+    """Sessions load the graph optimized once for this kind of CPU instead of optimizing
+    it at every start; the scores are those of the file it came from."""
+    from nlpkit.models.backends.onnx import clear_sessions, open_session, optimized_path
+
+    result = nlpkit.optimize(model_copy, int8=True, eval_data=eval_file)
+    chosen = result.folder / result.chosen
+    optimized = optimized_path(chosen)
+    assert optimized.is_file() and optimized.parent == chosen.parent
+    assert open_session(chosen, 1)._model_path == str(optimized)
+    clear_sessions()
+    fast = nlpkit.classify(TEXTS, model=str(model_copy), backend="onnx", top_k=2)
+    optimized.unlink()
+    clear_sessions()
+    assert open_session(chosen, 1)._model_path == str(chosen)
+    slow = nlpkit.classify(TEXTS, model=str(model_copy), backend="onnx", top_k=2)
+    for a, b in zip(fast, slow, strict=True):
+        assert a.label == b.label and a.score == pytest.approx(b.score, abs=1e-6)
+
+
+def test_cpu_features_from_cpuinfo(tmp_path):
+    from nlpkit.models.backends.cpu import cpu_info, int8_kernel
+
+    amd = tmp_path / "amd"
+    amd.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma\n\n")
+    info = cpu_info(amd)
+    assert info["model"] == "AMD EPYC" and info["features"] == ["avx2"]
+    assert info["int8_kernel"] == "x86-no-vnni"
+    assert int8_kernel("x86_64", ["avx512_vnni", "avx2"]) == "vnni"
+    assert int8_kernel("aarch64", ["asimddp"]) == "arm-dot"
+    missing = cpu_info(tmp_path / "absent")
+    assert missing["features"] == [] and missing["int8_kernel"] == "unknown"
 
 
 def test_backend_errors_name_the_fix(model_copy, tmp_path, capsys, monkeypatch):
@@ -177,3 +242,77 @@ def test_one_sentence_imports_neither_torch_nor_transformers(prepared_sentiment)
     done = run_import_check("classify", "I love Python!", "-f", "json")
     assert "HEAVY []" in done.stderr, done.stderr
     assert json.loads(done.stdout)[0]["label"] == "positive"
+
+
+# Two first uses of a built-in classifier at once: one merge, one export, both answer.
+TINY_BUILTIN_CHILD = """
+import json, logging, sys
+from pathlib import Path
+from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinAdapter
+
+BUILTIN_MODELS["tinysent"] = BuiltinAdapter(
+    "tinysent", "classify", "nlpkit_tiny_base", "tiny-base", "model", Path(sys.argv[1]), "tiny"
+)
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+import nlpkit
+
+print(json.dumps([r.label for r in nlpkit.classify(["the movie is great ."], model="tinysent")]))
+"""
+
+
+@pytest.fixture
+def tiny_builtin(tiny, tmp_path) -> tuple[Path, Path]:
+    """A tiny built-in classifier, as nlpkit ships one: (adapter folder, site folder holding
+    the base model's package). The adapter names its base by a neutral Hub-style id."""
+    import gzip
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForSequenceClassification
+
+    site = tmp_path / "site"
+    base = Path(shutil.copytree(tiny["bert"], site / "nlpkit_tiny_base" / "model"))
+    (base.parent / "__init__.py").write_text("raise RuntimeError('never imported')\n")
+    adapter = tmp_path / "adapter"
+    lora = LoraConfig(r=2, target_modules=["query", "value"], modules_to_save=["classifier"])
+    model = get_peft_model(AutoModelForSequenceClassification.from_pretrained(base), lora)
+    model.peft_config["default"].base_model_name_or_path = "org/tiny-base"  # not a path
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # peft's note that org/tiny-base is not reachable
+        model.save_pretrained(adapter)
+    shutil.copy(base / "config.json", adapter / "config.json")
+    rows = [f"{text}\t{i % 2}" for i, text in enumerate(TEXTS * 20)]
+    with gzip.open(adapter / "sst2-validation.tsv.gz", "wt", encoding="utf-8") as handle:
+        handle.write("sentence\tlabel\n" + "\n".join(rows) + "\n")
+    return adapter, site
+
+
+@pytest.mark.slow
+def test_two_first_uses_at_once_prepare_the_builtin_once(tiny_builtin, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    adapter, site = tiny_builtin
+    env = {**os.environ, "NLPKIT_HOME": str(tmp_path / "home")}
+    env["PYTHONPATH"] = f"{site}{os.pathsep}{ROOT}"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", TINY_BUILTIN_CHILD, str(adapter)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    done = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in processes]
+    assert [code for code, _, _ in done] == [0, 0], done
+    assert all(len(json.loads(out)) == 1 for _, out, _ in done)
+    errors = "".join(err for _, _, err in done)
+    assert errors.count("preparing the built-in model 'tinysent'") == 1, errors
+    assert errors.count("preparing ONNX Runtime for the built-in model 'tinysent'") == 1
+    assert "failed" not in errors
+    [entry] = (tmp_path / "home" / "models").iterdir()
+    report = json.loads((entry / "onnx" / REPORT_FILE).read_text())
+    assert report["fp32"]["agreement"] == 1.0 and report["cpu"]["machine"]

@@ -52,7 +52,7 @@ LOCKS = "locks"  # beside models/, which holds entries only
 STALE_PARTIAL_S = 24 * 3600
 # What a built-in entry holds: bump when the merge, the conversion, the ONNX export or
 # the int8 recipes change, so every install makes the new entry instead of reusing one.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 logger = logging.getLogger(__name__)
 
 

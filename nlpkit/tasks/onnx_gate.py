@@ -26,6 +26,7 @@ from nlpkit.models.store import entry_lock
 from nlpkit.tasks.scores import CLASSIFY_BATCH, best_ids, onnx_scores, torch_scores
 
 BUILTIN_GATE_DATA = "sst2-validation.tsv.gz"
+PARTIAL_PREFIX = ".partial-"
 logger = logging.getLogger(__name__)
 
 
@@ -45,7 +46,7 @@ def prepare_onnx(
     threads = onnx_threads(None, len(data.texts))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = temp_dir_beside(target.parent, f".partial-{target.name}-")
+        partial = temp_dir_beside(target.parent, f"{PARTIAL_PREFIX}{target.name}-")
     except OSError as exc:
         raise OutputError(f"{target}: cannot write there ({exc.strerror})") from None
     try:
@@ -61,11 +62,24 @@ def prepare_onnx(
 
         recipes = export.INT8_RECIPES if recipes is None else recipes
         report = run_gate(partial, data, reference, predict, int8, recipes)
+        if report["chosen"]:
+            _save_optimized(partial / report["chosen"])
         widen_to_umask(partial)
         publish(partial, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return report
+
+
+def _save_optimized(path: Path) -> None:
+    """The chosen file's graph as optimized on this CPU, so a one-sentence command loads it
+    without optimizing; without it a session optimizes at load (slower, same labels)."""
+    from nlpkit.models.backends.onnx import save_optimized
+
+    try:
+        save_optimized(path)
+    except Exception as exc:  # onnxruntime raises its own types; the model still works
+        logger.debug("cannot save the optimized graph of %s: %s", path, exc)
 
 
 def _ignore(_count: int) -> None:
@@ -99,6 +113,8 @@ def prepare_builtin(builtin: BuiltinAdapter | BuiltinModel, folder: Path) -> Non
     with entry_lock(folder.name):  # concurrent first uses wait for one export
         if (target / REPORT_FILE).is_file():
             return  # another process made it while this one waited
+        for leftover in folder.glob(f"{PARTIAL_PREFIX}{ONNX_FOLDER}-*"):  # a killed export's
+            shutil.rmtree(leftover, ignore_errors=True)
         logger.info(
             "preparing ONNX Runtime for the built-in model '%s', once (int8 if it passes "
             "the accuracy gate; under a minute): %s",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nlpkit.atomic import write_text
 from nlpkit.models.backends import FP32_FILE, INT8_FILE, REPORT_FILE
+from nlpkit.models.backends.cpu import cpu_info
 from nlpkit.models.backends.export import INT8_RECIPES, Int8Recipe
 
 MAX_ACCURACY_DROP = 0.005
@@ -81,14 +82,15 @@ def run_gate(
     fp32["passed"] = _passes(fp32, torch_score, metric)
     attempts: list[dict] = []
     if int8 and fp32["passed"]:
-        for recipe in recipes:
+        for number, recipe in enumerate(recipes, 1):
             attempt = _try_int8(
                 folder, recipe, data, fp32_labels, fp32[metric.name], predict, metric
             )
-            attempts.append(attempt)
+            attempts.append({"number": number, **attempt})
             if attempt["passed"]:
                 break
-    chosen = next((a["file"] for a in attempts if a["passed"]), None)
+    kept = next((a for a in attempts if a["passed"]), None)
+    chosen = kept["file"] if kept else None
     report = {
         "eval_data": data.source,
         "samples": len(data.texts),
@@ -97,6 +99,8 @@ def run_gate(
         "fp32": fp32,
         "int8": attempts,
         "chosen": chosen or (FP32_FILE if fp32["passed"] else None),
+        "int8_recipe": kept["number"] if kept else None,
+        "cpu": cpu_info(),
         "gate_seconds": round(time.monotonic() - started, 1),
     }
     write_text(folder / REPORT_FILE, json.dumps(report, indent=2) + "\n")

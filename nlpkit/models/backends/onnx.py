@@ -8,6 +8,7 @@ kept per file, so a stream of chunks pays the load once.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import ModelLoadError, first_line
+from nlpkit.models.backends.cpu import this_int8_kernel
 
 LIMIT_FALLBACK = 512
+X64_QUANT_PRECISION = "session.x64quantprecision"
+OPTIMIZED_SUFFIX = ".optimized.onnx"
 _SESSIONS: dict[tuple, OnnxClassifier] = {}
 _LOCK = threading.Lock()
 
@@ -93,7 +97,6 @@ def load_onnx(path: Path, threads: int | None = None, texts: int = 1) -> OnnxCla
 
 def open_runner(path: Path, threads: int) -> OnnxClassifier:
     """A new runner for ``path`` (uncached: the gate scores files that come and go)."""
-    import onnxruntime
     from tokenizers import Tokenizer
 
     folder = path.parent
@@ -101,13 +104,7 @@ def open_runner(path: Path, threads: int) -> OnnxClassifier:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         tokenizer_config = _json_or_empty(folder / "tokenizer_config.json")
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: ORT's notes are not the user's business
-        session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        session = open_session(path, threads)
     except Exception as exc:  # missing files, a damaged model: one error naming the folder
         raise ModelLoadError(f"ONNX model {path}: cannot load ({first_line(exc)})") from exc
     limits = [tokenizer_config.get("model_max_length"), config.get("max_position_embeddings")]
@@ -120,6 +117,63 @@ def open_runner(path: Path, threads: int) -> OnnxClassifier:
     if pad_id is None:
         pad_id = (tokenizer.token_to_id(pad_token) if isinstance(pad_token, str) else None) or 0
     return OnnxClassifier(path, session, tokenizer, config, max_length, int(pad_id), threads)
+
+
+def _options(threads: int) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: ORT's notes are not the user's business
+    # On x86 CPUs without VNNI, u8 x s8 products are summed in 16 bits and can saturate, so
+    # int8 labels would depend on the CPU (and miss the gate there, as on AMD EPYC); this
+    # option widens such s8 weights to u8 at load: exact integer math on every CPU.
+    options.add_session_config_entry(X64_QUANT_PRECISION, "1")
+    return options
+
+
+def open_session(path: Path, threads: int) -> Any:
+    """An InferenceSession for ``path``, from its graph as optimized once on this kind of
+    CPU (save_optimized) when there is one: then the session skips graph optimization,
+    most of its start-up; else ONNX Runtime optimizes ``path`` now."""
+    import onnxruntime
+
+    options = _options(threads)
+    optimized = optimized_path(path)
+    if optimized.is_file():
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        path = optimized
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def optimized_path(path: Path) -> Path:
+    """Where ``path``'s optimized graph is kept: per ONNX Runtime version and kind of int8
+    kernel, since optimizing rewrites weights for the CPU (x86 without VNNI: s8 to u8)."""
+    import onnxruntime
+
+    tag = f"{this_int8_kernel()}-ort{onnxruntime.__version__}"
+    return path.with_name(f"{path.stem}.{tag}{OPTIMIZED_SUFFIX}")
+
+
+def save_optimized(path: Path) -> Path:
+    """Save ``path`` as ONNX Runtime optimizes it at load (operator fusions, the weight
+    widening of _options) beside it, for open_session; written whole or not at all."""
+    import onnxruntime
+
+    target = optimized_path(path)
+    temp = target.with_name(f".{target.name}.tmp")
+    options = _options(1)
+    # EXTENDED: every fusion for the CPU; ALL adds convolution layouts, which a
+    # transformer lacks
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(temp)
+    try:
+        onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
 
 
 def _json_or_empty(path: Path) -> dict:
