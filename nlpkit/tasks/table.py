@@ -59,6 +59,7 @@ TASKS: tuple[Task, ...] = (
         metrics=("f1", "precision", "recall", "accuracy", "loss"),
         data_fields=("tokens_column", "tags_column", "label_names", "label_all_tokens"),
         default_model="dslim/bert-base-NER",
+        offline_model="entities",
     ),
     Task(
         name="summarization",
