@@ -162,6 +162,41 @@ def test_the_chosen_graph_is_saved_optimized_and_answers_the_same(model_copy, ev
         assert a.label == b.label and a.score == pytest.approx(b.score, abs=1e-6)
 
 
+def test_int8_products_are_exact_on_this_cpu(tmp_path):
+    """u8 activations x s8 weights of 127: on x86 without VNNI, pairs of products summed in
+    16 bits saturate (255 * 127 * 2 > 32767) unless the session widens the weights to u8,
+    and the result would come out near half the true one."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from nlpkit.models.backends.onnx import open_session
+
+    k, n = 64, 8
+    weights = np.full((k, n), 127, dtype=np.int8)
+    inits = [
+        numpy_helper.from_array(weights, "w"),
+        numpy_helper.from_array(np.array(0.01, np.float32), "scale"),
+        numpy_helper.from_array(np.array(0, np.int8), "zero"),
+    ]
+    node = helper.make_node(
+        "DynamicQuantizeMatMul", ["x", "w", "scale", "zero"], ["y"], domain="com.microsoft"
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])],
+        inits,
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    path = tmp_path / "int8.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=opsets), str(path))
+    x = np.full((1, k), 2.55, dtype=np.float32)  # quantizes to 255 with zero point 0
+    [y] = open_session(path, 1).run(None, {"x": x})
+    assert y == pytest.approx(x @ (weights.astype(np.float32) * 0.01), rel=0.01)
+
+
 def test_cpu_features_from_cpuinfo(tmp_path):
     from nlpkit.models.backends.cpu import cpu_info, int8_kernel
 
@@ -233,6 +268,7 @@ def test_the_builtin_model_answers_from_int8_onnx_after_its_first_use(
     code, out, _ = invoke(capsys, monkeypatch, "models", "-f", "json")
     row = next(r for r in json.loads(out) if r["name"] == "sentiment")
     assert code == 0 and row["backend"] == "onnx int8"
+    assert row["int8_recipe"].startswith(f"recipe {report['int8_recipe']} (")  # and the CPU
 
 
 @needs_builtin
