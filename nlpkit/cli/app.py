@@ -7,23 +7,16 @@ import logging
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from nlpkit import __version__
-from nlpkit.cli import env as env_cli
-from nlpkit.cli import finetune as finetune_cli
-from nlpkit.cli import models as models_cli
-from nlpkit.cli import optimize as optimize_cli
-from nlpkit.cli import plan as plan_cli
-from nlpkit.cli import recipe as recipe_cli
-from nlpkit.cli import serve as serve_cli
-from nlpkit.cli import tune as tune_cli
 from nlpkit.cli.render import out
 from nlpkit.errors import NlpkitError
-from nlpkit.tasks.table import TASKS, Task
+from nlpkit.tasks.table import TASKS
 
 app = typer.Typer(
     name="nlpkit",
@@ -111,29 +104,76 @@ class HelpCommand(TyperCommand):
                 formatter.write_dl(sections[title])
 
 
-def _task_command(task: Task):
-    """The task's CLI face, ``<command>_cmd`` in its own package's ``command.py``."""
-    module = importlib.import_module(f"nlpkit.tasks.{task.module}.command")
-    return getattr(module, f"{task.command}_cmd")
+# Every command, by name: (module, function) for one command, a module's ``app`` for a
+# group. Each is imported when it runs (or for the full --help), so a one-sentence
+# `nlpkit classify` imports no other command's module.
+COMMANDS: dict[str, tuple[str, str] | str] = {
+    **{t.command: (f"nlpkit.tasks.{t.module}.command", f"{t.command}_cmd") for t in TASKS},
+    "env": ("nlpkit.cli.env", "env_cmd"),
+    "finetune": ("nlpkit.cli.finetune", "finetune_cmd"),
+    "evaluate": ("nlpkit.cli.finetune", "evaluate_cmd"),
+    "plan": ("nlpkit.cli.plan", "plan_cmd"),
+    "tune": ("nlpkit.cli.tune", "tune_cmd"),
+    "serve": ("nlpkit.cli.serve", "serve_cmd"),
+    "optimize": ("nlpkit.cli.optimize", "optimize_cmd"),
+    "recipe": "nlpkit.cli.recipe",
+    "models": "nlpkit.cli.models",
+}
 
 
-# each task's command (from the task table), then the others
-for _name, _command in [
-    *((task.command, _task_command(task)) for task in TASKS),
-    ("env", env_cli.env_cmd),
-    ("finetune", finetune_cli.finetune_cmd),
-    ("evaluate", finetune_cli.evaluate_cmd),
-    ("plan", plan_cli.plan_cmd),
-    ("tune", tune_cli.tune_cmd),
-    ("serve", serve_cli.serve_cmd),
-    ("optimize", optimize_cli.optimize_cmd),
-]:
-    app.command(_name, cls=HelpCommand)(_command)
-for _name, _group in [("recipe", recipe_cli.app), ("models", models_cli.app)]:
-    _group.rich_markup_mode = None
-    for _info in _group.registered_commands:
-        _info.cls = HelpCommand if _info.cls in (None, TyperCommand) else _info.cls
-    app.add_typer(_group, name=_name)
+def _build(name: str) -> Any:
+    """The click command ``name``, from its module."""
+    source = COMMANDS[name]
+    if isinstance(source, str):
+        group = importlib.import_module(source).app
+        group.rich_markup_mode = None
+        for info in group.registered_commands:
+            info.cls = HelpCommand if info.cls in (None, TyperCommand) else info.cls
+        return typer.main.get_group(group)
+    module, function = source
+    single = typer.Typer(rich_markup_mode=None, add_completion=False)
+    single.command(name, cls=HelpCommand)(getattr(importlib.import_module(module), function))
+    return typer.main.get_command(single)
+
+
+class LazyCommands(MutableMapping):
+    """The root group's commands, each built on first lookup (``_build``)."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _build(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*COMMANDS, *self._built]))
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._built))
+
+
+class LazyGroup(TyperGroup):
+    """The root group: its commands load lazily, listed in COMMANDS' order."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands()
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.commands)
+
+
+app.info.cls = LazyGroup
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
