@@ -339,3 +339,20 @@ def test_models_table_at_80_columns_folds_the_path_in_long_pieces(
             break
         name, folder = name + row[0].strip(), folder + row[-1].strip()
     assert name == folder == path.name  # in the store: the path is the entry's folder
+
+
+def test_each_file_is_hashed_once_per_install_then_trusted_by_its_stat(tmp_path, monkeypatch):
+    """The one-sentence command pays stats, not hashing 91 MB of weights."""
+    from nlpkit.models import digests
+
+    files = [tmp_path / name for name in ("a.bin", "b.bin")]
+    for i, path in enumerate(files):
+        path.write_bytes(b"x" * (i + 1))
+    hashed = []
+    real = digests.file_digest
+    monkeypatch.setattr(digests, "file_digest", lambda path: hashed.append(path) or real(path))
+    first = digests.digests(files, tmp_path / "cache")
+    assert digests.digests(files, tmp_path / "cache") == first and len(hashed) == 2
+    files[1].write_bytes(b"changed")
+    third = digests.digests(files, tmp_path / "cache")
+    assert len(hashed) == 3 and third[0] == first[0] and third[1] != first[1]

@@ -35,8 +35,8 @@ def _stamp(path: Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
-def digests(paths: Iterable[Path], cache_folder: Path) -> dict[str, str]:
-    """``{resolved path: sha256}`` for ``paths``; unchanged files come from the cache in
+def digests(paths: Iterable[Path], cache_folder: Path) -> list[str]:
+    """The sha256 of each of ``paths``, in order; unchanged files come from the cache in
     ``cache_folder`` (written back, atomically, when a file had to be hashed). A cache
     that cannot be read or written only costs hashing again."""
     cache_path = cache_folder / CACHE_FILE
@@ -44,15 +44,15 @@ def digests(paths: Iterable[Path], cache_folder: Path) -> dict[str, str]:
         cache = json.loads(cache_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         cache = {}
-    found, changed = {}, False
+    found, changed = [], False
     for path in paths:
-        resolved = str(Path(path).resolve())
+        resolved = os.path.realpath(path)
         stamp = _stamp(Path(resolved))
         known = cache.get(resolved)
         if not (isinstance(known, list) and known[:3] == stamp and len(known) == 4):
             cache[resolved] = [*stamp, file_digest(Path(resolved))]
             changed = True
-        found[resolved] = cache[resolved][3]
+        found.append(cache[resolved][3])
     if changed:
         _save(cache_path, cache)
     return found

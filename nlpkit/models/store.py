@@ -106,7 +106,7 @@ def builtin_key(builtin: BuiltinModel | BuiltinAdapter) -> str:
     parts = {
         "format": FORMAT_VERSION,
         "builtin": builtin.name,
-        "files": {label: found[str(path.resolve())] for label, path in files.items()},
+        "files": dict(zip(files, found, strict=True)),
     }
     return content_key(parts)
 
