@@ -47,6 +47,9 @@ def tiny(tmp_path_factory) -> dict[str, str]:
     return {name: str(build(root / name)) for name, build in BUILDERS.items()}
 
 
+STARTING_ENV = dict(os.environ)  # before any test ran: for checks that must not see leaks
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ, NLPKIT_NETGUARD="1", PYTHONPATH=f"{NETGUARD}{os.pathsep}{ROOT}")
     env.update(extra)
