@@ -57,8 +57,9 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 def nlpkit_command() -> list[str]:
-    script = shutil.which("nlpkit")
-    return [script] if script else [sys.executable, "-m", "nlpkit"]
+    """The `nlpkit` script of the environment running the tests (not another on PATH)."""
+    script = Path(sys.executable).with_name("nlpkit")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "nlpkit"]
 
 
 # The CLI in a fresh interpreter, then which heavy libraries it imported: --help and

@@ -154,12 +154,6 @@ def test_the_library_never_renders():
     assert found == []
 
 
-# Still choose their path by the task's name: `nlpkit optimize` (ONNX export for a
-# classifier or a tagger) and the classifier's ONNX gate. Each is to move into its
-# task's pieces; the list only shrinks.
-NOT_YET_ASKING = ("tasks/onnx_gate.py", "training/optimize.py")
-
-
 def task_name_strings() -> list[str]:
     """Each place outside the task table and the tasks' own packages where a string
     constant is a task's name or command: the layers around a task must ask it instead."""
@@ -168,7 +162,6 @@ def task_name_strings() -> list[str]:
     names = {task.name for task in TASKS} | {task.command for task in TASKS}
     own = {PACKAGE / "tasks" / "table.py", *(PACKAGE / "tasks" / t.module for t in TASKS)}
     own |= {PACKAGE / "models" / "builtin" / "__init__.py"}  # the built-in models' table
-    own |= {PACKAGE / path for path in NOT_YET_ASKING}
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         if any(path == place or path.is_relative_to(place) for place in own):

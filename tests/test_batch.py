@@ -302,7 +302,7 @@ def test_kill_9_then_resume_loses_and_repeats_no_row(tiny, tmp_path, fmt):
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL and not output.exists()
     assert done < 31, "the job finished before the kill: make the input longer"
-    resumed = run_nlpkit(*command[1:], "--resume", OMP_NUM_THREADS="1")
+    resumed = run_nlpkit(*command[len(nlpkit_command()) :], "--resume", OMP_NUM_THREADS="1")
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed: " in resumed.stderr and "3 unreadable rows" in resumed.stderr
     ids = [str(row["id"]) for row in read_rows(output)]
@@ -345,7 +345,7 @@ def test_kill_9_of_a_process_pool_leaves_no_worker_and_resumes(tiny, tmp_path):
         time.sleep(0.2)
     alive = [pid for pid in workers if Path(f"/proc/{pid}/status").exists()]
     assert all("zombie" in Path(f"/proc/{pid}/status").read_text() for pid in alive), alive
-    resumed = run_nlpkit(*command[1:], "--resume")
+    resumed = run_nlpkit(*command[len(nlpkit_command()) :], "--resume")
     assert resumed.returncode == 0 and "resumed: " in resumed.stderr, resumed.stderr
     assert [row["id"] for row in read_rows(output)] == [f"r{i}" for i in range(6000)]
 

@@ -72,12 +72,16 @@ def optimize_cmd(
     for scored in [report["fp32"], *report["int8"]]:
         kept = scored["passed"] and scored["file"] == result.chosen
         verdict = "kept" if kept else "passed" if scored["passed"] else "refused by the gate"
+        if scored["passed"] and not kept and report.get("int8_slower") and "recipe" in scored:
+            verdict = "passed, slower"
         kind = "onnx int8" if "recipe" in scored else "onnx fp32"
         recipe_text = scored.get("recipe", "")
         rows.append(_row(kind, recipe_text, metric, scored[metric], scored["agreement"], verdict))
     emit(rows, format, title=f"accuracy gate: {report['samples']} texts of {report['eval_data']}")
     if result.chosen is None:
         out.warn("no ONNX model passed the gate: PyTorch keeps answering")
+    elif int8 and report.get("int8_slower"):
+        out.warn("int8 passed the gate but is no faster than fp32 on this CPU: kept fp32")
     elif int8 and result.chosen != "model-int8.onnx":
         out.warn("int8 lost too much accuracy: kept fp32 (the figures are in report.json)")
     out.note(f"wrote {result.folder} (report.json has the figures)")

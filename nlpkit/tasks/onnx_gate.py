@@ -1,49 +1,45 @@
-"""Export a classifier to ONNX, quantize it, gate both against PyTorch, publish the folder.
+"""Export a model to ONNX, quantize it, gate both against PyTorch, publish the folder.
 
-The folder is written whole or not at all (a hidden folder renamed into place), so a
-crash mid-export never leaves a half model that ``auto`` would pick up.
+What is exported and how predictions are scored belong to the task (its pieces'
+``prepare_onnx``); the folder handling here is shared. The folder is written whole or
+not at all (a hidden folder renamed into place), so a crash mid-export never leaves a
+half model that ``auto`` would pick up.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from nlpkit.atomic import temp_dir_beside, widen_to_umask
-from nlpkit.devices import onnx_threads, use_threads
 from nlpkit.errors import NlpkitError, OutputError
 from nlpkit.models.backends import FP32_FILE, ONNX_FOLDER, REPORT_FILE, export
 from nlpkit.models.backends.export import Int8Recipe, export_classifier
-from nlpkit.models.backends.gate import GateData, run_gate
+from nlpkit.models.backends.gate import ACCURACY, GateData, GateMetric, run_gate
 from nlpkit.models.builtin import BuiltinAdapter, BuiltinModel
-from nlpkit.models.load import load_model, quiet_libraries
 from nlpkit.models.store import entry_lock
-from nlpkit.tasks.scores import CLASSIFY_BATCH, best_ids, onnx_scores, torch_scores
 
-BUILTIN_GATE_DATA = "sst2-validation.tsv.gz"
 PARTIAL_PREFIX = ".partial-"
 logger = logging.getLogger(__name__)
 
 
-@quiet_libraries()
-def prepare_onnx(
-    name: str,
+def export_gated(
+    loaded: Any,
     target: Path,
     data: GateData,
+    reference: Callable[[], list],
+    predict: Callable[[Path], list],
     int8: bool = True,
     recipes: Sequence[Int8Recipe] | None = None,
+    metric: GateMetric = ACCURACY,
 ) -> dict:
-    """Export model ``name`` to ``target`` (an ONNX folder), gate it on ``data``, and
-    return the gate's report (also in ``target/report.json``). ``recipes``: the int8
-    recipes to try (default: export.INT8_RECIPES)."""
-    loaded = load_model("sequence", name, "cpu", "float32")
-    use_threads(None)
-    threads = onnx_threads(None, len(data.texts))
+    """Export ``loaded`` (model and tokenizer) into ``target``, gate fp32 and int8 on
+    ``data`` (``reference()``: PyTorch's predictions; ``predict(file)``: an export's), save
+    the chosen graph as optimized on this CPU, and publish; returns the gate's report."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = temp_dir_beside(target.parent, f"{PARTIAL_PREFIX}{target.name}-")
@@ -51,17 +47,8 @@ def prepare_onnx(
         raise OutputError(f"{target}: cannot write there ({exc.strerror})") from None
     try:
         export_classifier(loaded.model, loaded.tokenizer, partial, FP32_FILE)
-        # int8 scales activations per batch: the gate scores batches as classify makes them
-        reference = best_ids(torch_scores(loaded, data.texts, CLASSIFY_BATCH, _ignore))
-
-        def predict(path: Path) -> list[int]:
-            from nlpkit.models.backends.onnx import open_runner
-
-            runner = open_runner(path, threads)
-            return best_ids(onnx_scores(runner, data.texts, CLASSIFY_BATCH, _ignore))
-
         recipes = export.INT8_RECIPES if recipes is None else recipes
-        report = run_gate(partial, data, reference, predict, int8, recipes)
+        report = run_gate(partial, data, reference(), predict, int8, recipes, metric)
         if report["chosen"]:
             _save_optimized(partial / report["chosen"])
         widen_to_umask(partial)
@@ -82,7 +69,7 @@ def _save_optimized(path: Path) -> None:
         logger.debug("cannot save the optimized graph of %s: %s", path, exc)
 
 
-def _ignore(_count: int) -> None:
+def ignore_progress(_count: int) -> None:
     """Progress of the gate's own passes: not the user's texts, not shown."""
 
 
@@ -95,20 +82,14 @@ def publish(partial: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
-def builtin_gate_data(builtin: BuiltinAdapter | BuiltinModel) -> GateData:
-    """SST-2 dev, shipped with the built-in sentiment model (872 labelled sentences)."""
-    path = Path(getattr(builtin, "folder", "")) / BUILTIN_GATE_DATA
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    texts = [row["sentence"] for row in rows]
-    return GateData(texts, [int(row["label"]) for row in rows], "SST-2 dev (shipped with nlpkit)")
-
-
 def prepare_builtin(builtin: BuiltinAdapter | BuiltinModel, folder: Path) -> None:
-    """The built-in classifier's ONNX export, int8 if it passes the gate, made once in its
-    store entry; a failure leaves PyTorch in charge, with a warning."""
+    """A built-in model's ONNX export, int8 if it passes the gate on the labelled data it
+    ships with, made once in its store entry; a failure leaves PyTorch in charge, with a
+    warning."""
+    from nlpkit.tasks.pieces import pieces_of
+
     target = folder / ONNX_FOLDER
-    if builtin.task != "classify" or (target / REPORT_FILE).is_file():
+    if not getattr(builtin, "prepares_onnx", False) or (target / REPORT_FILE).is_file():
         return
     with entry_lock(folder.name):  # concurrent first uses wait for one export
         if (target / REPORT_FILE).is_file():
@@ -117,11 +98,13 @@ def prepare_builtin(builtin: BuiltinAdapter | BuiltinModel, folder: Path) -> Non
             shutil.rmtree(leftover, ignore_errors=True)
         logger.info(
             "preparing ONNX Runtime for the built-in model '%s', once (int8 if it passes "
-            "the accuracy gate; under a minute): %s",
+            "the accuracy gate; a minute or two): %s",
             builtin.name,
             target,
         )
+        pieces = pieces_of(builtin.task)
         try:
-            prepare_onnx(builtin.name, target, builtin_gate_data(builtin))
+            data = pieces.builtin_gate_data(builtin.folder / builtin.gate_data)
+            pieces.prepare_onnx(builtin.name, target, data)
         except (NlpkitError, OSError) as exc:
             logger.warning("ONNX export of '%s' failed, PyTorch answers: %s", builtin.name, exc)

@@ -54,6 +54,9 @@ class TaskPieces:
     serves_offline_model: ClassVar[bool] = False
     # The first batch the server runs to load the model: (batch key, payload).
     warm_up_job: ClassVar[tuple[Any, Any]] = (1, ["Warm up."])
+    # How a model's config names this task's head (``architectures``: BertFor...); None:
+    # `nlpkit optimize` does not export this task.
+    head_suffix: ClassVar[str | None] = None
 
     def __init__(self, task: Task) -> None:
         self.task = task
@@ -140,6 +143,23 @@ class TaskPieces:
         key, payload = self.warm_up_job
         self.serve_jobs(engine, [Job(None, key, payload)])
 
+    # ---- ONNX export (nlpkit optimize, a built-in model's first use) -------------------
+    def _onnx(self) -> Any:
+        return importlib.import_module(f"nlpkit.tasks.{self.task.module}.onnx")
+
+    def prepare_onnx(self, name: str, target: Path, data: Any, int8: bool = True) -> dict:
+        """Export model ``name`` into ``target``, gate fp32 and int8 on ``data`` (a
+        GateData), publish the folder; returns the gate's report."""
+        return self._onnx().prepare_onnx(name, target, data, int8)
+
+    def gate_data(self, name: str, plan: Recipe, rows: Any, source: str) -> Any:
+        """The gate's labelled data (a GateData) from a recipe's eval rows."""
+        return self._onnx().gate_data(name, plan, rows, source)
+
+    def builtin_gate_data(self, path: Path) -> Any:
+        """The gate's labelled data (a GateData) from the file a built-in model ships."""
+        return self._onnx().builtin_gate_data(path)
+
     # ---- batch jobs ------------------------------------------------------------------
     def gold_scores(
         self, predictions: list[dict[str, Any]], references: list, label_names: Callable
@@ -186,6 +206,24 @@ class LabelPieces(TaskPieces):
             logits = [np.pad(b, ((0, 0), (0, width - b.shape[1]), (0, 0))) for b in logits]
         merged = EvalPrediction(np.concatenate(logits), np.concatenate(labels))
         return self.scorer(None, model, None)(merged)
+
+
+def pieces_for_head(name: str, architectures: list[str]) -> TaskPieces:
+    """The pieces of the task whose head model ``name`` has (its config's
+    ``architectures``), among the tasks `nlpkit optimize` exports."""
+    from nlpkit.errors import UsageError
+    from nlpkit.tasks.table import TASKS
+
+    exported = [p for p in map(pieces_of, TASKS) if p.head_suffix]
+    for pieces in exported:
+        if any(a.endswith(pieces.head_suffix) for a in architectures):
+            return pieces
+    kinds = ", ".join(f"*{p.head_suffix} ({p.task.command})" for p in exported)
+    raise UsageError(
+        f"model '{name}' is a {architectures[0] if architectures else 'model without a head'}"
+        f": nlpkit optimize exports {kinds}",
+        param="model",
+    )
 
 
 def pieces_of(task: Task | str) -> TaskPieces:

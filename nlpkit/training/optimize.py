@@ -16,16 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nlpkit.errors import OutputError, UsageError
-from nlpkit.inputs.readers import pick_text_column
 from nlpkit.models.backends import ONNX_FOLDER, REPORT_FILE
-from nlpkit.models.backends.gate import GateData
 from nlpkit.models.builtin import builtin_model
+from nlpkit.models.load import model_config
 from nlpkit.models.resolve import resolve_model
 from nlpkit.models.safety import load_policy
-from nlpkit.tasks.entities import TASK as TAGGER
-from nlpkit.tasks.entities.onnx import is_tagger, tag_gate_data
-from nlpkit.tasks.entities.onnx import prepare_onnx as prepare_tagger_onnx
-from nlpkit.tasks.onnx_gate import builtin_gate_data, prepare_onnx
+from nlpkit.tasks.pieces import pieces_for_head
 from nlpkit.training.outputs import RECIPE_FILE
 
 if TYPE_CHECKING:
@@ -64,14 +60,15 @@ def optimize(
         source = resolve_model(name)
         folder = Path(source.path) if source.is_local_folder else None
         target = _target(name, folder, output)
+        pieces = pieces_for_head(name, getattr(model_config(name), "architectures", None) or [])
         builtin = builtin_model(name)
-        if is_tagger(name):  # a token classifier: its own gate, on entity F1
-            plan, rows = eval_rows(name, folder, recipe, eval_data, TAGGER.name)
-            report = prepare_tagger_onnx(name, target, tag_gate_data(name, plan, rows), int8)
-        elif builtin is not None and builtin.task == "classify" and not (eval_data or recipe):
-            report = prepare_onnx(name, target, builtin_gate_data(builtin), int8)
+        if getattr(builtin, "prepares_onnx", False) and not (eval_data or recipe):
+            data = pieces.builtin_gate_data(builtin.folder / builtin.gate_data)
         else:
-            report = prepare_onnx(name, target, gate_data(name, folder, recipe, eval_data), int8)
+            plan, rows = eval_rows(name, folder, recipe, eval_data, pieces.task.name)
+            source = str(eval_data or recipe or folder / RECIPE_FILE)
+            data = pieces.gate_data(name, plan, rows, source)
+        report = pieces.prepare_onnx(name, target, data, int8)
     return OptimizeResult(name, target, report)
 
 
@@ -116,22 +113,3 @@ def _target(name: str, folder: Path | None, output: str | Path | None) -> Path:
             param="output",
         )
     return folder / ONNX_FOLDER
-
-
-def gate_data(
-    name: str, folder: Path | None, recipe: str | Path | None, data: str | Path | None
-) -> GateData:
-    """Texts and label ids from ``data``, else the recipe's eval split."""
-    from nlpkit.models.load import model_config
-    from nlpkit.training.data import label_encoder
-
-    plan, rows = eval_rows(name, folder, recipe, data, "text-classification")
-    text_column = plan.data.text_column
-    if text_column not in rows.column_names:
-        text_column = pick_text_column(list(rows.column_names), None, Path(str(data)))
-    config = model_config(name)
-    names = [str(config.id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels)]
-    encode = label_encoder(names)
-    texts = [str(text) for text in rows[text_column]]
-    labels = [encode(value) for value in rows[plan.data.label_column]]
-    return GateData(texts, labels, str(data or recipe or folder / RECIPE_FILE))

@@ -140,6 +140,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel | BuiltinAdapter] = {
         folder=HERE / "entities",
         description="all-MiniLM-L6-v2 + LoRA fine-tuned on CoNLL-2003 by nlpkit "
         "(PER, ORG, LOC, MISC; research use only)",
+        gate_data="conll2003-validation.jsonl.gz",
     ),
     "smollm2": BuiltinModel(
         name="smollm2",

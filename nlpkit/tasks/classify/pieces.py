@@ -34,6 +34,7 @@ class ClassifyPieces(LabelPieces):
     generates = False
     warm_up_job = (None, (["Warm up."], 1))
     gold_option = "label_column"
+    head_suffix = "ForSequenceClassification"
 
     def label_names(self, recipe: Recipe, train: Any) -> list[str]:
         """Label names for ids 0..n-1: the recipe's, the ClassLabel's, or the values seen."""

@@ -11,24 +11,23 @@ of the words and int8 with fp32, and each must keep the entity F1 (seqeval) with
 
 from __future__ import annotations
 
-import shutil
+import gzip
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nlpkit.atomic import temp_dir_beside, widen_to_umask
 from nlpkit.devices import onnx_threads, use_threads
-from nlpkit.errors import InputError, OutputError
-from nlpkit.models.backends import FP32_FILE, export
-from nlpkit.models.backends.export import Int8Recipe, export_classifier
-from nlpkit.models.backends.gate import GateData, GateMetric, run_gate
+from nlpkit.errors import InputError
+from nlpkit.models.backends.export import Int8Recipe
+from nlpkit.models.backends.gate import GateData, GateMetric
 from nlpkit.models.load import load_model, model_config, quiet_libraries
 from nlpkit.tasks.entities import ENTITIES_BATCH, TASK, Tagger, onnx_tagger, torch_tagger
 from nlpkit.tasks.entities.aggregate import entities_of
 from nlpkit.tasks.entities.gold import word_tags
 from nlpkit.tasks.entities.training import entity_scores, iob2
 from nlpkit.tasks.entities.windows import run_windows, split
-from nlpkit.tasks.onnx_gate import publish
+from nlpkit.tasks.onnx_gate import export_gated, ignore_progress
 
 if TYPE_CHECKING:
     from nlpkit.recipe.schema import Recipe
@@ -36,25 +35,15 @@ if TYPE_CHECKING:
 GATE_AGGREGATION = "first"
 
 
-def is_tagger(name: str) -> bool:
-    """Whether model ``name`` has a token-classification head (read from its config)."""
-    architectures = getattr(model_config(name), "architectures", None) or []
-    return any(a.endswith("ForTokenClassification") for a in architectures)
-
-
 def predicted_tags(tagger: Tagger, sentences: list[list[str]]) -> list[list[str]]:
     """Each sentence's word tags, as ``tagger`` finds its entities."""
     texts = [" ".join(words) for words in sentences]
     tokens, windows = split(tagger.tokenizer, texts, tagger.max_length)
-    run_windows(tokens, windows, len(tagger.names), ENTITIES_BATCH, tagger.logits, _ignore)
+    run_windows(tokens, windows, len(tagger.names), ENTITIES_BATCH, tagger.logits, ignore_progress)
     return [
         word_tags(text.text, entities_of(text, tagger.names, GATE_AGGREGATION, tagger.words))
         for text in tokens
     ]
-
-
-def _ignore(_count: int) -> None:
-    """Progress of the gate's own passes: not the user's texts, not shown."""
 
 
 def entity_f1(predicted: list[list[str]], gold: list[list[str]]) -> float:
@@ -86,28 +75,29 @@ def prepare_onnx(
     loaded = load_model(TASK.loader, name, "cpu", "float32")
     use_threads(None)
     threads = onnx_threads(None, len(data.texts))
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = temp_dir_beside(target.parent, f".partial-{target.name}-")
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write there ({exc.strerror})") from None
-    try:
-        export_classifier(loaded.model, loaded.tokenizer, partial, FP32_FILE)
-        reference = predicted_tags(torch_tagger(name, loaded), data.texts)
 
-        def predict(path: Path) -> list[list[str]]:
-            return predicted_tags(onnx_tagger(name, open_runner(path, threads)), data.texts)
+    def reference() -> list[list[str]]:
+        return predicted_tags(torch_tagger(name, loaded), data.texts)
 
-        recipes = export.INT8_RECIPES if recipes is None else recipes
-        report = run_gate(partial, data, reference, predict, int8, recipes, ENTITY_F1)
-        widen_to_umask(partial)
-        publish(partial, target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return report
+    def predict(path: Path) -> list[list[str]]:
+        return predicted_tags(onnx_tagger(name, open_runner(path, threads)), data.texts)
+
+    return export_gated(loaded, target, data, reference, predict, int8, recipes, ENTITY_F1)
 
 
-def tag_gate_data(name: str, plan: Recipe, rows: Any) -> GateData:
+def builtin_gate_data(path: Path) -> GateData:
+    """CoNLL-2003 validation, shipped with the built-in entities model (JSON lines of
+    ``tokens`` and IOB2 ``ner_tags``)."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    return GateData(
+        [row["tokens"] for row in rows],
+        [row["ner_tags"] for row in rows],
+        "CoNLL-2003 validation (shipped with nlpkit)",
+    )
+
+
+def gate_data(name: str, plan: Recipe, rows: Any, source: str) -> GateData:
     """Sentences (word lists) and their IOB2 tags from a recipe's eval rows; tag ids are
     read through model ``name``'s label names."""
     from nlpkit.training.data import check_columns
@@ -126,4 +116,4 @@ def tag_gate_data(name: str, plan: Recipe, rows: Any) -> GateData:
             raise InputError(f"data: eval sentence {number} needs words and one tag per word")
         sentences.append([str(word) for word in words])
         tags.append(iob2([names[t] if isinstance(t, int) else str(t) for t in given])[0])
-    return GateData(sentences, tags, str(data.eval_file or data.dataset))
+    return GateData(sentences, tags, source)

@@ -32,6 +32,7 @@ class EntitiesPieces(LabelPieces):
     generates = False
     warm_up_job = ("simple", ["Warm up in Paris."])
     gold_option = "label_column"
+    head_suffix = "ForTokenClassification"
 
     def gold_scores(self, predictions, references, label_names) -> dict[str, float]:
         from nlpkit.tasks.entities.gold import span_scores
