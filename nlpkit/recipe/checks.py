@@ -175,6 +175,9 @@ def task_columns(recipe: Recipe) -> dict[str, str]:
         "target_column",
         "tokens_column",
         "tags_column",
+        "question_column",
+        "context_column",
+        "answers_column",
     )
     specs = {key: getattr(recipe.data, key) for key in keys if recipe.task in TASK_FIELDS[key]}
     return {key: spec for key, spec in specs.items() if spec is not None}

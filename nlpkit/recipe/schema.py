@@ -56,6 +56,16 @@ class DataConfig(_Section):
     tokens_column: str = Field("tokens", description="column of words (a list per row)")
     tags_column: str = Field("ner_tags", description="column of tags, a tag or id per word")
     label_all_tokens: bool = Field(False, description="tag every sub-word, not only a word's first")
+    question_column: str = Field("question", description="question-answering: question column")
+    context_column: str = Field("context", description="question-answering: passage column")
+    answers_column: str = Field(
+        "answers", description="question-answering: {text: [...], answer_start: [...]} column"
+    )
+    stride: int = Field(
+        128, gt=0, description="question-answering: tokens shared by a long context's windows"
+    )
+    n_best_size: int = Field(20, gt=0, description="question-answering eval: candidate starts/ends")
+    max_answer_length: int = Field(30, gt=0, description="question-answering eval: longest answer")
     source_column: str = Field("source", description="seq2seq input column; nested: translation.en")
     target_column: str = Field("target", description="seq2seq output column; a.b reads nested")
     source_prefix: str | None = Field(

@@ -43,6 +43,8 @@ class TaskPieces:
     # none: the task has no such metrics), and the option that names the gold column.
     gold_fields: ClassVar[tuple[str, ...]] = ()
     gold_option: ClassVar[str] = "reference_column"
+    # The batch keys the Trainer treats as labels (a QA head takes two: start and end).
+    trainer_labels: ClassVar[tuple[str, ...]] = ("labels",)
 
     # ---- serving (nlpkit serve) ------------------------------------------------
     # A pass of this task takes a second or more (it generates): a batch waits longer
@@ -141,6 +143,12 @@ class TaskPieces:
         self.serve_jobs(engine, [Job(None, key, payload)])
 
     # ---- batch jobs ------------------------------------------------------------------
+    def job_inputs(self, texts: list[str], extras: list[dict[str, Any]] | None) -> list:
+        """What a batch job hands the task function for rows with these texts and other
+        columns (``extras``; None for a warm-up call): the texts, unless the task reads
+        more than one column."""
+        return texts
+
     def gold_scores(
         self, predictions: list[dict[str, Any]], references: list, label_names: Callable
     ) -> dict[str, float]:

@@ -1,0 +1,148 @@
+"""Training data for extractive question answering, as run_qa.py prepares it.
+
+Each question is paired with its context and tokenized with truncation of the
+context only: a context longer than ``max_length`` becomes several windows that
+share ``stride`` tokens. A window's labels are the token positions of the answer's
+first and last character, or the first token (CLS, "no answer") when the answer is
+not wholly inside it. Every window also keeps what evaluation needs to turn logits
+back into text: its question's row, the character offsets of its context tokens
+(None elsewhere), the context and the gold answers. The Trainer drops those columns
+before the model sees a batch; the task's collator drops them everywhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from nlpkit.errors import InputError
+
+if TYPE_CHECKING:
+    from nlpkit.recipe.schema import Recipe
+
+ROW = "question_row"  # the feature's question, as an index into the split's rows
+OFFSETS = "offset_mapping"
+CONTEXT = "context_text"
+GOLD = "gold_answers"
+LABELS = ("start_positions", "end_positions")
+KEPT = (ROW, OFFSETS, CONTEXT, GOLD)  # read by evaluation, never by the model
+
+
+def gold_answers(value: Any, context: str, row: str) -> list[tuple[str, int]]:
+    """A row's answers as (text, start) pairs, each checked against its context."""
+    if not isinstance(value, dict) or "text" not in value:
+        raise InputError(
+            f"data: row {row}: answers must be {{text: [...], answer_start: [...]}} "
+            f"(SQuAD layout), got {str(value)[:60]!r}"
+        )
+    texts = _listed(value.get("text"))
+    starts = _listed(value.get("answer_start"))
+    if len(texts) != len(starts):
+        raise InputError(
+            f"data: row {row}: {len(texts)} answer texts but {len(starts)} answer_start values"
+        )
+    pairs = []
+    for text, start in zip(texts, starts, strict=True):
+        start = int(start)
+        if context[start : start + len(text)] != text:
+            found = context[start : start + len(text)]
+            raise InputError(
+                f"data: row {row}: answer {text!r} is not at answer_start {start} of its "
+                f"context (the context has {found!r} there); fix answer_start"
+            )
+        pairs.append((str(text), start))
+    return pairs
+
+
+def _listed(value: Any) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def check_pair(question: Any, context: Any, row: str) -> tuple[str, str]:
+    """A question and its context, both non-empty text."""
+    if not isinstance(question, str) or not question.strip():
+        raise InputError(f"data: row {row}: no question (an empty or missing cell)")
+    if not isinstance(context, str) or not context.strip():
+        raise InputError(
+            f"data: row {row}: the question has no context (an empty or missing cell); "
+            "extractive answers are spans of a context"
+        )
+    return question.lstrip(), context
+
+
+def check_stride(stride: int, max_length: int, where: str = "data.stride") -> None:
+    if stride >= max_length:
+        raise InputError(
+            f"{where}: {stride} must be smaller than the window ({max_length} tokens): "
+            "windows share stride tokens, so each must also hold new ones"
+        )
+
+
+def answer_encoder(recipe: Recipe, tokenizer: Any) -> Callable:
+    """A batched datasets.map function: (question, context, answers) rows -> windows with
+    answer token positions, and what evaluation reads back (``KEPT``)."""
+    data = recipe.data
+    check_stride(data.stride, data.max_length)
+    question_first = tokenizer.padding_side == "right"
+    counter = [0]  # rows seen before this batch: datasets.map numbers no rows for us
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        first = counter[0]
+        counter[0] += len(batch[data.question_column])
+        ids = batch.get("id") or [str(first + i) for i in range(len(batch[data.question_column]))]
+        pairs = [
+            check_pair(q, c, str(i))
+            for q, c, i in zip(batch[data.question_column], batch[data.context_column], ids)
+        ]
+        answers = [
+            gold_answers(a, c, str(i))
+            for a, (_, c), i in zip(batch[data.answers_column], pairs, ids)
+        ]
+        questions, contexts = [p[0] for p in pairs], [p[1] for p in pairs]
+        encoded = tokenizer(
+            questions if question_first else contexts,
+            contexts if question_first else questions,
+            truncation="only_second" if question_first else "only_first",
+            max_length=data.max_length,
+            stride=data.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        rows = encoded.pop("overflow_to_sample_mapping")
+        side = 1 if question_first else 0
+        starts, ends, offsets = [], [], []
+        for index, row in enumerate(rows):
+            sequence = encoded.sequence_ids(index)
+            kept = [
+                o if s == side else None
+                for o, s in zip(encoded["offset_mapping"][index], sequence, strict=True)
+            ]
+            start, end = answer_tokens(kept, answers[row][0] if answers[row] else None)
+            starts.append(start)
+            ends.append(end)
+            offsets.append(kept)
+        encoded["offset_mapping"] = offsets
+        encoded[LABELS[0]], encoded[LABELS[1]] = starts, ends
+        encoded[ROW] = [first + row for row in rows]
+        encoded[CONTEXT] = [contexts[row] for row in rows]
+        encoded[GOLD] = [[text for text, _ in answers[row]] for row in rows]
+        return encoded
+
+    return encode
+
+
+def answer_tokens(
+    offsets: Sequence[tuple[int, int] | None], answer: tuple[str, int] | None
+) -> tuple[int, int]:
+    """The first and last token of ``answer`` in one window, or (0, 0) when the window
+    does not hold it whole (the CLS token: "no answer here", as run_qa.py labels it)."""
+    if answer is None:
+        return 0, 0
+    start_char = answer[1]
+    end_char = start_char + len(answer[0])
+    inside = [i for i, o in enumerate(offsets) if o is not None]
+    if not inside or offsets[inside[0]][0] > start_char or offsets[inside[-1]][1] < end_char:
+        return 0, 0
+    start = next(i for i in inside if offsets[i][1] > start_char)
+    end = next(i for i in reversed(inside) if offsets[i][0] < end_char)
+    return start, end
