@@ -126,7 +126,7 @@ def build_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         data_collator=collator(recipe.task, tokenizer, model),
-        compute_metrics=_scorer(recipe, tokenizer, model, metrics),
+        compute_metrics=_scorer(recipe, tokenizer, model, metrics, eval_dataset),
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
@@ -168,13 +168,13 @@ def loss_counts_tokens(model: Any, collate: Any, dataset: Any) -> bool:
     return not torch.isclose(plain.float(), scaled.float(), rtol=1e-3).item()
 
 
-def _scorer(recipe: Recipe, tokenizer: Any, model: Any, metrics: list | None):
+def _scorer(recipe: Recipe, tokenizer: Any, model: Any, metrics: list | None, dataset: Any):
     from functools import partial
 
     from nlpkit.training.named_metrics import score
 
     named = partial(score, metrics) if metrics else None
-    return pieces_of(recipe.task).scorer(tokenizer, model, named)
+    return pieces_of(recipe.task).eval_scorer(recipe, tokenizer, model, named, dataset)
 
 
 def final_metrics(recipe: Recipe, trainer: Any) -> dict[str, float]:

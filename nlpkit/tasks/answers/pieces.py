@@ -30,9 +30,16 @@ class AnswerPieces(TaskPieces):
         "training": {"learning_rate": 3e-5, "batch_size": 12, "epochs": 2},
     }
     trainer_labels = ("start_positions", "end_positions")
+    gold_fields = ("answer",)
+    gold_option = "answers_column"
     generates = False
 
     warm_up_job = ((1, 384, 128, 30, False, 0.0), [("Warm up?", "Warm up.")])
+
+    def gold_scores(self, predictions, references, label_names) -> dict[str, float]:
+        from nlpkit.tasks.answers.gold import answer_scores
+
+        return answer_scores([row["answer"] for row in predictions], references)
 
     def job_inputs(self, texts: list[str], extras: list[dict[str, Any]] | None) -> list:
         """Rows: the question and the other columns (the context among them, as
@@ -57,6 +64,19 @@ class AnswerPieces(TaskPieces):
             return pad([{k: v for k, v in row.items() if k not in KEPT} for row in rows])
 
         return collate
+
+    def eval_scorer(self, recipe: Recipe, tokenizer: Any, model: Any, named, dataset: Any):
+        from nlpkit.tasks.answers.training import answer_scorer
+
+        return answer_scorer(recipe, dataset, named) if dataset is not None else None
+
+    def check_outputs(self, output: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+        """The start and end token each window predicts, against its labelled ones."""
+        import torch
+
+        logits = torch.stack([output.start_logits, output.end_logits], dim=1)
+        labels = torch.stack([batch["start_positions"], batch["end_positions"]], dim=1)
+        return logits, labels
 
     def rows_note(self) -> str | None:
         return "a context longer than data.max_length adds a window per stride"

@@ -54,27 +54,22 @@ class Settings:
     max_answer_length: int = 30
     allow_no_answer: bool = False
     null_score_diff_threshold: float = 0.0
+    n_best: int = N_BEST
 
 
 def split(
     tokenizer: Any, pairs: Sequence[tuple[str, str]], settings: Settings, question_first: bool
 ) -> list[Window]:
     """Windows of at most ``settings.max_length`` tokens from a ``tokenizers`` Tokenizer."""
-    from nlpkit.tasks.answers.training import check_stride
-
     side = 1 if question_first else 0
     inputs = [(q, c) if question_first else (c, q) for q, c in pairs]
     with _LOCK:
         tokenizer.no_padding()
+        tokenizer.no_truncation()
+        _check_questions(tokenizer, [q for q, _ in pairs], settings)
         strategy = "only_second" if question_first else "only_first"
         tokenizer.enable_truncation(settings.max_length, stride=settings.stride, strategy=strategy)
-        try:
-            encodings = tokenizer.encode_batch(inputs)
-        except Exception as exc:  # tokenizers: the question leaves no room for the context
-            raise InputError(
-                f"a question is too long for windows of {settings.max_length} tokens with "
-                f"stride {settings.stride} ({exc}); shorten it, or raise --max-length"
-            ) from None
+        encodings = tokenizer.encode_batch(inputs)
     windows = []
     for index, encoding in enumerate(encodings):
         for part in (encoding, *encoding.overflowing):
@@ -84,6 +79,23 @@ def split(
             ]
             windows.append(Window(index, part.ids, part.type_ids, offsets))
     return windows
+
+
+def _check_questions(tokenizer: Any, questions: list[str], settings: Settings) -> None:
+    """Each question leaves its windows more context than the stride they share (else
+    the tokenizer cannot cut the context), as the question-answering pipeline checks."""
+    from nlpkit.tasks.answers.training import question_room
+
+    special = tokenizer.num_special_tokens_to_add(True)
+    room = question_room(settings.max_length, settings.stride, special)
+    lengths = [len(e.ids) for e in tokenizer.encode_batch(questions, add_special_tokens=False)]
+    for number, length in enumerate(lengths, 1):
+        if length > room:
+            raise InputError(
+                f"question {number} has {length} tokens; windows of {settings.max_length} "
+                f"tokens sharing {settings.stride} leave room for {room}: shorten it, raise "
+                "--max-length or lower --stride"
+            )
 
 
 def run_windows(
@@ -137,10 +149,10 @@ def best_answer(
     null = float("inf")
     for window, (start, end) in zip(windows, scores, strict=True):
         null = min(null, float(start[NULL] + end[NULL]))
-        for a, b, score in _candidates(window, start, end, settings.max_answer_length):
+        for a, b, score in _candidates(window, start, end, settings):
             span = (window.offsets[a][0], window.offsets[b][1])  # type: ignore[index]
             found[span] = max(found.get(span, -np.inf), score)
-    ranked = sorted(found.items(), key=lambda item: -item[1])[:N_BEST]
+    ranked = sorted(found.items(), key=lambda item: -item[1])[: settings.n_best]
     logits = [score for _, score in ranked] + ([null] if settings.allow_no_answer else [])
     probabilities = _softmax(np.asarray(logits, dtype=np.float64)) if logits else []
     spans = [
@@ -158,7 +170,7 @@ def best_answer(
     return Answer(question, best.answer, best.start, best.end, best.score, top)
 
 
-def _candidates(window: Window, start: Any, end: Any, longest: int) -> list:
+def _candidates(window: Window, start: Any, end: Any, settings: Settings) -> list:
     """(start token, end token, score) of the window's best starts x best ends."""
     import numpy as np
 
@@ -167,12 +179,12 @@ def _candidates(window: Window, start: Any, end: Any, longest: int) -> list:
         return []
     masked_start = np.where(inside, start, -np.inf)
     masked_end = np.where(inside, end, -np.inf)
-    count = min(N_BEST, int(inside.sum()))
+    count = min(settings.n_best, int(inside.sum()))
     starts = np.argsort(masked_start)[::-1][:count]
     ends = np.argsort(masked_end)[::-1][:count]
     a, b = np.meshgrid(starts, ends, indexing="ij")
     a, b = a.ravel(), b.ravel()
-    ok = (b >= a) & (b - a + 1 <= longest)
+    ok = (b >= a) & (b - a + 1 <= settings.max_answer_length)
     a, b = a[ok], b[ok]
     total = start[a] + end[b]
     return list(zip(a.tolist(), b.tolist(), total.tolist(), strict=True))

@@ -92,13 +92,16 @@ def answer_encoder(recipe: Recipe, tokenizer: Any) -> Callable:
         ids = batch.get("id") or [str(first + i) for i in range(len(batch[data.question_column]))]
         pairs = [
             check_pair(q, c, str(i))
-            for q, c, i in zip(batch[data.question_column], batch[data.context_column], ids)
+            for q, c, i in zip(
+                batch[data.question_column], batch[data.context_column], ids, strict=True
+            )
         ]
         answers = [
             gold_answers(a, c, str(i))
-            for a, (_, c), i in zip(batch[data.answers_column], pairs, ids)
+            for a, (_, c), i in zip(batch[data.answers_column], pairs, ids, strict=True)
         ]
-        questions, contexts = [p[0] for p in pairs], [p[1] for p in pairs]
+        contexts = [p[1] for p in pairs]
+        questions = short_questions(tokenizer, [p[0] for p in pairs], data.max_length, data.stride)
         encoded = tokenizer(
             questions if question_first else contexts,
             contexts if question_first else questions,
@@ -131,6 +134,23 @@ def answer_encoder(recipe: Recipe, tokenizer: Any) -> Callable:
     return encode
 
 
+def question_room(max_length: int, stride: int, special: int) -> int:
+    """The most question tokens a window can hold and still have more context than the
+    ``stride`` tokens it shares with the next (the tokenizer's own rule)."""
+    return max_length - stride - special - 1
+
+
+def short_questions(tokenizer: Any, questions: list[str], max_length: int, stride: int) -> list:
+    """Questions cut to the tokens a window has room for (a rare 60-word question would
+    leave no context in the window); the cut falls on a token boundary."""
+    room = question_room(max_length, stride, tokenizer.num_special_tokens_to_add(pair=True))
+    encoded = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
+    return [
+        question if len(offsets) <= room else question[: offsets[max(room, 1) - 1][1]]
+        for question, offsets in zip(questions, encoded["offset_mapping"], strict=True)
+    ]
+
+
 def answer_tokens(
     offsets: Sequence[tuple[int, int] | None], answer: tuple[str, int] | None
 ) -> tuple[int, int]:
@@ -146,3 +166,50 @@ def answer_tokens(
     start = next(i for i in inside if offsets[i][1] > start_char)
     end = next(i for i in reversed(inside) if offsets[i][0] < end_char)
     return start, end
+
+
+def answer_scorer(recipe: Recipe, dataset: Any, score: Callable | None = None) -> Callable:
+    """A Trainer ``compute_metrics`` over (start logits, end logits) of the eval windows,
+    in ``dataset``'s order: each question's answer is read back across its windows
+    (spans.py), then scored by ``score`` (predicted texts, gold answer lists), by
+    default SQuAD v1.1's exact match and F1."""
+    from nlpkit.tasks.answers.spans import Settings
+    from nlpkit.tasks.answers.squad import squad_scores
+
+    data = recipe.data
+    settings = Settings(
+        data.max_length,
+        data.stride,
+        max_answer_length=data.max_answer_length,
+        n_best=data.n_best_size,
+    )
+    columns = dataset.select_columns(list(KEPT))
+
+    def compute(eval_pred) -> dict[str, float]:
+        starts, ends = eval_pred.predictions[:2]
+        predicted, gold = read_answers(columns, starts, ends, settings)
+        return (score or squad_scores)(predicted, gold)
+
+    return compute
+
+
+def read_answers(columns: Any, starts: Any, ends: Any, settings: Any) -> tuple[list, list]:
+    """The predicted answer text and the gold answers of each question in ``columns``
+    (the eval windows' KEPT columns), from its windows' logits."""
+    from nlpkit.tasks.answers.spans import Window, best_answer
+
+    groups: dict[int, list[int]] = {}
+    for index, row in enumerate(columns[ROW]):
+        groups.setdefault(row, []).append(index)
+    offsets, contexts, golds = columns[OFFSETS], columns[CONTEXT], columns[GOLD]
+    predicted, gold = [], []
+    for kept in groups.values():
+        windows = [Window(0, [], [], [tuple(o) if o else None for o in offsets[i]]) for i in kept]
+        scores = [
+            (starts[i][: len(w.offsets)], ends[i][: len(w.offsets)])
+            for i, w in zip(kept, windows, strict=True)
+        ]
+        found = best_answer("", contexts[kept[0]], windows, scores, settings)
+        predicted.append(found.answer)
+        gold.append(golds[kept[0]])
+    return predicted, gold
