@@ -260,3 +260,28 @@ def test_the_endpoint_batches_questions_and_limits_contexts(reader):
         [(QA_QUESTIONS[0], QA_CONTEXTS[0]), (QA_QUESTIONS[1], QA_CONTEXTS[1])], model=reader
     )
     assert body["results"] == [dataclasses.asdict(r) for r in expected]
+
+
+def test_onnx_int8_passes_the_f1_gate_and_finds_the_spans_torch_finds(reader, tmp_path):
+    import shutil
+
+    from nlpkit import optimize
+
+    model = shutil.copytree(reader, tmp_path / "qa")
+    rows = [
+        {"question": q, "context": c, "answers": {"text": [c.split()[0]], "answer_start": [0]}}
+        for q, c in zip(QA_QUESTIONS * 2, QA_CONTEXTS * 2, strict=True)
+    ]
+    data = tmp_path / "gate.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = optimize(model, int8=True, eval_data=data)
+    assert result.chosen == "model-int8.onnx"
+    assert result.report["gate"] == {"max_f1_drop": 0.005, "min_agreement": 0.99}
+    long_context = " ".join(QA_CONTEXTS * 4)
+    pairs = [*zip(QA_QUESTIONS, QA_CONTEXTS, strict=True), (QA_QUESTIONS[2], long_context)]
+    options = {"model": str(model), "top_k": 2, "max_length": 48, "stride": 16}
+    fast = nlpkit.answer(pairs, backend="auto", **options)
+    slow = nlpkit.answer(pairs, backend="torch", **options)
+    assert [(a.start, a.end) for a in fast] == [(a.start, a.end) for a in slow]
+    for a, b in zip(fast, slow, strict=True):
+        assert a.score == pytest.approx(b.score, abs=0.05)

@@ -22,6 +22,9 @@ from nlpkit.models.backends.gate import GateData
 from nlpkit.models.builtin import builtin_model
 from nlpkit.models.resolve import resolve_model
 from nlpkit.models.safety import load_policy
+from nlpkit.tasks.answers import TASK as READER
+from nlpkit.tasks.answers.onnx import answer_gate_data, is_reader
+from nlpkit.tasks.answers.onnx import prepare_onnx as prepare_reader_onnx
 from nlpkit.tasks.entities import TASK as TAGGER
 from nlpkit.tasks.entities.onnx import is_tagger, tag_gate_data
 from nlpkit.tasks.entities.onnx import prepare_onnx as prepare_tagger_onnx
@@ -65,7 +68,10 @@ def optimize(
         folder = Path(source.path) if source.is_local_folder else None
         target = _target(name, folder, output)
         builtin = builtin_model(name)
-        if is_tagger(name):  # a token classifier: its own gate, on entity F1
+        if is_reader(name):  # a question-answering model: its own gate, on SQuAD F1
+            plan, rows = eval_rows(name, folder, recipe, eval_data, READER.name)
+            report = prepare_reader_onnx(name, target, *answer_gate_data(plan, rows), int8)
+        elif is_tagger(name):  # a token classifier: its own gate, on entity F1
             plan, rows = eval_rows(name, folder, recipe, eval_data, TAGGER.name)
             report = prepare_tagger_onnx(name, target, tag_gate_data(name, plan, rows), int8)
         elif builtin is not None and builtin.task == "classify" and not (eval_data or recipe):

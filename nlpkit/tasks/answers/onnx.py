@@ -1,10 +1,33 @@
-"""ONNX Runtime for question answering: the classifier export, int8, a gate on SQuAD F1."""
+"""ONNX Runtime for question answering: the classifier export with two outputs (start
+and end logits), int8, and a gate on SQuAD F1.
+
+The gate reads questions as ``answer`` reads them (windows, spans chosen across them):
+fp32 must give the span PyTorch gives for 99% of the questions and int8 the span fp32
+gives, and each must keep SQuAD v1.1 F1 within 0.5 points.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from nlpkit.tasks.answers.spans import Logits, Window
+from nlpkit.atomic import temp_dir_beside, widen_to_umask
+from nlpkit.devices import onnx_threads, use_threads
+from nlpkit.errors import OutputError
+from nlpkit.models.backends import FP32_FILE, export
+from nlpkit.models.backends.export import Int8Recipe, export_classifier
+from nlpkit.models.backends.gate import GateData, GateMetric, run_gate
+from nlpkit.models.load import load_model, model_config, quiet_libraries
+from nlpkit.tasks.answers.spans import Logits, Settings, Window, answers_of, run_windows, split
+from nlpkit.tasks.onnx_gate import publish
+
+if TYPE_CHECKING:
+    from nlpkit.recipe.schema import Recipe
+    from nlpkit.tasks.answers import Reader
+
+OUTPUTS = ("start_logits", "end_logits")
 
 
 def onnx_logits(runner: Any) -> Logits:
@@ -24,7 +47,110 @@ def onnx_logits(runner: Any) -> Logits:
             types[i, : len(window.types)] = window.types
             mask[i, : len(window.ids)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        start, end = runner.session.run(None, {name: feed[name] for name in names})[:2]
+        start, end = runner.session.run(list(OUTPUTS), {name: feed[name] for name in names})
         return start, end
 
     return logits
+
+
+def is_reader(name: str) -> bool:
+    """Whether model ``name`` has a question-answering head (read from its config)."""
+    architectures = getattr(model_config(name), "architectures", None) or []
+    return any(a.endswith("ForQuestionAnswering") for a in architectures)
+
+
+def predicted_spans(reader: Reader, pairs: list[tuple[str, str]], settings: Settings) -> list:
+    """Each question's answer as ``answer`` reads it: (text, start, end)."""
+    from nlpkit.tasks.answers import ANSWER_BATCH
+
+    window = min(settings.max_length, reader.max_length)
+    settings = Settings(window, min(settings.stride, window // 2), 1, settings.max_answer_length)
+    windows = split(reader.tokenizer, pairs, settings, reader.question_first)
+    scores = run_windows(windows, ANSWER_BATCH, reader.logits, _ignore)
+    return [(a.answer, a.start, a.end) for a in answers_of(pairs, windows, scores, settings)]
+
+
+def _ignore(_count: int) -> None:
+    """Progress of the gate's own passes: not the user's questions, not shown."""
+
+
+def span_f1(predicted: list, gold: list) -> float:
+    from nlpkit.tasks.answers.squad import squad_scores
+
+    return squad_scores([p[0] for p in predicted], gold)["f1"] / 100
+
+
+def span_agreement(predicted: list, reference: list) -> float:
+    same = sum(p[1:] == r[1:] for p, r in zip(predicted, reference, strict=True))
+    return same / max(1, len(reference))
+
+
+SQUAD_F1 = GateMetric("f1", span_f1, span_agreement)
+
+
+@quiet_libraries()
+def prepare_onnx(
+    name: str,
+    target: Path,
+    data: GateData,
+    settings: Settings,
+    int8: bool = True,
+    recipes: Sequence[Int8Recipe] | None = None,
+) -> dict:
+    """Export question-answering model ``name`` to ``target`` (an ONNX folder), gate it on
+    ``data`` (``texts``: (question, context) pairs, ``labels``: gold answer lists)."""
+    from nlpkit.models.backends.onnx import open_runner
+    from nlpkit.tasks.answers import TASK, onnx_reader, torch_reader
+
+    loaded = load_model(TASK.loader, name, "cpu", "float32")
+    use_threads(None)
+    threads = onnx_threads(None, len(data.texts))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = temp_dir_beside(target.parent, f".partial-{target.name}-")
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write there ({exc.strerror})") from None
+    try:
+        export_classifier(loaded.model, loaded.tokenizer, partial, FP32_FILE, OUTPUTS)
+        reference = predicted_spans(torch_reader(name, loaded), data.texts, settings)
+
+        def predict(path: Path) -> list:
+            reader = onnx_reader(name, open_runner(path, threads))
+            return predicted_spans(reader, data.texts, settings)
+
+        recipes = export.INT8_RECIPES if recipes is None else recipes
+        report = run_gate(partial, data, reference, predict, int8, recipes, SQUAD_F1)
+        widen_to_umask(partial)
+        publish(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return report
+
+
+def answer_gate_data(plan: Recipe, rows: Any) -> tuple[GateData, Settings]:
+    """Questions with their contexts and gold answers from a recipe's eval rows, and the
+    recipe's window settings."""
+    from nlpkit.tasks.answers.training import check_pair, gold_answers
+    from nlpkit.training.data import check_columns
+
+    data = plan.data
+    columns = {
+        "question_column": data.question_column,
+        "context_column": data.context_column,
+        "answers_column": data.answers_column,
+    }
+    check_columns(rows, "eval", columns)
+    pairs, gold = [], []
+    for number, (question, context, answers) in enumerate(
+        zip(
+            rows[data.question_column],
+            rows[data.context_column],
+            rows[data.answers_column],
+            strict=True,
+        ),
+        1,
+    ):
+        pairs.append(check_pair(question, context, str(number)))
+        gold.append([text for text, _ in gold_answers(answers, context, str(number))])
+    settings = Settings(data.max_length, data.stride, max_answer_length=data.max_answer_length)
+    return GateData(pairs, gold, str(data.eval_file or data.dataset)), settings
