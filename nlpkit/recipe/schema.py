@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nlpkit.errors import RecipeError
-from nlpkit.recipe.checks import TASK_FIELDS, TASK_METRICS, check_recipe
+from nlpkit.recipe.checks import TASK_FIELDS, TASK_METRICS, AnswerFields, check_recipe
 from nlpkit.recipe.metric_names import absolute_metric_paths, first_key
 from nlpkit.recipe.problems import Problem, SourceMap, format_problems, schema_problems
 from nlpkit.recipe.search import search_problems
@@ -35,7 +35,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
-class DataConfig(_Section):
+class DataConfig(_Section, AnswerFields):
     """Where the examples come from and how they become model inputs."""
 
     dataset: str | None = Field(None, description="Hub dataset id, e.g. nyu-mll/glue")
@@ -56,16 +56,6 @@ class DataConfig(_Section):
     tokens_column: str = Field("tokens", description="column of words (a list per row)")
     tags_column: str = Field("ner_tags", description="column of tags, a tag or id per word")
     label_all_tokens: bool = Field(False, description="tag every sub-word, not only a word's first")
-    question_column: str = Field("question", description="question-answering: question column")
-    context_column: str = Field("context", description="question-answering: passage column")
-    answers_column: str = Field(
-        "answers", description="question-answering: {text: [...], answer_start: [...]} column"
-    )
-    stride: int = Field(
-        128, gt=0, description="question-answering: tokens shared by a long context's windows"
-    )
-    n_best_size: int = Field(20, gt=0, description="question-answering eval: candidate starts/ends")
-    max_answer_length: int = Field(30, gt=0, description="question-answering eval: longest answer")
     source_column: str = Field("source", description="seq2seq input column; nested: translation.en")
     target_column: str = Field("target", description="seq2seq output column; a.b reads nested")
     source_prefix: str | None = Field(

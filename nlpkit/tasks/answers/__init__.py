@@ -19,6 +19,7 @@ from nlpkit.errors import InputError, ModelLoadError
 from nlpkit.models.load import load_model, model_config, quiet_libraries
 from nlpkit.models.resolve import default_model
 from nlpkit.results import Answer
+from nlpkit.tasks.answers.checks import check_pair, check_stride
 from nlpkit.tasks.answers.spans import Logits, Settings, Window, answers_of, run_windows, split
 from nlpkit.tasks.progress import Progress, progress_bar
 from nlpkit.tasks.table import BY_COMMAND
@@ -72,8 +73,6 @@ def answer(
     ``backend``: ``auto`` (ONNX Runtime when the model has a gate-passing export, else
     PyTorch), ``torch`` or ``onnx``.
     """
-    from nlpkit.tasks.answers.training import check_stride
-
     pairs = question_pairs(questions, context, context_column)
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {top_k}")
@@ -100,8 +99,6 @@ def question_pairs(
 ) -> list[tuple[str, str]]:
     """(question, context) per question, each checked: a question needs a non-empty
     context, its own or the shared one."""
-    from nlpkit.tasks.answers.training import check_pair
-
     items = [questions] if isinstance(questions, str | tuple | dict) else list(questions)
     if not items:
         raise InputError("no questions to answer")
@@ -110,13 +107,13 @@ def question_pairs(
         if isinstance(item, dict):
             item = (item.get("question"), item.get(column))
         question, own = item if isinstance(item, tuple) else (item, None)
-        pairs.append(_checked(question, own if own is not None else context, number, check_pair))
+        pairs.append(_checked(question, own if own is not None else context, number))
     return pairs
 
 
-def _checked(question: Any, context: Any, number: int, check) -> tuple[str, str]:
+def _checked(question: Any, context: Any, number: int) -> tuple[str, str]:
     try:
-        return check(question, context, str(number))
+        return check_pair(question, context, str(number))
     except InputError as exc:
         text = str(exc).removeprefix("data: row ")
         raise InputError(
@@ -149,7 +146,7 @@ def open_reader(
 
 def onnx_reader(name: str, runner: Any) -> Reader:
     """A reader over an ONNX Runtime session (nlpkit.models.backends.onnx)."""
-    from nlpkit.tasks.answers.onnx import onnx_logits
+    from nlpkit.tasks.answers.feeds import onnx_logits
 
     check_head(name, runner.config.get("architectures") or [])
     question_first = runner.config.get("padding_side", "right") != "left"

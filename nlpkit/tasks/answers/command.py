@@ -34,58 +34,65 @@ class QuestionSource(TextSource):
             yield (question, extra.get(self.context_column)), extra
 
 
+Questions = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="QUESTION", help="Questions about --context.", show_default=False),
+]
+Context = Annotated[str | None, Option("--context", "-c", help="The text answers come from.")]
+ContextFile = Annotated[
+    Path | None, Option("--context-file", metavar="FILE", help="Read the context from a file.")
+]
+ContextColumn = Annotated[
+    str, Option("--context-column", metavar="COLUMN", help="--input: the context column.")
+]
+QuestionColumn = Annotated[
+    str | None, Option("--question-column", metavar="COLUMN", help="--input: the question column.")
+]
+TopK = Annotated[int, Option("--top-k", min=1, help="Answers to show per question.")]
+MaxLength = Annotated[
+    int, Option("--max-length", min=8, help="Tokens per window of a long context.")
+]
+Stride = Annotated[int, Option("--stride", min=1, help="Tokens that consecutive windows share.")]
+MaxAnswerLength = Annotated[
+    int, Option("--max-answer-length", min=1, help="Longest answer, in tokens.")
+]
+AllowNoAnswer = Annotated[
+    bool, Option("--allow-no-answer", help="SQuAD 2 models: answer nothing when no span wins.")
+]
+NullThreshold = Annotated[
+    float,
+    Option(
+        "--null-score-diff-threshold",
+        help="--allow-no-answer: how far the no-answer score must beat the best span.",
+    ),
+]
+AnswersColumn = Annotated[
+    str | None,
+    Option(
+        "--answers-column",
+        metavar="COLUMN",
+        help="Batch jobs: gold answers ({text: [...]}, a list or a string) to score "
+        "exact match and F1 against.",
+    ),
+]
+
+
 @with_task_options
 def answer_cmd(
-    questions: Annotated[
-        list[str] | None,
-        typer.Argument(metavar="QUESTION", help="Questions about --context.", show_default=False),
-    ] = None,
-    context: Annotated[
-        str | None, Option("--context", "-c", help="The text the answers come from.")
-    ] = None,
-    context_file: Annotated[
-        Path | None,
-        Option("--context-file", metavar="FILE", help="Read the context from a text file."),
-    ] = None,
-    context_column: Annotated[
-        str, Option("--context-column", metavar="COLUMN", help="--input: the context column.")
-    ] = CONTEXT_COLUMN,
-    question_column: Annotated[
-        str | None,
-        Option("--question-column", metavar="COLUMN", help="--input: the question column."),
-    ] = None,
+    questions: Questions = None,
+    context: Context = None,
+    context_file: ContextFile = None,
+    context_column: ContextColumn = CONTEXT_COLUMN,
+    question_column: QuestionColumn = None,
     model: opt.model_option(ANSWER_DEFAULT_HELP) = None,
-    top_k: Annotated[int, Option("--top-k", min=1, help="Answers to show per question.")] = 1,
-    max_length: Annotated[
-        int, Option("--max-length", min=8, help="Tokens per window of a long context.")
-    ] = 384,
-    stride: Annotated[
-        int, Option("--stride", min=1, help="Tokens that consecutive windows share.")
-    ] = 128,
-    max_answer_length: Annotated[
-        int, Option("--max-answer-length", min=1, help="Longest answer, in tokens.")
-    ] = 30,
-    allow_no_answer: Annotated[
-        bool,
-        Option("--allow-no-answer", help="SQuAD 2 models: answer nothing when no span wins."),
-    ] = False,
-    null_score_diff_threshold: Annotated[
-        float,
-        Option(
-            "--null-score-diff-threshold",
-            help="--allow-no-answer: how far the no-answer score must beat the best span.",
-        ),
-    ] = 0.0,
+    top_k: TopK = 1,
+    max_length: MaxLength = 384,
+    stride: Stride = 128,
+    max_answer_length: MaxAnswerLength = 30,
+    allow_no_answer: AllowNoAnswer = False,
+    null_score_diff_threshold: NullThreshold = 0.0,
     backend: opt.BackendOption = opt.Backend.auto,
-    answers_column: Annotated[
-        str | None,
-        Option(
-            "--answers-column",
-            metavar="COLUMN",
-            help="Batch jobs: gold answers ({text: [...]}, a list or a string) to score "
-            "exact match and F1 against.",
-        ),
-    ] = None,
+    answers_column: AnswersColumn = None,
     *,
     shared: TaskOptions,
 ) -> None:
@@ -114,17 +121,22 @@ def answer_cmd(
     texts = text_arguments(questions or [])
     if shared.input_file is None or options["context"] is not None:
         shared.run(answer, texts, "answer", **options)
-        return
+    else:
+        shared.run(answer, _question_source(shared, texts, context_column), "answer", **options)
+
+
+def _question_source(shared: TaskOptions, texts: list[str], column: str) -> QuestionSource:
+    """The --input file's questions, each with its context column (checked to exist)."""
     source = QuestionSource(
         texts, shared.input_file, shared.text_column, shared.skip_empty, keep_columns=True
     )
-    source.context_column = context_column
-    if context_column not in source.columns():
+    source.context_column = column
+    if column not in source.columns():
         raise InputError(
-            f"{shared.input_file}: no context column '{context_column}'; name it with "
+            f"{shared.input_file}: no context column '{column}'; name it with "
             "--context-column, or pass --context TEXT for every question"
         )
-    shared.run(answer, source, "answer", **options)
+    return source
 
 
 def _context(text: str | None, file: Path | None) -> str | None:

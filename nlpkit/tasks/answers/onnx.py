@@ -20,37 +20,13 @@ from nlpkit.models.backends import FP32_FILE, export
 from nlpkit.models.backends.export import Int8Recipe, export_classifier
 from nlpkit.models.backends.gate import GateData, GateMetric, run_gate
 from nlpkit.models.load import load_model, model_config, quiet_libraries
-from nlpkit.tasks.answers.spans import Logits, Settings, Window, answers_of, run_windows, split
+from nlpkit.tasks.answers.feeds import OUTPUTS
+from nlpkit.tasks.answers.spans import Settings, answers_of, run_windows, split
 from nlpkit.tasks.onnx_gate import publish
 
 if TYPE_CHECKING:
     from nlpkit.recipe.schema import Recipe
     from nlpkit.tasks.answers import Reader
-
-OUTPUTS = ("start_logits", "end_logits")
-
-
-def onnx_logits(runner: Any) -> Logits:
-    """(start, end) logits of a batch of windows from ``runner``'s session, with the
-    windows' own segment ids (a BERT reads the context as segment 1)."""
-    import numpy as np
-
-    names = [item.name for item in runner.session.get_inputs()]
-
-    def logits(windows: list[Window]):
-        width = max(len(w.ids) for w in windows)
-        ids = np.full((len(windows), width), runner.pad_id, dtype=np.int64)
-        types = np.zeros_like(ids)
-        mask = np.zeros_like(ids)
-        for i, window in enumerate(windows):
-            ids[i, : len(window.ids)] = window.ids
-            types[i, : len(window.types)] = window.types
-            mask[i, : len(window.ids)] = 1
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        start, end = runner.session.run(list(OUTPUTS), {name: feed[name] for name in names})
-        return start, end
-
-    return logits
 
 
 def is_reader(name: str) -> bool:
@@ -130,7 +106,8 @@ def prepare_onnx(
 def answer_gate_data(plan: Recipe, rows: Any) -> tuple[GateData, Settings]:
     """Questions with their contexts and gold answers from a recipe's eval rows, and the
     recipe's window settings."""
-    from nlpkit.tasks.answers.training import check_pair, gold_answers
+    from nlpkit.tasks.answers.checks import check_pair
+    from nlpkit.tasks.answers.training import gold_answers
     from nlpkit.training.data import check_columns
 
     data = plan.data

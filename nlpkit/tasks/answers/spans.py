@@ -23,6 +23,7 @@ from typing import Any
 
 from nlpkit.errors import InputError
 from nlpkit.results import Answer, AnswerSpan
+from nlpkit.tasks.answers.checks import question_room
 from nlpkit.tasks.batching import length_sorted_batches
 
 _LOCK = threading.Lock()  # the truncation settings and the encode belong together
@@ -84,8 +85,6 @@ def split(
 def _check_questions(tokenizer: Any, questions: list[str], settings: Settings) -> None:
     """Each question leaves its windows more context than the stride they share (else
     the tokenizer cannot cut the context), as the question-answering pipeline checks."""
-    from nlpkit.tasks.answers.training import question_room
-
     special = tokenizer.num_special_tokens_to_add(True)
     room = question_room(settings.max_length, settings.stride, special)
     lengths = [len(e.ids) for e in tokenizer.encode_batch(questions, add_special_tokens=False)]

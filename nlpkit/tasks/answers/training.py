@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nlpkit.errors import InputError
+from nlpkit.tasks.answers.checks import check_pair, check_stride, question_room
 
 if TYPE_CHECKING:
     from nlpkit.recipe.schema import Recipe
@@ -56,26 +57,6 @@ def gold_answers(value: Any, context: str, row: str) -> list[tuple[str, int]]:
 
 def _listed(value: Any) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def check_pair(question: Any, context: Any, row: str) -> tuple[str, str]:
-    """A question and its context, both non-empty text."""
-    if not isinstance(question, str) or not question.strip():
-        raise InputError(f"data: row {row}: no question (an empty or missing cell)")
-    if not isinstance(context, str) or not context.strip():
-        raise InputError(
-            f"data: row {row}: the question has no context (an empty or missing cell); "
-            "extractive answers are spans of a context"
-        )
-    return question.lstrip(), context
-
-
-def check_stride(stride: int, max_length: int, where: str = "data.stride") -> None:
-    if stride >= max_length:
-        raise InputError(
-            f"{where}: {stride} must be smaller than the window ({max_length} tokens): "
-            "windows share stride tokens, so each must also hold new ones"
-        )
 
 
 def answer_encoder(recipe: Recipe, tokenizer: Any) -> Callable:
@@ -132,12 +113,6 @@ def answer_encoder(recipe: Recipe, tokenizer: Any) -> Callable:
         return encoded
 
     return encode
-
-
-def question_room(max_length: int, stride: int, special: int) -> int:
-    """The most question tokens a window can hold and still have more context than the
-    ``stride`` tokens it shares with the next (the tokenizer's own rule)."""
-    return max_length - stride - special - 1
 
 
 def short_questions(tokenizer: Any, questions: list[str], max_length: int, stride: int) -> list:
