@@ -53,3 +53,27 @@ class Entity:
 class Entities:
     text: str
     entities: list[Entity] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AnswerSpan:
+    """A span of the context: ``answer == context[start:end]`` (character offsets)."""
+
+    answer: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The best span of a question's context (``answer`` empty, start = end = 0: no
+    answer, with ``allow_no_answer``); with ``top_k`` > 1, ``top`` holds the best
+    ``top_k`` spans, best first."""
+
+    question: str
+    answer: str
+    start: int
+    end: int
+    score: float
+    top: list[AnswerSpan] = field(default_factory=list)

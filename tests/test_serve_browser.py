@@ -184,3 +184,47 @@ def test_the_page_marks_entities_in_place(browser, entities_server, tmp_path):
     rows = page.locator("table.ents tr").count() - 1  # less the header
     assert rows == sum(len(r.entities) for r in expected)
     page.screenshot(path=str(tmp_path / "entities.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def answer_server(tmp_path_factory):
+    """A server with only a tiny random question-answering model: (url, model path)."""
+    from tests.tiny_models import build_bert_reader
+
+    reader = str(build_bert_reader(tmp_path_factory.mktemp("reader") / "reader"))
+    engine = Engine({"answer": reader}, Settings(device="cpu", threads=1))
+    engine.load()
+    with running(create_app(engine)) as url:
+        yield url, reader
+    engine.close()
+
+
+QUESTIONS = ["Who wrote Hamlet ?", "When was it written ?"]
+CONTEXT = "Zoë 🙂 says: Hamlet is a tragedy written by William Shakespeare between 1599 and 1601 ."
+
+
+def test_the_page_marks_each_answer_in_the_context(browser, answer_server, tmp_path):
+    from nlpkit import answer
+
+    url, reader = answer_server
+    page = browser.new_page(viewport={"width": 900, "height": 720})
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if "v1/" in r.url else None)
+    page.goto(url + "/")
+    page.wait_for_selector("#task option[value=answer]", state="attached")
+    assert "question about the context" in page.text_content("#how")
+    assert page.locator("#context").is_visible()
+    page.fill("#context", CONTEXT)
+    page.fill("#input", "\n".join(QUESTIONS) + "\n")
+    page.click("#run")
+    page.wait_for_selector("#output .answer-item")
+    assert sent == [{"questions": QUESTIONS, "context": CONTEXT}]
+    assert not page.locator(".error").count()
+    shown = page.evaluate(MARKS)
+    expected = answer(QUESTIONS, context=CONTEXT, model=reader, backend="torch")
+    for item, result in zip(shown, expected, strict=True):
+        assert item["plain"] == CONTEXT  # the whole context around the mark
+        [(text, kind, start, end, _)] = item["marks"]
+        assert (text, kind, start, end) == (result.answer, "answer", result.start, result.end)
+        assert text == CONTEXT[start:end]  # offsets count Python characters
+    page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)

@@ -197,3 +197,33 @@ BUILDERS = {
     "t5": build_t5,
     "marian": build_marian,
 }
+
+
+QA_CONTEXTS = [
+    "Hamlet is a tragedy written by William Shakespeare sometime between 1599 and 1601 .",
+    "The Eiffel Tower is a wrought iron lattice tower in Paris , France .",
+    "Python was created by Guido van Rossum and first released in 1991 .",
+]
+QA_QUESTIONS = ["Who wrote Hamlet ?", "Where is the Eiffel Tower ?", "Who created Python ?"]
+
+
+def build_bert_reader(folder: Path, max_length: int = MAX_LENGTH) -> Path:
+    """A random BERT question-answering model (start/end span head)."""
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    torch.manual_seed(0)
+    fast = _fast_tokenizer("bert", SENTENCES + QA_CONTEXTS + QA_QUESTIONS)
+    fast.model_max_length = max_length
+    config = BertConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_length,
+    )
+    model = BertForQuestionAnswering(config)
+    with torch.no_grad():
+        model.qa_outputs.weight.normal_(0, 2.0)  # spans vary from context to context
+    return _save(model, fast, folder)

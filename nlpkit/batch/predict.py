@@ -28,13 +28,21 @@ class Predictor:
     options: dict[str, Any] = field(default_factory=dict)
     policy: tuple[bool, bool] = (False, False)  # trust_remote_code, allow_pickle
 
-    def __call__(self, texts: list[str], progress: Callable[[int], None]) -> list[dict]:
+    def __call__(
+        self,
+        texts: list[str],
+        progress: Callable[[int], None],
+        extras: list[dict[str, Any]] | None = None,
+    ) -> list[dict]:
+        """Rows for ``texts``; ``extras``: each row's other columns (a task may read them)."""
         from nlpkit.models.safety import load_policy
+        from nlpkit.tasks.pieces import pieces_of
 
         module = importlib.import_module(f"nlpkit.tasks.{BY_COMMAND[self.command].module}")
         task = getattr(module, self.command)
+        inputs = pieces_of(self.command).job_inputs(texts, extras)
         with load_policy(*self.policy):
-            return to_rows(task(texts, progress=progress, **self.options))
+            return to_rows(task(inputs, progress=progress, **self.options))
 
     def with_options(self, **options: Any) -> Predictor:
         return Predictor(self.command, {**self.options, **options}, self.policy)
@@ -78,7 +86,8 @@ def predict_rows(
     good = [row for row in rows if row.error is None]
     output: list[dict] = []
     for chunk in chunked(good, CHUNK_SIZE):
-        results = predict([row.text for row in chunk], progress)  # type: ignore[misc]
+        texts = [row.text for row in chunk]
+        results = predict(texts, progress, [row.extra for row in chunk])  # type: ignore[arg-type]
         output += [carry(r, row.extra) for r, row in zip(results, chunk, strict=True)]
     errors = [error_entry(row) for row in rows if row.error is not None]
     progress(len(errors))

@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel, Field
+
 from nlpkit.errors import RecipeError
 from nlpkit.recipe.metric_names import BUILTIN_METRICS, result_keys
 from nlpkit.recipe.problems import Problem
@@ -36,6 +38,18 @@ TASK_FIELDS = {
     key: tuple(task.name for task in TASK_TABLE if key in task.data_fields)
     for key in dict.fromkeys(key for task in TASK_TABLE for key in task.data_fields)
 }
+
+
+class AnswerFields(BaseModel):
+    """The data keys of question answering (part of the recipe's ``data`` section), kept
+    here beside the rule between them: windows must share fewer tokens than they hold."""
+
+    question_column: str = Field("question", description="question column")
+    context_column: str = Field("context", description="context (passage) column")
+    answers_column: str = Field("answers", description="{text: [...], answer_start: [...]} column")
+    stride: int = Field(128, gt=0, description="tokens shared by a long context's windows")
+    n_best_size: int = Field(20, gt=0, description="eval: best starts and ends read per window")
+    max_answer_length: int = Field(30, gt=0, description="eval: longest answer, in tokens")
 
 
 def check_recipe(recipe: Recipe, for_training: bool = True) -> list[Problem]:
@@ -107,6 +121,9 @@ def _check_data(recipe: Recipe, for_training: bool) -> list[Problem]:
         if recipe.task not in TASK_FIELDS[key]:
             tasks = " or ".join(TASK_FIELDS[key])
             problems.append(Problem(("data", key), f"only used by {tasks}, not {recipe.task}"))
+    if recipe.task in TASK_FIELDS.get("stride", ()) and data.stride >= data.max_length:
+        message = f"must be smaller than data.max_length ({data.max_length}): windows share it"
+        problems.append(Problem(("data", "stride"), message))
     if data.label_names is not None and len(set(data.label_names)) < 2:
         problems.append(Problem(("data", "label_names"), "needs at least two distinct names"))
     return problems + _check_column_names(recipe)
@@ -175,6 +192,9 @@ def task_columns(recipe: Recipe) -> dict[str, str]:
         "target_column",
         "tokens_column",
         "tags_column",
+        "question_column",
+        "context_column",
+        "answers_column",
     )
     specs = {key: getattr(recipe.data, key) for key in keys if recipe.task in TASK_FIELDS[key]}
     return {key: spec for key, spec in specs.items() if spec is not None}

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nlpkit.errors import RecipeError
-from nlpkit.recipe.checks import TASK_FIELDS, TASK_METRICS, check_recipe
+from nlpkit.recipe.checks import TASK_FIELDS, TASK_METRICS, AnswerFields, check_recipe
 from nlpkit.recipe.metric_names import absolute_metric_paths, first_key
 from nlpkit.recipe.problems import Problem, SourceMap, format_problems, schema_problems
 from nlpkit.recipe.search import search_problems
@@ -35,7 +35,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
-class DataConfig(_Section):
+class DataConfig(_Section, AnswerFields):
     """Where the examples come from and how they become model inputs."""
 
     dataset: str | None = Field(None, description="Hub dataset id, e.g. nyu-mll/glue")

@@ -36,17 +36,19 @@ def export_gated(
     int8: bool = True,
     recipes: Sequence[Int8Recipe] | None = None,
     metric: GateMetric = ACCURACY,
+    outputs: Sequence[str] = ("logits",),
 ) -> dict:
-    """Export ``loaded`` (model and tokenizer) into ``target``, gate fp32 and int8 on
-    ``data`` (``reference()``: PyTorch's predictions; ``predict(file)``: an export's), save
-    the chosen graph as optimized on this CPU, and publish; returns the gate's report."""
+    """Export ``loaded`` (model and tokenizer, its ``outputs`` named in order) into
+    ``target``, gate fp32 and int8 on ``data`` (``reference()``: PyTorch's predictions;
+    ``predict(file)``: an export's), save the chosen graph as optimized on this CPU, and
+    publish; returns the gate's report."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = temp_dir_beside(target.parent, f"{PARTIAL_PREFIX}{target.name}-")
     except OSError as exc:
         raise OutputError(f"{target}: cannot write there ({exc.strerror})") from None
     try:
-        export_classifier(loaded.model, loaded.tokenizer, partial, FP32_FILE)
+        export_classifier(loaded.model, loaded.tokenizer, partial, FP32_FILE, outputs)
         recipes = export.INT8_RECIPES if recipes is None else recipes
         report = run_gate(partial, data, reference(), predict, int8, recipes, metric)
         if report["chosen"]:

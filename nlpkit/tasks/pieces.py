@@ -43,6 +43,8 @@ class TaskPieces:
     # none: the task has no such metrics), and the option that names the gold column.
     gold_fields: ClassVar[tuple[str, ...]] = ()
     gold_option: ClassVar[str] = "reference_column"
+    # The batch keys the Trainer treats as labels (a QA head takes two: start and end).
+    trainer_labels: ClassVar[tuple[str, ...]] = ("labels",)
 
     # ---- serving (nlpkit serve) ------------------------------------------------
     # A pass of this task takes a second or more (it generates): a batch waits longer
@@ -107,6 +109,18 @@ class TaskPieces:
         """The Trainer's ``compute_metrics``; ``named`` replaces the task's own metrics."""
         return None
 
+    def eval_scorer(
+        self, recipe: Recipe, tokenizer: Any, model: Any, named: Score | None, dataset: Any
+    ) -> Callable | None:
+        """The Trainer's ``compute_metrics`` for the tokenized eval split ``dataset``: the
+        task's ``scorer``, unless reading predictions back needs the rows themselves."""
+        return self.scorer(tokenizer, model, named)
+
+    def check_outputs(self, output: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+        """(logits, labels) of one batch, for the saved-model check (training/verify.py):
+        positions labelled -100 are not compared."""
+        return output.logits, batch["labels"]
+
     def logits_metrics(self, model: Any, logits: list, labels: list) -> dict[str, float] | None:
         """The task's metrics from batches of logits and labels (None: this task is
         scored on generated text or the loss, not on logits)."""
@@ -161,6 +175,12 @@ class TaskPieces:
         return self._onnx().builtin_gate_data(path)
 
     # ---- batch jobs ------------------------------------------------------------------
+    def job_inputs(self, texts: list[str], extras: list[dict[str, Any]] | None) -> list:
+        """What a batch job hands the task function for rows with these texts and other
+        columns (``extras``; None for a warm-up call): the texts, unless the task reads
+        more than one column."""
+        return texts
+
     def gold_scores(
         self, predictions: list[dict[str, Any]], references: list, label_names: Callable
     ) -> dict[str, float]:
@@ -192,6 +212,18 @@ class LabelPieces(TaskPieces):
     def config_options(self, recipe: Recipe) -> dict[str, Any]:
         names = recipe.data.label_names
         return {"num_labels": len(names)} if names else {}
+
+    def eval_scorer(
+        self, recipe: Recipe, tokenizer: Any, model: Any, named: Score | None, dataset: Any
+    ) -> Callable | None:
+        """The Trainer's ``compute_metrics`` for the tokenized eval split ``dataset``: the
+        task's ``scorer``, unless reading predictions back needs the rows themselves."""
+        return self.scorer(tokenizer, model, named)
+
+    def check_outputs(self, output: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+        """(logits, labels) of one batch, for the saved-model check (training/verify.py):
+        positions labelled -100 are not compared."""
+        return output.logits, batch["labels"]
 
     def logits_metrics(self, model: Any, logits: list, labels: list) -> dict[str, float]:
         """Batches of different lengths padded to one array, as the Trainer does."""

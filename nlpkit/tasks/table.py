@@ -34,6 +34,7 @@ LOADER_CLASSES = {
     "causal": "AutoModelForCausalLM",
     "seq2seq": "AutoModelForSeq2SeqLM",
     "token": "AutoModelForTokenClassification",
+    "question": "AutoModelForQuestionAnswering",
 }
 SEQ2SEQ_FIELDS = ("source_column", "target_column", "source_prefix", "max_target_length")
 TRANSLATION_MODEL_TEMPLATE = "Helsinki-NLP/opus-mt-{src}-{tgt}"
@@ -60,6 +61,23 @@ TASKS: tuple[Task, ...] = (
         data_fields=("tokens_column", "tags_column", "label_names", "label_all_tokens"),
         default_model="dslim/bert-base-NER",
         offline_model="entities",
+    ),
+    Task(
+        name="question-answering",
+        command="answer",
+        module="answers",
+        loader="question",
+        peft_task_type="QUESTION_ANS",
+        metrics=("f1", "exact_match", "loss"),
+        data_fields=(
+            "question_column",
+            "context_column",
+            "answers_column",
+            "stride",
+            "n_best_size",
+            "max_answer_length",
+        ),
+        default_model="distilbert/distilbert-base-cased-distilled-squad",
     ),
     Task(
         name="summarization",

@@ -214,11 +214,12 @@ def _save_checked(recipe: Recipe, run: _Run) -> tuple[str | None, dict[str, Any]
     trainer, out = run.trainer, Path(recipe.output_dir)
     rows = verify.eval_rows(trainer.eval_dataset) if trainer.eval_dataset else None
     batch, collate = trainer.args.per_device_eval_batch_size, trainer.data_collator
-    trained = verify.predictions(trainer.model, rows, collate, batch) if rows else None
+    pieces = pieces_of(recipe.task)
+    trained = verify.predictions(trainer.model, rows, collate, batch, pieces) if rows else None
     adapter = outputs.save_final_model(trainer.model, run.tokenizer, out, bool(recipe.lora))
     check = None
     if trained is not None:
-        check = verify.compare_saved(pieces_of(recipe.task), out, trained, rows, collate, batch)
+        check = verify.compare_saved(pieces, out, trained, rows, collate, batch)
     return (str(adapter) if adapter else None), check
 
 

@@ -34,6 +34,7 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
     from transformers import Seq2SeqTrainingArguments, TrainingArguments
 
     train, data = recipe.training, recipe.data
+    pieces = pieces_of(recipe.task)
     best = "loss" if recipe.metric == "perplexity" else recipe.metric
     eval_strategy = train.eval_strategy if recipe.has_eval else "no"
     save_strategy = train.save_strategy or (eval_strategy if eval_strategy != "no" else "epoch")
@@ -64,7 +65,7 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         metric_for_best_model=best,
         greater_is_better=best != "loss",
         train_sampling_strategy="group_by_length" if train.group_by_length else "random",
-        label_names=["labels"],
+        label_names=list(pieces.trainer_labels),
         # Every parameter of these task models takes part in the forward pass; the
         # Trainer's default (True) costs a graph traversal per step and warns per rank.
         ddp_find_unused_parameters=False,
@@ -72,7 +73,7 @@ def training_arguments(recipe: Recipe, output_dir: Path, precision: str):
         report_to=list(train.report_to) or "none",
         run_name=Path(recipe.output_dir).name,
     )
-    if not pieces_of(recipe.task).generates_at_eval:
+    if not pieces.generates_at_eval:
         return _build(TrainingArguments, options)
     options.update(
         predict_with_generate=True,
@@ -125,7 +126,7 @@ def build_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         data_collator=collator(recipe.task, tokenizer, model),
-        compute_metrics=_scorer(recipe, tokenizer, model, metrics),
+        compute_metrics=_scorer(recipe, tokenizer, model, metrics, eval_dataset),
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
@@ -167,13 +168,13 @@ def loss_counts_tokens(model: Any, collate: Any, dataset: Any) -> bool:
     return not torch.isclose(plain.float(), scaled.float(), rtol=1e-3).item()
 
 
-def _scorer(recipe: Recipe, tokenizer: Any, model: Any, metrics: list | None):
+def _scorer(recipe: Recipe, tokenizer: Any, model: Any, metrics: list | None, dataset: Any):
     from functools import partial
 
     from nlpkit.training.named_metrics import score
 
     named = partial(score, metrics) if metrics else None
-    return pieces_of(recipe.task).scorer(tokenizer, model, named)
+    return pieces_of(recipe.task).eval_scorer(recipe, tokenizer, model, named, dataset)
 
 
 def final_metrics(recipe: Recipe, trainer: Any) -> dict[str, float]:

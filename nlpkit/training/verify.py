@@ -32,8 +32,11 @@ class Predictions:
     labels: list[Any]
 
 
-def predictions(model: Any, rows: Any, collate: Any, batch_size: int) -> Predictions:
-    """Forward passes over ``rows`` in eval mode, without gradients."""
+def predictions(
+    model: Any, rows: Any, collate: Any, batch_size: int, pieces: Any = None
+) -> Predictions:
+    """Forward passes over ``rows`` in eval mode, without gradients; ``pieces`` (the
+    task's) say which outputs are the logits and labels."""
     import torch
 
     device = next(model.parameters()).device
@@ -46,11 +49,16 @@ def predictions(model: Any, rows: Any, collate: Any, batch_size: int) -> Predict
                 batch = collate([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
                 batch = {key: value.to(device) for key, value in batch.items()}
                 output = model(**batch)
-                scored = batch["labels"] != IGNORED
-                predicted += output.logits.argmax(dim=-1)[scored].tolist()
+                row_logits, row_labels = (
+                    pieces.check_outputs(output, batch)
+                    if pieces
+                    else (output.logits, batch["labels"])
+                )
+                scored = row_labels != IGNORED
+                predicted += row_logits.argmax(dim=-1)[scored].tolist()
                 losses.append(float(output.loss))
-                logits.append(output.logits.float().cpu().numpy())
-                labels.append(batch["labels"].cpu().numpy())
+                logits.append(row_logits.float().cpu().numpy())
+                labels.append(row_labels.cpu().numpy())
     finally:
         model.train(training)
     return Predictions(predicted, sum(losses) / max(len(losses), 1), logits, labels)
@@ -69,7 +77,7 @@ def compare_saved(
 
     loaded = load_model(pieces.task.loader, str(folder), device="cpu", dtype="float32")
     try:
-        saved = predictions(loaded.model, rows, collate, batch_size)
+        saved = predictions(loaded.model, rows, collate, batch_size, pieces)
     finally:
         forget(loaded)
     same = sum(a == b for a, b in zip(trained.predicted, saved.predicted, strict=True))

@@ -27,7 +27,7 @@ import contextlib
 import inspect
 import io
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,11 @@ _HEAD_WORDS = ("pooler", "classifier", "score")
 _ACTIVATIONS = {"Gelu", "FastGelu", "BiasGelu", "Relu", "Erf", "Tanh"}
 
 
-def export_classifier(model: Any, tokenizer: Any, folder: Path, file: str) -> Path:
-    """Write ``folder/file`` (the ONNX graph) with the config and fast tokenizer beside it."""
+def export_classifier(
+    model: Any, tokenizer: Any, folder: Path, file: str, outputs: Sequence[str] = ("logits",)
+) -> Path:
+    """Write ``folder/file`` (the ONNX graph) with the config and fast tokenizer beside it;
+    ``outputs`` name the model's outputs in order (a span head has two)."""
     import torch
 
     if not getattr(tokenizer, "is_fast", False):
@@ -65,8 +68,8 @@ def export_classifier(model: Any, tokenizer: Any, folder: Path, file: str) -> Pa
                 ({name: sample[name] for name in names},),
                 str(path),
                 input_names=names,
-                output_names=["logits"],
-                dynamic_axes={**axes, "logits": {0: "batch"}},
+                output_names=list(outputs),
+                dynamic_axes={**axes, **{name: {0: "batch"} for name in outputs}},
                 opset_version=OPSET,
                 dynamo=False,
             )
