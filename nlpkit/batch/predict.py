@@ -30,9 +30,11 @@ class Predictor:
 
     def __call__(self, texts: list[str], progress: Callable[[int], None]) -> list[dict]:
         from nlpkit.models.safety import load_policy
+        from nlpkit.tasks.pieces import pieces_of
 
-        module = importlib.import_module(f"nlpkit.tasks.{BY_COMMAND[self.command].module}")
-        task = getattr(module, self.command)
+        task_entry = BY_COMMAND[self.command]
+        module = importlib.import_module(f"nlpkit.tasks.{task_entry.module}")
+        task = getattr(module, pieces_of(task_entry).row_function or self.command)
         with load_policy(*self.policy):
             return to_rows(task(texts, progress=progress, **self.options))
 

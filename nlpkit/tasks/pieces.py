@@ -43,6 +43,9 @@ class TaskPieces:
     # none: the task has no such metrics), and the option that names the gold column.
     gold_fields: ClassVar[tuple[str, ...]] = ()
     gold_option: ClassVar[str] = "reference_column"
+    # The function batch jobs and the CLI call for output rows (a list of results), when
+    # the Python API's function returns something else (embed returns one array).
+    row_function: ClassVar[str | None] = None
 
     # ---- serving (nlpkit serve) ------------------------------------------------
     # A pass of this task takes a second or more (it generates): a batch waits longer

@@ -18,6 +18,7 @@ from nlpkit.errors import NlpkitWarning, UsageError
 from nlpkit.inputs.readers import text_list
 from nlpkit.models.load import load_model, quiet_libraries
 from nlpkit.models.resolve import default_model, resolve_model
+from nlpkit.results import Embedding, EmbeddingPreview
 from nlpkit.tasks.batching import length_sorted_batches, warn_truncated
 from nlpkit.tasks.embed.pooling import NO_POOLING_NOTE, Pooling, pool, read_pooling
 from nlpkit.tasks.progress import Progress, progress_bar
@@ -25,6 +26,7 @@ from nlpkit.tasks.table import BY_COMMAND
 
 TASK = BY_COMMAND["embed"]
 EMBED_BATCH = 32
+PREVIEW_VALUES = 5
 # Token vectors of one padded batch: (input ids, attention mask) -> [batch, tokens, dim]
 Hidden = Callable[[Any, Any], Any]
 
@@ -70,6 +72,24 @@ def embed(
     with progress_bar(len(items), "embed", progress) as advance:
         vectors = embed_with(embedder, items, batch_size, chunk, advance)
     return unit_rows(vectors) if normalize else vectors
+
+
+def embed_rows(texts: str | Sequence[str], **options: Any) -> list[Embedding]:
+    """``embed`` as result rows (text and vector): what batch jobs and files get."""
+    items = text_list(texts)
+    return [Embedding(t, v) for t, v in zip(items, embed(items, **options), strict=True)]
+
+
+def embed_preview(texts: str | Sequence[str], **options: Any) -> list[EmbeddingPreview]:
+    """What a screen shows of each vector: its dimension, norm and first values."""
+    import numpy as np
+
+    rows = []
+    for text, vector in zip(text_list(texts), embed(texts, **options), strict=True):
+        first = ", ".join(f"{value:.4f}" for value in vector[:PREVIEW_VALUES])
+        norm = round(float(np.linalg.norm(vector)), 4)
+        rows.append(EmbeddingPreview(text, len(vector), norm, f"[{first}, ...]"))
+    return rows
 
 
 def embed_with(

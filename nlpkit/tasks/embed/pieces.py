@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from nlpkit.results import Embedding
 from nlpkit.tasks.pieces import TaskPieces
 
 
@@ -17,6 +18,8 @@ class EmbedPieces(TaskPieces):
     generates = False
     vocabulary_logits = False
     serves_offline_model = True
+    row_function = "embed_rows"
+    result = Embedding
     warm_up_job = ((True, False), ["Warm up."])
 
 
