@@ -37,6 +37,11 @@ _EXPORTS = {
     "NlpkitError": "nlpkit.errors",
     "load_policy": "nlpkit.models.safety",
     "run_job": "nlpkit.batch.job",
+    "build_index": "nlpkit.index",
+    "add_to_index": "nlpkit.index",
+    "open_index": "nlpkit.index",
+    "search": "nlpkit.index",
+    "SearchHit": "nlpkit.index",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

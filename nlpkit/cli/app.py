@@ -118,6 +118,8 @@ COMMANDS: dict[str, tuple[str, str] | str] = {
     "tune": ("nlpkit.cli.tune", "tune_cmd"),
     "serve": ("nlpkit.cli.serve", "serve_cmd"),
     "optimize": ("nlpkit.cli.optimize", "optimize_cmd"),
+    "index": "nlpkit.cli.index",
+    "search": ("nlpkit.cli.search", "search_cmd"),
     "recipe": "nlpkit.cli.recipe",
     "models": "nlpkit.cli.models",
 }
