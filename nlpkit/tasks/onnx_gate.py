@@ -11,7 +11,7 @@ import gzip
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nlpkit.atomic import temp_dir_beside, widen_to_umask
@@ -20,7 +20,7 @@ from nlpkit.errors import NlpkitError, OutputError
 from nlpkit.models.backends import FP32_FILE, ONNX_FOLDER, REPORT_FILE, export
 from nlpkit.models.backends.export import Int8Recipe, export_classifier
 from nlpkit.models.backends.gate import GateData, run_gate
-from nlpkit.models.builtin import BuiltinAdapter, BuiltinModel
+from nlpkit.models.builtin import Builtin, BuiltinAdapter, BuiltinModel
 from nlpkit.models.load import load_model, quiet_libraries
 from nlpkit.models.store import entry_lock
 from nlpkit.tasks.scores import CLASSIFY_BATCH, best_ids, onnx_scores, torch_scores
@@ -104,12 +104,17 @@ def builtin_gate_data(builtin: BuiltinAdapter | BuiltinModel) -> GateData:
     return GateData(texts, [int(row["label"]) for row in rows], "SST-2 dev (shipped with nlpkit)")
 
 
-def prepare_builtin(builtin: BuiltinAdapter | BuiltinModel, folder: Path) -> None:
-    """The built-in classifier's ONNX export, int8 if it passes the gate, made once in its
-    store entry; a failure leaves PyTorch in charge, with a warning."""
+def prepare_builtin(
+    builtin: Builtin, folder: Path, prepare: Callable[[str, Path], dict] | None = None
+) -> None:
+    """The built-in model's ONNX export, int8 if it passes the gate, made once in its
+    store entry by ``prepare(name, target)`` (default: the classifier's, gated on the data
+    it ships); a failure leaves PyTorch in charge, with a warning."""
     target = folder / ONNX_FOLDER
-    if builtin.task != "classify" or (target / REPORT_FILE).is_file():
+    if (prepare is None and builtin.task != "classify") or (target / REPORT_FILE).is_file():
         return
+    if prepare is None:
+        prepare = lambda name, path: prepare_onnx(name, path, builtin_gate_data(builtin))  # noqa: E731
     with entry_lock(folder.name):  # concurrent first uses wait for one export
         if (target / REPORT_FILE).is_file():
             return  # another process made it while this one waited
@@ -122,6 +127,6 @@ def prepare_builtin(builtin: BuiltinAdapter | BuiltinModel, folder: Path) -> Non
             target,
         )
         try:
-            prepare_onnx(builtin.name, target, builtin_gate_data(builtin))
+            prepare(builtin.name, target)
         except (NlpkitError, OSError) as exc:
             logger.warning("ONNX export of '%s' failed, PyTorch answers: %s", builtin.name, exc)

@@ -39,8 +39,12 @@ _HEAD_WORDS = ("pooler", "classifier", "score")
 _ACTIVATIONS = {"Gelu", "FastGelu", "BiasGelu", "Relu", "Erf", "Tanh"}
 
 
-def export_classifier(model: Any, tokenizer: Any, folder: Path, file: str) -> Path:
-    """Write ``folder/file`` (the ONNX graph) with the config and fast tokenizer beside it."""
+def export_classifier(
+    model: Any, tokenizer: Any, folder: Path, file: str, output: str = "logits"
+) -> Path:
+    """Write ``folder/file`` (the ONNX graph) with the config and fast tokenizer beside it.
+    ``output``: the first output's name; ``last_hidden_state`` (an encoder's token
+    vectors) keeps the sequence axis dynamic too."""
     import torch
 
     if not getattr(tokenizer, "is_fast", False):
@@ -51,6 +55,7 @@ def export_classifier(model: Any, tokenizer: Any, folder: Path, file: str) -> Pa
     signature = inspect.signature(model.forward).parameters
     names = [name for name in signature if name in sample]
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
+    per_token = output == "last_hidden_state"
     path = folder / file
     try:
         with (
@@ -65,8 +70,8 @@ def export_classifier(model: Any, tokenizer: Any, folder: Path, file: str) -> Pa
                 ({name: sample[name] for name in names},),
                 str(path),
                 input_names=names,
-                output_names=["logits"],
-                dynamic_axes={**axes, "logits": {0: "batch"}},
+                output_names=[output],
+                dynamic_axes={**axes, output: axes["input_ids"] if per_token else {0: "batch"}},
                 opset_version=OPSET,
                 dynamo=False,
             )

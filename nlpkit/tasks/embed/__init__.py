@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nlpkit.devices import use_threads
@@ -166,10 +167,8 @@ def open_embedder(
     count: int = 1,
 ) -> Embedder:
     """The backend that embeds texts for ``model`` (default: the task's model)."""
-    from nlpkit.tasks.classify import onnx_model_file
-
     name = model or default_model(TASK.command)
-    onnx_file = onnx_model_file(name, backend, device, None)
+    onnx_file = embed_onnx_file(name, backend, device)
     if onnx_file is not None:
         from nlpkit.tasks.embed.onnx import onnx_embedder
 
@@ -177,6 +176,22 @@ def open_embedder(
     loaded = load_model(TASK.loader, name, device, dtype)
     use_threads(threads)
     return torch_embedder(name, loaded, model_pooling(name))
+
+
+def embed_onnx_file(name: str, backend: str, device: str) -> Any:
+    """The ONNX file ``backend`` runs for ``name`` (None: PyTorch); the built-in model
+    gets its gated export the first time ONNX Runtime could run it."""
+    from nlpkit.models.backends import onnx_available
+    from nlpkit.models.builtin import builtin_model
+    from nlpkit.tasks.classify import onnx_model_file
+
+    builtin = builtin_model(name)
+    cpu = device in ("auto", "cpu")
+    if builtin and builtin.task == TASK.command and backend != "torch" and cpu and onnx_available():
+        from nlpkit.tasks.embed.onnx import prepare_builtin_onnx
+
+        prepare_builtin_onnx(name, Path(resolve_model(name).path))
+    return onnx_model_file(name, backend, device, None)
 
 
 def model_pooling(name: str) -> Pooling:
