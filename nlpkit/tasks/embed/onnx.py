@@ -10,6 +10,7 @@ the pairs' cosines with the gold scores within 0.5 points.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import shutil
 from collections.abc import Sequence
@@ -131,7 +132,7 @@ def prepare_onnx(
     try:
         encoder = token_vectors(loaded.model)
         export_classifier(encoder, loaded.tokenizer, partial, FP32_FILE, HIDDEN_OUTPUT)
-        pooling.save(partial)
+        dataclasses.replace(pooling, dimension=loaded.model.config.hidden_size).save(partial)
         reference = vectors(torch_embedder(name, loaded, pooling), data.texts)
 
         def predict(path: Path) -> Any:

@@ -44,6 +44,7 @@ class Pooling:
     normalize: bool = False  # the model ends with a Normalize module
     max_length: int | None = None  # sentence_bert_config.json's max_seq_length
     declared: bool = False  # read from the folder (False: the mean-pooling default)
+    dimension: int | None = None  # the token vectors' size, as 1_Pooling/config.json says
 
     def as_files(self) -> dict[str, Any]:
         """The sentence-transformers files that describe this pooling (an ONNX export
@@ -52,7 +53,9 @@ class Pooling:
         modules.append({"idx": 1, "name": "1", "path": "1_Pooling", "type": POOLING_TYPE})
         if self.normalize:
             modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": NORMALIZE_TYPE})
-        keys = {key: mode == self.mode for key, mode in MODE_KEYS.items()}
+        keys: dict[str, Any] = {key: mode == self.mode for key, mode in MODE_KEYS.items()}
+        if self.dimension:
+            keys = {"word_embedding_dimension": self.dimension, **keys}
         files: dict[str, Any] = {MODULES_FILE: modules, "1_Pooling/config.json": keys}
         if self.max_length:
             files[SENTENCE_CONFIG] = {"max_seq_length": self.max_length}
@@ -72,7 +75,7 @@ def read_pooling(folder: str | Path | None, name: str) -> Pooling:
         return Pooling(max_length=_max_length(root))
     modules = _json(root / MODULES_FILE, name)
     types = {str(m.get("type", "")): str(m.get("path", "")) for m in modules}
-    mode = "mean"
+    mode, dimension = "mean", None
     declared = POOLING_TYPE in types
     if declared:
         config = _json(root / types[POOLING_TYPE] / "config.json", name)
@@ -83,8 +86,9 @@ def read_pooling(folder: str | Path | None, name: str) -> Pooling:
                 f"(nlpkit pools with one of {', '.join(MODES)})"
             )
         mode = chosen[0]
+        dimension = config.get("word_embedding_dimension")
     normalize = any(t.endswith(".Normalize") for t in types)
-    return Pooling(mode, normalize, _max_length(root), declared)
+    return Pooling(mode, normalize, _max_length(root), declared, dimension)
 
 
 def _max_length(root: Path | None) -> int | None:
