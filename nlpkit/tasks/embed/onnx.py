@@ -25,7 +25,7 @@ from nlpkit.models.backends.export import Int8Recipe, export_classifier
 from nlpkit.models.backends.gate import GateData, GateMetric, run_gate
 from nlpkit.models.builtin import Builtin, builtin_model
 from nlpkit.models.load import load_model, quiet_libraries
-from nlpkit.tasks.embed import (
+from nlpkit.tasks.embed.encoders import (
     EMBED_BATCH,
     TASK,
     Embedder,
