@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 # each task's function (from the task table: plain data, imports nothing heavy), then the rest
 _EXPORTS = {
     **{task.command: f"nlpkit.tasks.{task.module}" for task in TASKS},
+    "similarity": "nlpkit.tasks.embed.similarity",
+    "Embedding": "nlpkit.results",
     "collect_env": "nlpkit.env",
     "finetune": "nlpkit.training.run",
     "FinetuneResult": "nlpkit.training.run",

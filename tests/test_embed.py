@@ -14,7 +14,7 @@ import nlpkit
 from nlpkit.errors import InputError, NlpkitWarning
 from nlpkit.models.backends.gate import GateData
 from nlpkit.tasks.embed.pooling import MODES
-from tests.conftest import minilm_path, run_import_check, run_nlpkit
+from tests.conftest import invoke, minilm_path, run_import_check, run_nlpkit
 from tests.tiny_models import SENTENCES, build_bert_encoder
 
 TEXTS = ["the movie is great .", "python was awful .", "the food seems fine ."]
@@ -138,3 +138,26 @@ def test_minilm_gives_sentence_transformers_vectors():
     got = nlpkit.embed(TEXTS, model="minilm", backend="torch")
     assert got.shape == (3, 384)
     assert (got * expected).sum(axis=1).min() > 0.9999
+
+
+def test_similarity_is_the_cosine_of_the_vectors(encoders):
+    scores = nlpkit.similarity(TEXTS, model=encoders["mean"])
+    vectors = nlpkit.embed(TEXTS, model=encoders["mean"])
+    np.testing.assert_allclose(scores, vectors @ vectors.T, atol=1e-5)
+    np.testing.assert_allclose(np.diag(scores), 1, atol=1e-5)
+    against = nlpkit.similarity(TEXTS[:1], TEXTS, model=encoders["mean"])
+    np.testing.assert_allclose(against, scores[:1], atol=1e-5)
+    with pytest.raises(InputError, match="at least two texts"):
+        nlpkit.similarity(["alone"], model=encoders["mean"])
+
+
+def test_the_similarity_command_prints_a_score_or_a_matrix(encoders, capsys, monkeypatch):
+    code, out, _ = invoke(
+        capsys, monkeypatch, "similarity", *TEXTS[:2], "--model", encoders["mean"], "-f", "json"
+    )
+    assert code == 0 and set(json.loads(out)[0]) == {"text_a", "text_b", "score"}
+    code, out, _ = invoke(
+        capsys, monkeypatch, "similarity", *TEXTS, "--model", encoders["mean"], "-f", "json"
+    )
+    rows = json.loads(out)
+    assert code == 0 and [row["text"] for row in rows] == TEXTS and rows[1]["2"] == 1.0

@@ -111,6 +111,7 @@ class HelpCommand(TyperCommand):
 # `nlpkit classify` imports no other command's module.
 COMMANDS: dict[str, tuple[str, str] | str] = {
     **{t.command: (f"nlpkit.tasks.{t.module}.command", f"{t.command}_cmd") for t in TASKS},
+    "similarity": ("nlpkit.tasks.embed.command", "similarity_cmd"),
     "env": ("nlpkit.cli.env", "env_cmd"),
     "finetune": ("nlpkit.cli.finetune", "finetune_cmd"),
     "evaluate": ("nlpkit.cli.finetune", "evaluate_cmd"),

@@ -54,3 +54,23 @@ def embed_cmd(
     shared.run(
         embed_preview if screen else embed_rows, text_arguments(texts or []), "embed", **options
     )
+
+
+def similarity_cmd(
+    texts: Annotated[list[str], typer.Argument(help="Two or more texts ('-' reads stdin).")],
+    model: opt.model_option(EMBED_DEFAULT_HELP) = None,
+    backend: opt.BackendOption = opt.Backend.auto,
+    threads: opt.Threads = None,
+    format: opt.Format = opt.OutputFormat.table,
+) -> None:
+    """Score how alike texts are in meaning (cosine of their sentence vectors, -1 to 1):
+    one score for two texts, a matrix for more.
+
+    Example: nlpkit similarity "A man is playing guitar." "Someone plays an instrument."
+    """
+    from nlpkit.cli.render import emit
+    from nlpkit.tasks.embed.similarity import similarity, similarity_rows
+
+    items = text_arguments(texts)
+    scores = similarity(items, model=model, backend=backend.value, threads=threads)
+    emit(similarity_rows(items, scores), format, title="similarity")
