@@ -55,6 +55,8 @@ class TaskPieces:
     chats: ClassVar[bool] = False
     # `nlpkit serve` picks the task's offline model when none is named, as its default.
     serves_offline_model: ClassVar[bool] = False
+    # It embeds texts: `nlpkit serve --index DIR` answers /v1/search through it.
+    searches: ClassVar[bool] = False
     # The first batch the server runs to load the model: (batch key, payload).
     warm_up_job: ClassVar[tuple[Any, Any]] = (1, ["Warm up."])
 

@@ -3,6 +3,7 @@ a padded batch) and the loop that turns texts into pooled vectors with it."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +40,16 @@ def embed_with(
     batch_size: int,
     chunk: bool,
     advance: Callable[[int], None],
+    tokens: list[int] | None = None,
 ) -> Any:
     """Vectors of ``texts`` (not normalized): windows length-sorted into batches, pooled,
-    and a chunked text's windows averaged by their token counts."""
+    and a chunked text's windows averaged by their token counts. ``tokens``, if given,
+    gets each text's count of tokens read (the OpenAI API reports their sum)."""
     import numpy as np
 
     windows, owners = _windows(embedder, texts, chunk)
+    if tokens is not None:
+        tokens += np.bincount(owners, [len(w) for w in windows], len(texts)).astype(int).tolist()
     pooled = np.zeros((len(windows), embedder.dimension), dtype=np.float32)
     for batch in length_sorted_batches([len(w) for w in windows], batch_size):
         ids, mask = pad_rows([windows[i] for i in batch], embedder.pad_id)
@@ -98,8 +103,10 @@ def unit_rows(vectors: Any) -> Any:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=32)
 def model_pooling(name: str) -> Pooling:
-    """The pooling ``name``'s folder declares; a note when it declares none."""
+    """The pooling ``name``'s folder declares; a note (once per process) when it declares
+    none."""
     import warnings
 
     source = resolve_model(name)

@@ -18,9 +18,10 @@ class EmbedPieces(TaskPieces):
     generates = False
     vocabulary_logits = False
     serves_offline_model = True
+    searches = True
     row_function = "embed_rows"
     result = Embedding
-    warm_up_job = ((True, False), ["Warm up."])
+    warm_up_job = (None, ["Warm up."])
 
 
 PIECES = EmbedPieces
