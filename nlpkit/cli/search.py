@@ -59,14 +59,11 @@ def search_cmd(
 
 
 def _row(query: str, hit: SearchHit) -> dict[str, Any]:
-    return {
-        "query": query,
-        "rank": hit.rank,
-        "score": hit.score,
-        "id": hit.id,
-        "text": hit.text,
-        **hit.columns,
-    }
+    """A hit as an output row; a column named like a field gets an input_ prefix."""
+    from nlpkit.batch.writers import carry
+
+    row = {"query": query, "rank": hit.rank, "score": hit.score, "id": hit.id, "text": hit.text}
+    return carry(row, hit.columns)
 
 
 def _table(rows: list[dict[str, Any]], several: bool) -> Any:

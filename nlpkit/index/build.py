@@ -66,20 +66,12 @@ def build_index(
         raise OutputError(f"{out}: already exists; pass --overwrite to replace it")
     if not out.parent.is_dir():
         raise OutputError(f"{out}: cannot write there (no such folder)")
+    source = RowsIn(Path(input_file), text_column, id_column, vector_column, skip_bad_rows)
     pick_model = model_name(model)
     vx.pick_kind(1_000_000, kind)  # a bad kind fails before any embedding
+    given = source.check()
     work = _work_folder(out, "building", resume, overwrite)
-    table, skipped = _vector_rows(
-        input_file,
-        work,
-        text_column,
-        id_column,
-        vector_column,
-        pick_model,
-        resume,
-        skip_bad_rows,
-        job_options,
-    )
+    table, skipped = source.vector_table(given, work, pick_model, resume, job_options)
     vectors, rows = _split(table, vector_column, None)
     index, layout = vx.build_vectors(vectors, vx.pick_kind(len(vectors), kind))
     manifest = IndexManifest(
@@ -95,8 +87,7 @@ def build_index(
         nprobe=layout.nprobe,
         parts=[part_name(0)],
     )
-    staging = _stage(work, index, rows, manifest, old=None)
-    _swap_into_place(staging, out)
+    _swap_into_place(_stage(work, index, rows, manifest, old=None), out)
     kept = _keep_skipped(work, out / "skipped.jsonl", skipped)
     shutil.rmtree(work)
     return IndexResult(out, read_manifest(out), len(vectors), skipped, _since(started), kept)
@@ -122,25 +113,18 @@ def add_to_index(
     if model is not None:
         check_model(manifest.model, model_name(model), folder)
     id_column = id_column or manifest.id_column
+    source = RowsIn(Path(input_file), text_column, id_column, vector_column, skip_bad_rows)
+    given = source.check()
+    if given is not None:
+        _split(given, vector_column, manifest.dimension)  # a wrong dimension fails here
     work = _work_folder(folder, "adding", resume, overwrite=False)
-    table, skipped = _vector_rows(
-        input_file,
-        work,
-        text_column,
-        id_column,
-        vector_column,
-        manifest.model,
-        resume,
-        skip_bad_rows,
-        job_options,
-    )
+    table, skipped = source.vector_table(given, work, manifest.model, resume, job_options)
     vectors, rows = _split(table, vector_column, manifest.dimension)
     grown = vx.read_vectors(folder / VECTORS, vx.Layout(manifest.kind), writable=True)
     grown.add(vectors)
     parts = [*manifest.parts, part_name(len(manifest.parts))]
     new = replace(manifest, count=grown.ntotal, parts=parts)
-    staging = _stage(work, grown, rows, new, old=folder)
-    _swap_into_place(staging, folder)
+    _swap_into_place(_stage(work, grown, rows, new, old=folder), folder)
     kept = _keep_skipped(work, folder / f"skipped-{len(parts) - 1:05d}.jsonl", skipped)
     shutil.rmtree(work)
     return IndexResult(folder, read_manifest(folder), len(vectors), skipped, _since(started), kept)
@@ -164,48 +148,59 @@ def _work_folder(out: Path, doing: str, resume: bool, overwrite: bool) -> Path:
     return work
 
 
-def _vector_rows(
-    input_file: str | Path,
-    work: Path,
-    text_column: str | None,
-    id_column: str | None,
-    vector_column: str | None,
-    model: str,
-    resume: bool,
-    skip_bad_rows: bool,
-    job_options: dict[str, Any],
-) -> tuple[Any, int]:
-    """(arrow table with a vector column, rows skipped): the embed job's output, or the
-    input itself when it holds the vectors already."""
-    import pyarrow.parquet as pq
+@dataclass(frozen=True)
+class RowsIn:
+    """The rows to index and how to read them."""
 
-    if vector_column is not None:
-        return _given_vectors(Path(input_file), vector_column), 0
-    _check_text_column(Path(input_file), text_column)
-    if not skip_bad_rows:
-        _refuse_bad_rows(Path(input_file), text_column)
-    output = work / "vectors.parquet"
-    if not (resume and output.is_file() and not output.with_name(output.name + ".parts").exists()):
-        from nlpkit.batch.job import run_job
-        from nlpkit.tasks.embed import TASK
+    path: Path
+    text_column: str | None
+    id_column: str | None
+    vector_column: str | None
+    skip_bad_rows: bool
 
-        result = run_job(
-            TASK.command,
-            input_file,
-            output,
-            text_column=text_column,
-            id_column=id_column,
-            resume=resume and output.with_name(output.name + ".parts").exists(),
-            overwrite=True,
-            model=model,
-            normalize=True,
-            **job_options,
-        )
-        if not result.rows:
-            raise InputError(f"{input_file}: no row has text to index")
-    skipped = output.with_name("vectors.errors.jsonl")
-    count = sum(1 for _ in skipped.open(encoding="utf-8")) if skipped.is_file() else 0
-    return pq.read_table(output), count
+    def check(self) -> Any:
+        """Every check on the input that needs no model, before any folder is made;
+        the input's table when it holds the vectors already."""
+        if self.vector_column is not None:
+            return _given_vectors(self.path, self.vector_column)
+        _check_text_column(self.path, self.text_column)
+        if not self.skip_bad_rows:
+            _refuse_bad_rows(self.path, self.text_column)
+        return None
+
+    def vector_table(
+        self, given: Any, work: Path, model: str, resume: bool, job_options: dict[str, Any]
+    ) -> tuple[Any, int]:
+        """(arrow table with a vector column, rows skipped): the given table, or the embed
+        job's output (resumed from the shards in ``work``)."""
+        import pyarrow.parquet as pq
+
+        if given is not None:
+            return given, 0
+        output = work / "vectors.parquet"
+        unfinished = output.with_name(output.name + ".parts").exists()
+        if not (resume and output.is_file() and not unfinished):
+            from nlpkit.batch.job import run_job
+            from nlpkit.tasks.embed import TASK
+
+            result = run_job(
+                TASK.command,
+                self.path,
+                output,
+                text_column=self.text_column,
+                id_column=self.id_column,
+                resume=resume and unfinished,
+                overwrite=True,
+                model=model,
+                normalize=True,
+                **job_options,
+            )
+            if not result.rows:
+                shutil.rmtree(work)
+                raise InputError(f"{self.path}: no row has text to index")
+        skipped = output.with_name("vectors.errors.jsonl")
+        count = sum(1 for _ in skipped.open(encoding="utf-8")) if skipped.is_file() else 0
+        return pq.read_table(output), count
 
 
 def _given_vectors(path: Path, column: str) -> Any:

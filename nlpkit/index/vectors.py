@@ -96,10 +96,8 @@ def calibrate_nprobe(index: Any, vectors: Any, target: float = TARGET_RECALL) ->
 
     faiss = faiss_module()
     queries = _sample(vectors, CALIBRATION_QUERIES)
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
     k = min(CALIBRATION_K + 1, len(vectors))
-    _, truth = exact.search(queries, k)
+    _, truth = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)  # no copy
     nprobe = 1
     while nprobe < index.nlist:
         index.nprobe = nprobe
