@@ -16,6 +16,7 @@ from nlpkit.serve.app import create_app
 from nlpkit.serve.engine import Engine, Settings
 from tests.conftest import invoke
 from tests.serve_helpers import running
+from tests.test_serve_browser import browser  # noqa: F401 (the fixture)
 from tests.tiny_models import SENTENCES, build_bert_encoder
 
 
@@ -92,3 +93,24 @@ def test_index_needs_an_embedding_task(tiny, tmp_path, capsys, monkeypatch):
     args = ("serve", "--task", "classify", "--model", f"classify={tiny['bert']}")
     code, _, err = invoke(capsys, monkeypatch, *args, "--index", str(tmp_path), "--port", "0")
     assert code != 0 and "--index" in err and "--task embed" in err
+
+
+def test_the_page_embeds_and_compares(served, browser, tmp_path):  # noqa: F811
+    page = browser.new_page(viewport={"width": 900, "height": 720})
+    page.goto(served[0] + "/")
+    page.wait_for_selector("#task option[value=similarity]", state="attached")
+    page.select_option("#task", "embed")
+    page.fill("#input", "\n".join(SENTENCES[:2]))
+    page.click("#run")
+    page.wait_for_selector(".vector")
+    shown = page.locator(".vector").all_text_contents()
+    assert len(shown) == 2 and all(s.startswith("32 dimensions, norm 1.0000: [") for s in shown)
+    page.select_option("#task", "similarity")
+    page.fill("#input", "\n".join(SENTENCES[:3]))
+    page.click("#run")
+    page.wait_for_selector(".sims")
+    cells = page.locator(".sims td.num").all_text_contents()
+    expected = nlpkit.similarity(SENTENCES[:3], model=served[1])
+    np.testing.assert_allclose([float(c) for c in cells], expected.ravel(), atol=1e-3)
+    page.screenshot(path=str(tmp_path / "similarity.png"), full_page=True)
+    page.close()
