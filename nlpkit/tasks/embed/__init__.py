@@ -101,16 +101,22 @@ def open_embedder(
 
 
 def embed_onnx_file(name: str, backend: str, device: str) -> Any:
-    """The ONNX file ``backend`` runs for ``name`` (None: PyTorch); the built-in model
-    gets its gated export the first time ONNX Runtime could run it."""
-    from nlpkit.models.backends import onnx_available
+    """The ONNX file ``backend`` runs for ``name`` (None: PyTorch). ONNX Runtime runs on
+    the CPU; the built-in model gets its gated export the first time it could run."""
+    from nlpkit.models.backends import onnx_available, select_backend
     from nlpkit.models.builtin import builtin_model
-    from nlpkit.tasks.classify import onnx_model_file
 
+    if backend != "torch" and device not in ("auto", "cpu"):
+        if backend == "onnx":
+            raise UsageError("backend='onnx' runs on the CPU; use device='cpu'", param="backend")
+        backend = "torch"
+    if backend == "torch":
+        return select_backend(None, backend, name)
+    source = resolve_model(name)
+    folder = source.path if source.is_local_folder else None
     builtin = builtin_model(name)
-    cpu = device in ("auto", "cpu")
-    if builtin and builtin.task == TASK.command and backend != "torch" and cpu and onnx_available():
+    if builtin and builtin.task == TASK.command and folder and onnx_available():
         from nlpkit.tasks.embed.onnx import prepare_builtin_onnx
 
-        prepare_builtin_onnx(name, Path(resolve_model(name).path))
-    return onnx_model_file(name, backend, device, None)
+        prepare_builtin_onnx(name, Path(folder))
+    return select_backend(folder, backend, name)

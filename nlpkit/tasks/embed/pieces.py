@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from nlpkit.results import Embedding
-from nlpkit.tasks.pieces import TaskPieces
+from nlpkit.tasks.pieces import Encoder, TaskPieces
+
+if TYPE_CHECKING:
+    from nlpkit.recipe.schema import Recipe
 
 
 class EmbedPieces(TaskPieces):
@@ -22,6 +25,27 @@ class EmbedPieces(TaskPieces):
     row_function = "embed_rows"
     result = Embedding
     warm_up_job = (None, ["Warm up."])
+    # Fine-tuning: sentence-transformers' Trainer and losses (training.py).
+    own_training = True
+
+    def encoder(self, recipe: Recipe, tokenizer: Any, names: list[str] | None) -> Encoder:
+        from nlpkit.tasks.embed.training import encoder
+
+        return encoder(recipe)
+
+    def columns(self, recipe: Recipe) -> dict[str, str]:
+        """The pair's two text columns (a score column is optional: it picks the loss)."""
+        data = recipe.data
+        return {"text_column": data.text_column, "text_pair_column": data.text_pair_column or ""}
+
+    def routes(self, engine: Any, limits: Any) -> Any:
+        """/v1/embeddings and /v1/similarity; with ``--index DIR`` also /v1/search."""
+        router = super().routes(engine, limits)
+        if getattr(engine.settings, "index", None):
+            from nlpkit.index.serving import routes as search_routes
+
+            router.include_router(search_routes(engine, limits))
+        return router
 
 
 PIECES = EmbedPieces

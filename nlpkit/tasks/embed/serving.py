@@ -1,6 +1,6 @@
 """``POST /v1/embeddings`` (OpenAI's shape) and ``POST /v1/similarity``: the texts of every
 waiting request run as one batch. With ``nlpkit serve --index DIR`` the index package adds
-``/v1/search`` over the same batched embeddings (``embed_texts``)."""
+``/v1/search`` (the pieces' routes) over the same batched embeddings (``embed_texts``)."""
 
 from __future__ import annotations
 
@@ -75,10 +75,6 @@ def routes(engine: Any, limits: Limits, command: str):
         scores = (left @ right.T).clip(-1.0, 1.0).round(6).tolist()
         return {"model": engine.models[command], "scores": scores}
 
-    if getattr(engine.settings, "index", None):
-        from nlpkit.index.serving import routes as search_routes
-
-        router.include_router(search_routes(engine, limits))
     return router
 
 
