@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import nlpkit.index.vectors as vx
 from nlpkit.errors import InputError, OutputError
-from nlpkit.index import vectors as vx
 from nlpkit.index.manifest import VECTORS, IndexManifest, part_name, read_manifest
 from nlpkit.index.models import check_model, model_name, pooling_name
 from nlpkit.index.rows import write_part

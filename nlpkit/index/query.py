@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nlpkit.index.vectors as vx
 from nlpkit.errors import InputError, UsageError
-from nlpkit.index import vectors as vx
 from nlpkit.index.manifest import REBUILD, VECTORS, IndexManifest, read_manifest
 from nlpkit.index.models import check_model, model_name
 from nlpkit.index.rows import RowStore

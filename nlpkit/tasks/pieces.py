@@ -114,6 +114,27 @@ class TaskPieces:
         scored on generated text or the loss, not on logits)."""
         return None
 
+    # ---- a task trained by its own library's Trainer (its training.py module) -------
+    # It loads, trains and checks its model itself: sentence-transformers for embeddings.
+    own_training: ClassVar[bool] = False
+
+    def _training(self) -> Any:
+        return importlib.import_module(f"nlpkit.tasks.{self.task.module}.training")
+
+    def training_model(self, model: str, trust_remote_code: bool) -> tuple[Any, Any]:
+        """(model, tokenizer) to train, when ``own_training``."""
+        return self._training().training_model(model, trust_remote_code)
+
+    def own_trainer(
+        self, recipe: Recipe, model: Any, args: Any, train: Any, evaluation: Any, callbacks: list
+    ) -> Any:
+        """The task's Trainer over the recipe's TrainingArguments, when ``own_training``."""
+        return self._training().build_trainer(recipe, model, args, train, evaluation, callbacks)
+
+    def check_saved(self, trainer: Any, folder: Path) -> dict[str, Any]:
+        """The saved folder read back as inference reads it, against the trained model."""
+        return self._training().check_saved(trainer, folder)
+
     def final_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         """Metrics derived from the evaluation's own (perplexity from the loss)."""
         return metrics

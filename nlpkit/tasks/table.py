@@ -101,7 +101,8 @@ TASKS: tuple[Task, ...] = (
         loader="base",
         peft_task_type="FEATURE_EXTRACTION",
         metrics=("spearman", "pearson", "loss"),
-        data_fields=(),
+        # fine-tuning reads pairs (text, text pair, score) or (anchor, positive) rows
+        data_fields=("text_column", "text_pair_column", "label_column"),
         default_model="sentence-transformers/all-MiniLM-L6-v2",
         offline_model="minilm",
     ),

@@ -17,7 +17,16 @@ class EmbedPieces(TaskPieces):
         "```python\nfrom sentence_transformers import SentenceTransformer\n\n"
         'vectors = SentenceTransformer("{dir}").encode(["I love Python!"])\n```\n'
     )
-    starter: ClassVar[dict[str, Any]] = {}
+    starter: ClassVar[dict[str, Any]] = {
+        "model": "sentence-transformers/all-MiniLM-L6-v2",
+        "data": {
+            "dataset": "sentence-transformers/stsb",
+            "text_column": "sentence1",
+            "text_pair_column": "sentence2",
+            "label_column": "score",
+        },
+        "training": {"learning_rate": 2e-5, "batch_size": 16, "warmup_ratio": 0.1},
+    }
     generates = False
     vocabulary_logits = False
     serves_offline_model = True
