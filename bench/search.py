@@ -97,9 +97,12 @@ def latencies(index, queries: np.ndarray) -> tuple[list[float], np.ndarray]:
 
 
 def measure(vectors_file: str, queries_file: str, kind: str, out: dict) -> None:
-    """In a fresh process: build one kind, write it, open it mapped, time the queries."""
+    """In a fresh process: build one kind, write it as an index folder (vectors, rows of
+    real sentences, manifest), open it as `nlpkit search` does, time the queries: the
+    vector search alone, and whole hits with their rows read from parquet."""
     import faiss
 
+    from nlpkit.index import open_index
     from nlpkit.index import vectors as vx
 
     faiss.omp_set_num_threads(2)  # build on both cores; queries one thread (below)
@@ -108,15 +111,21 @@ def measure(vectors_file: str, queries_file: str, kind: str, out: dict) -> None:
     index, layout = vx.build_vectors(vectors, kind)
     build_s = time.perf_counter() - began
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    vectors_mb = vectors.nbytes / 2**20
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "vectors.faiss"
-        vx.write_vectors(index, path)
-        del index
+        folder = write_folder(Path(scratch), index, layout, len(vectors), vectors.shape[1])
+        del index, vectors
         began = time.perf_counter()
-        opened = vx.read_vectors(path, layout)
+        opened = open_index(folder)
         open_s = time.perf_counter() - began
         faiss.omp_set_num_threads(1)
-        times, found = latencies(opened, queries)
+        times, found = latencies(opened.vectors, queries)
+        hit_times = []
+        for query in queries:
+            start = time.perf_counter()
+            opened.search_vectors(query[None, :], TOP_K)
+            hit_times.append(time.perf_counter() - start)
+        search_rss_mb = current_rss_mb()  # the build's arrays are freed: a searcher's memory
     out.update(
         kind=kind,
         build_s=build_s,
@@ -124,11 +133,49 @@ def measure(vectors_file: str, queries_file: str, kind: str, out: dict) -> None:
         open_ms=open_s * 1000,
         p50_ms=statistics.median(times) * 1000,
         p95_ms=float(np.percentile(times, 95)) * 1000,
+        hits_p95_ms=float(np.percentile(hit_times, 95)) * 1000,
         nlist=layout.nlist,
         nprobe=layout.nprobe,
         found=found.tolist(),
-        vectors_mb=vectors.nbytes / 2**20,
+        vectors_mb=vectors_mb,
+        search_rss_mb=search_rss_mb,
     )
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def write_folder(scratch: Path, index, layout, count: int, dimension: int) -> Path:
+    """An index folder as nlpkit writes one; its rows hold the corpus sentences, cycled."""
+    import pyarrow as pa
+
+    from nlpkit.index import vectors as vx
+    from nlpkit.index.manifest import MANIFEST, VECTORS, IndexManifest, part_name
+    from nlpkit.index.rows import write_part
+
+    folder = scratch / "index"
+    folder.mkdir()
+    texts = corpus_sentences()
+    rows = pa.table({"text": [texts[i % len(texts)] for i in range(count)]})
+    write_part(rows, folder / part_name(0))
+    vx.write_vectors(index, folder / VECTORS)
+    manifest = IndexManifest(
+        model="minilm",
+        pooling="mean",
+        dimension=dimension,
+        count=count,
+        kind=layout.kind,
+        library=vx.library_version(),
+        text_column="text",
+        nlist=layout.nlist,
+        nprobe=layout.nprobe,
+        parts=[part_name(0)],
+    )
+    (folder / MANIFEST).write_text(manifest.with_files(folder).to_json(), encoding="utf-8")
+    return folder
 
 
 def run_kind(vectors_file: Path, queries_file: Path, kind: str) -> dict:
@@ -142,6 +189,48 @@ def run_kind(vectors_file: Path, queries_file: Path, kind: str) -> dict:
         return dict(shared)
 
 
+def compare_libraries(vectors: np.ndarray, queries: np.ndarray) -> None:
+    """HNSW in FAISS and in usearch with the same graph settings, and FAISS IVF as nlpkit
+    builds it: build time, recall@10 against exact, single-query p95 (one thread)."""
+    import faiss
+    import usearch.index
+
+    from nlpkit.index import vectors as vx
+
+    truth = faiss.knn(queries, vectors, TOP_K, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    began = time.perf_counter()
+    graph = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efConstruction, graph.hnsw.efSearch = 64, 64
+    graph.add(vectors)
+    built = {"faiss HNSW (M 32, efC 64, ef 64)": (graph, time.perf_counter() - began)}
+    began = time.perf_counter()
+    other = usearch.index.Index(
+        ndim=vectors.shape[1], metric="ip", dtype="f32", connectivity=32, expansion_add=64
+    )
+    other.expansion_search = 64
+    other.add(np.arange(len(vectors)), vectors, threads=2)
+    built["usearch HNSW (M 32, efC 64, ef 64)"] = (other, time.perf_counter() - began)
+    began = time.perf_counter()
+    built["faiss IVF (nlpkit)"] = (vx.build_vectors(vectors, "ivf")[0], time.perf_counter() - began)
+    faiss.omp_set_num_threads(1)
+    for name, (index, seconds) in built.items():
+        times, found = [], []
+        for query in queries:
+            start = time.perf_counter()
+            if isinstance(index, usearch.index.Index):
+                found.append(index.search(query, TOP_K, threads=1).keys)
+            else:
+                found.append(index.search(query[None, :], TOP_K)[1][0])
+            times.append(time.perf_counter() - start)
+        p95 = float(np.percentile(times, 95)) * 1000
+        print(
+            f"{name:<36} build {seconds:6.1f} s  recall@10 {recall_at_10(found, truth):.3f}  "
+            f"p95 {p95:.2f} ms",
+            flush=True,
+        )
+    faiss.omp_set_num_threads(2)
+
+
 def recall_at_10(found, truth) -> float:
     return float(np.mean([len(set(f) & set(t)) / TOP_K for f, t in zip(found, truth, strict=True)]))
 
@@ -152,6 +241,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--sigma", type=float, default=0.03)
+    parser.add_argument(
+        "--libraries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also compare FAISS and usearch HNSW on the first N vectors (0: skip)",
+    )
     args = parser.parse_args()
     texts = corpus_sentences()
     real = cached_vectors(f"corpus-{len(texts)}", texts, args.real)
@@ -161,9 +257,12 @@ def main() -> None:
     ]
     query_file = CACHE / "queries.npy"
     np.save(query_file, queries)
+    if args.libraries:
+        print(f"libraries, {args.libraries} vectors:")
+        compare_libraries(np.ascontiguousarray(grown(real, args.libraries, args.sigma)), queries)
     print(
         f"{'size':>9} {'kind':>5} {'build s':>8} {'peak RSS MB':>11} {'open ms':>8} "
-        f"{'p50 ms':>7} {'p95 ms':>7} {'recall@10':>9}  layout"
+        f"{'p50 ms':>7} {'p95 ms':>7} {'hits p95':>8} {'recall@10':>9}  layout"
     )
     for size in (int(s) for s in args.sizes.split(",")):
         vectors_file = CACHE / f"grown-{len(real)}-{size}-{args.sigma}.npy"
@@ -176,7 +275,9 @@ def main() -> None:
             print(
                 f"{size:>9} {kind:>5} {row['build_s']:>8.1f} {row['peak_rss_mb']:>11.0f} "
                 f"{row['open_ms']:>8.1f} {row['p50_ms']:>7.2f} {row['p95_ms']:>7.2f} "
-                f"{score:>9.3f}  {layout}; vectors {row['vectors_mb']:.0f} MB",
+                f"{row['hits_p95_ms']:>8.2f} "
+                f"{score:>9.3f}  {layout}; vectors {row['vectors_mb']:.0f} MB, searching process "
+                f"{row['search_rss_mb']:.0f} MB RSS",
                 flush=True,
             )
         ratio = rows["flat"]["p95_ms"] / rows["ivf"]["p95_ms"]

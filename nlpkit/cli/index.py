@@ -197,7 +197,8 @@ def _report(result: IndexResult, verb: str, format: opt.OutputFormat) -> None:
     )
     out.result(
         f"{result.added} rows {verb} {result.path}: {manifest.count} vectors of dimension "
-        f"{manifest.dimension}, {layout}, model {manifest.model} ({result.seconds:.1f} s)"
+        f"{manifest.dimension}, {layout}, model {manifest.model}"
     )
+    out.note(f"in {result.seconds:.1f} s")
     if result.skipped_file is not None:
         out.note(f"{result.skipped} rows without text left out -> {result.skipped_file}")
