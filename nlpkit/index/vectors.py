@@ -139,8 +139,8 @@ def read_vectors(path: Path, layout: Layout, writable: bool = False) -> Any:
     if layout.nprobe:
         index.nprobe = layout.nprobe
     if flags == faiss.IO_FLAG_MMAP:
-        # Mapped inverted lists start 32 prefetch threads per search by default: 17 ms a
-        # query instead of 1 ms (bench/search.py); the page cache does that job here.
+        # Mapped inverted lists start 32 prefetch threads for every search by default,
+        # which costs more than the scan itself; the page cache does that job here.
         faiss.downcast_InvertedLists(index.invlists).prefetch_nthread = 0
     return index
 
