@@ -28,11 +28,16 @@ def encoders(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("encoders")
     import shutil
 
-    folders = {mode: build_bert_encoder(root / mode, mode) for mode in MODES}
-    folders["plain"] = Path(shutil.copytree(folders["mean"], root / "plain"))
-    for name in ("modules.json", "1_Pooling"):
-        shutil.rmtree(folders["plain"] / name, ignore_errors=True)
-        (folders["plain"] / name).unlink(missing_ok=True)
+    from nlpkit.tasks.embed.pooling import Pooling
+
+    mean = build_bert_encoder(root / "mean", "mean")
+    folders = {"mean": mean}
+    for mode in MODES[1:]:  # the same weights, another pooling
+        folders[mode] = Path(shutil.copytree(mean, root / mode))
+        Pooling(mode, normalize=True, dimension=32).save(folders[mode])
+    folders["plain"] = Path(shutil.copytree(mean, root / "plain"))
+    shutil.rmtree(folders["plain"] / "1_Pooling")
+    (folders["plain"] / "modules.json").unlink()
     return {name: str(path) for name, path in folders.items()}
 
 
@@ -115,16 +120,15 @@ def test_the_cli_writes_vectors_with_the_other_columns(encoders, tmp_path):
     np.testing.assert_allclose(np.array(table.column("embedding").to_pylist()), expected, atol=1e-5)
 
 
-def test_the_cli_refuses_an_empty_row_by_number(encoders, tmp_path):
+def test_the_cli_refuses_an_empty_row_by_number(encoders, tmp_path, capsys, monkeypatch):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text('{"text": "fine"}\n{"text": ""}\n', encoding="utf-8")
-    done = run_nlpkit("embed", "-i", str(corpus), "--model", encoders["mean"], "--format", "jsonl")
-    assert done.returncode != 0 and "line 2" in done.stderr and "--skip-empty" in done.stderr
-    skipped = run_nlpkit(
-        "embed", "-i", str(corpus), "--model", encoders["mean"], "--format", "jsonl", "--skip-empty"
-    )
-    assert skipped.returncode == 0, skipped.stderr
-    assert [len(json.loads(line)["embedding"]) for line in skipped.stdout.splitlines()] == [32]
+    args = ("embed", "-i", str(corpus), "--model", encoders["mean"], "--format", "jsonl")
+    code, _, err = invoke(capsys, monkeypatch, *args)
+    assert code != 0 and "line 2" in err and "--skip-empty" in err
+    code, out, err = invoke(capsys, monkeypatch, *args, "--skip-empty")
+    assert code == 0, err
+    assert [len(json.loads(line)["embedding"]) for line in out.splitlines()] == [32]
 
 
 @pytest.mark.real_model

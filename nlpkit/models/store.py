@@ -41,7 +41,13 @@ from nlpkit.models.backends import (
     onnx_folder,
     read_report,
 )
-from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinFolder, BuiltinModel
+from nlpkit.models.builtin import (
+    BUILTIN_MODELS,
+    Builtin,
+    BuiltinAdapter,
+    BuiltinFolder,
+    BuiltinModel,
+)
 from nlpkit.models.digests import content_key, digests
 from nlpkit.models.gguf import convert_gguf
 from nlpkit.models.manifest import MANIFEST, is_current, write_manifest
@@ -201,7 +207,7 @@ def backend(folder: str) -> tuple[str, str]:
     return "onnx int8", int8_summary(read_report(chosen.parent))
 
 
-def _builtin_row(builtin: BuiltinModel | BuiltinAdapter, entry: StoreEntry | None) -> ModelInfo:
+def _builtin_row(builtin: Builtin, entry: StoreEntry | None) -> ModelInfo:
     first_use = getattr(builtin, "prepares_onnx", False) and onnx_available()
     later = "onnx at first use" if first_use else "torch"
     if entry is not None:
@@ -212,7 +218,8 @@ def _builtin_row(builtin: BuiltinModel | BuiltinAdapter, entry: StoreEntry | Non
     if source is None:
         status = f"not installed: {builtin.install_hint}"
         return ModelInfo(builtin.name, "built-in", status, builtin.source_label, 0, "")
-    status = "converts on first use" if isinstance(builtin, BuiltinModel) else "merges on first use"
+    status = {BuiltinModel: "converts", BuiltinFolder: "links"}.get(type(builtin), "merges")
+    status += " on first use"
     size = _mb(source.stat().st_size)
     path = str(source)
     return ModelInfo(builtin.name, "built-in", status, builtin.source_label, size, path, later)
