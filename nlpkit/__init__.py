@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 # each task's function (from the task table: plain data, imports nothing heavy), then the rest
 _EXPORTS = {
     **{task.command: f"nlpkit.tasks.{task.module}" for task in TASKS},
+    "similarity": "nlpkit.tasks.embed.similarity",
+    "Embedding": "nlpkit.results",
     "collect_env": "nlpkit.env",
     "finetune": "nlpkit.training.run",
     "FinetuneResult": "nlpkit.training.run",
@@ -37,6 +39,11 @@ _EXPORTS = {
     "NlpkitError": "nlpkit.errors",
     "load_policy": "nlpkit.models.safety",
     "run_job": "nlpkit.batch.job",
+    "build_index": "nlpkit.index",
+    "add_to_index": "nlpkit.index",
+    "open_index": "nlpkit.index",
+    "search": "nlpkit.index",
+    "SearchHit": "nlpkit.index",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,21 @@ class Answer:
     end: int
     score: float
     top: list[AnswerSpan] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A text's vector (numpy float32); files get it as a fixed-size list column."""
+
+    text: str
+    embedding: Any
+
+
+@dataclass(frozen=True)
+class EmbeddingPreview:
+    """What `nlpkit embed` shows of a vector on screen."""
+
+    text: str
+    dimension: int
+    norm: float
+    first: str

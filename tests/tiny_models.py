@@ -84,6 +84,30 @@ def build_bert_classifier(folder: Path, labels=("negative", "positive")) -> Path
     return _save(BertForSequenceClassification(config), tokenizer, folder)
 
 
+def build_bert_encoder(folder: Path, pooling: str | None = "mean", normalize: bool = True) -> Path:
+    """A random BERT encoder; with ``pooling`` a sentence-transformers folder (modules.json,
+    1_Pooling/config.json, Normalize when ``normalize``), else a plain encoder."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    tokenizer = _fast_tokenizer("bert")
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=MAX_LENGTH,
+    )
+    _save(BertModel(config), tokenizer, folder)
+    if pooling is not None:
+        from nlpkit.tasks.embed.pooling import Pooling
+
+        Pooling(pooling, normalize, dimension=config.hidden_size).save(folder)
+    return folder
+
+
 def build_bert_tagger(
     folder: Path, tokenizer: str = "bert", max_length: int = MAX_LENGTH, context_free=False
 ) -> Path:

@@ -38,9 +38,11 @@ class Predictor:
         from nlpkit.models.safety import load_policy
         from nlpkit.tasks.pieces import pieces_of
 
-        module = importlib.import_module(f"nlpkit.tasks.{BY_COMMAND[self.command].module}")
-        task = getattr(module, self.command)
-        inputs = pieces_of(self.command).job_inputs(texts, extras)
+        entry = BY_COMMAND[self.command]
+        pieces = pieces_of(entry)
+        module = importlib.import_module(f"nlpkit.tasks.{entry.module}")
+        task = getattr(module, pieces.row_function or self.command)
+        inputs = pieces.job_inputs(texts, extras)
         with load_policy(*self.policy):
             return to_rows(task(inputs, progress=progress, **self.options))
 

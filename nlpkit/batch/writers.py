@@ -39,7 +39,7 @@ class RowWriter:
                 self._csv.writerow({k: flat(v) for k, v in row.items()})  # type: ignore[union-attr]
         elif self.fmt == "json":
             for row in rows:
-                item = json.dumps(row, ensure_ascii=False, indent=2, default=str)
+                item = json.dumps(row, ensure_ascii=False, indent=2, default=plain)
                 self.handle.write(
                     ("[\n  " if self.rows == 0 else ",\n  ") + item.replace("\n", "\n  ")
                 )
@@ -48,7 +48,7 @@ class RowWriter:
             return
         else:
             self.handle.writelines(
-                json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows
+                json.dumps(row, ensure_ascii=False, default=plain) + "\n" for row in rows
             )
         self.rows += len(rows)
         self.handle.flush()
@@ -84,6 +84,8 @@ class ParquetRows:
 
         try:
             table = pa.Table.from_pylist(list(rows), schema=self._schema)
+            if self._schema is None:
+                table = table.cast(vector_schema(table.schema, rows[0]))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise OutputError(
                 f"cannot write these rows as parquet ({first_line(exc)}): each column needs "
@@ -145,6 +147,23 @@ def _holds_null(kind: Any) -> bool:
     return False
 
 
+def vector_schema(schema: Any, row: dict[str, Any]) -> Any:
+    """``schema`` with a fixed-size list of the vector's dtype for each column whose value
+    is a numpy vector (embeddings): every row has the same dimension."""
+    import pyarrow as pa
+
+    for name, value in row.items():
+        if getattr(value, "ndim", 0) == 1:
+            kind = pa.list_(pa.from_numpy_dtype(value.dtype), len(value))
+            schema = schema.set(schema.get_field_index(name), pa.field(name, kind))
+    return schema
+
+
+def plain(value: Any) -> Any:
+    """A value json cannot write: a numpy array as a list, anything else as text."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
 def row_writer(handle: IO, fmt: str) -> RowWriter | ParquetRows:
     return ParquetRows(handle) if fmt == "parquet" else RowWriter(handle, fmt)
 
@@ -155,8 +174,8 @@ def flat(value: Any) -> str:
         return f"{value:.4f}"
     if isinstance(value, list) and all(isinstance(v, dict) and "label" in v for v in value):
         return ", ".join(f"{v['label']} {v['score']:.4f}" for v in value)
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | dict) or hasattr(value, "tolist"):
+        return json.dumps(value, ensure_ascii=False, default=plain)
     return "" if value is None else str(value)
 
 

@@ -111,6 +111,7 @@ class HelpCommand(TyperCommand):
 # `nlpkit classify` imports no other command's module.
 COMMANDS: dict[str, tuple[str, str] | str] = {
     **{t.command: (f"nlpkit.tasks.{t.module}.command", f"{t.command}_cmd") for t in TASKS},
+    "similarity": ("nlpkit.tasks.embed.command", "similarity_cmd"),
     "env": ("nlpkit.cli.env", "env_cmd"),
     "finetune": ("nlpkit.cli.finetune", "finetune_cmd"),
     "evaluate": ("nlpkit.cli.finetune", "evaluate_cmd"),
@@ -118,6 +119,8 @@ COMMANDS: dict[str, tuple[str, str] | str] = {
     "tune": ("nlpkit.cli.tune", "tune_cmd"),
     "serve": ("nlpkit.cli.serve", "serve_cmd"),
     "optimize": ("nlpkit.cli.optimize", "optimize_cmd"),
+    "index": "nlpkit.cli.index",
+    "search": ("nlpkit.cli.search", "search_cmd"),
     "recipe": "nlpkit.cli.recipe",
     "models": "nlpkit.cli.models",
 }

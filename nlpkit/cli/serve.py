@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -120,6 +121,17 @@ GpusPerReplica = Annotated[
 ]
 
 
+Index = Annotated[
+    Path | None,
+    _option(
+        "--index",
+        "A vector index folder (nlpkit index build) to answer POST /v1/search from; "
+        "needs the embed task.",
+        metavar="DIR",
+    ),
+]
+
+
 def serve_cmd(
     tasks: Tasks = None,
     models: Models = None,
@@ -142,6 +154,7 @@ def serve_cmd(
     ray_address: RayAddress = None,
     cpus_per_replica: CpusPerReplica = 1.0,
     gpus_per_replica: GpusPerReplica = 0.0,
+    index: Index = None,
 ) -> None:
     """Serve the tasks over HTTP: JSON endpoints, OpenAI-compatible chat, a page at /.
 
@@ -161,7 +174,7 @@ def serve_cmd(
     check_port(host, port)
     spec = AppSpec(
         chosen,
-        Settings(device, threads, max_batch, batch_wait_ms, max_queue),
+        Settings(device, threads, max_batch, batch_wait_ms, max_queue, _index(index, chosen)),
         Limits(max_texts, max_chars, max_body_bytes, max_new_tokens),
         api_key,
         tuple(cors_origins or ()),
@@ -179,6 +192,22 @@ def serve_cmd(
     else:
         stopped = _serve_here(spec, host, port, ready)
     out.note(f"stopped ({stopped})" if stopped else "stopped")
+
+
+def _index(index: Path | None, chosen: dict[str, str]) -> str | None:
+    """The index folder, when the server embeds queries (a task whose pieces search)."""
+    from nlpkit.errors import UsageError
+    from nlpkit.tasks.pieces import pieces_of
+
+    if index is None:
+        return None
+    if not any(pieces_of(command).searches for command in chosen):
+        raise UsageError(
+            "--index answers /v1/search with query vectors: serve an embedding task too "
+            "(drop --task, or add --task embed)",
+            param="index",
+        )
+    return str(index)
 
 
 def _check_engine(engine: str, workers: int, ray_given: bool) -> None:

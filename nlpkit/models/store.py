@@ -41,7 +41,13 @@ from nlpkit.models.backends import (
     onnx_folder,
     read_report,
 )
-from nlpkit.models.builtin import BUILTIN_MODELS, BuiltinAdapter, BuiltinModel
+from nlpkit.models.builtin import (
+    BUILTIN_MODELS,
+    Builtin,
+    BuiltinAdapter,
+    BuiltinFolder,
+    BuiltinModel,
+)
 from nlpkit.models.digests import content_key, digests
 from nlpkit.models.gguf import convert_gguf
 from nlpkit.models.manifest import MANIFEST, is_current, write_manifest
@@ -201,7 +207,7 @@ def backend(folder: str) -> tuple[str, str]:
     return "onnx int8", int8_summary(read_report(chosen.parent))
 
 
-def _builtin_row(builtin: BuiltinModel | BuiltinAdapter, entry: StoreEntry | None) -> ModelInfo:
+def _builtin_row(builtin: Builtin, entry: StoreEntry | None) -> ModelInfo:
     first_use = getattr(builtin, "prepares_onnx", False) and onnx_available()
     later = "onnx at first use" if first_use else "torch"
     if entry is not None:
@@ -212,7 +218,8 @@ def _builtin_row(builtin: BuiltinModel | BuiltinAdapter, entry: StoreEntry | Non
     if source is None:
         status = f"not installed: {builtin.install_hint}"
         return ModelInfo(builtin.name, "built-in", status, builtin.source_label, 0, "")
-    status = "converts on first use" if isinstance(builtin, BuiltinModel) else "merges on first use"
+    status = {BuiltinModel: "converts", BuiltinFolder: "links"}.get(type(builtin), "merges")
+    status += " on first use"
     size = _mb(source.stat().st_size)
     path = str(source)
     return ModelInfo(builtin.name, "built-in", status, builtin.source_label, size, path, later)
@@ -279,6 +286,9 @@ def ensure_builtin(builtin: BuiltinModel | BuiltinAdapter) -> Path:
     if isinstance(builtin, BuiltinModel):
         what = f"converting {source.name} into the model store, once (about a minute on CPU)"
         build = lambda gguf, folder: convert_gguf(gguf, folder)  # noqa: E731 (patched in tests)
+    elif isinstance(builtin, BuiltinFolder):
+        what = f"linking the built-in model '{builtin.name}' into the model store, once"
+        build = lambda _source, folder: link_folder(builtin.base_path(), folder)  # noqa: E731
     else:
         from nlpkit.models.builtin.merge import merge_adapter
 
@@ -287,6 +297,18 @@ def ensure_builtin(builtin: BuiltinModel | BuiltinAdapter) -> Path:
     key = builtin_key(builtin)
     name = f"{builtin.name}-{key[:12]}"
     return ensure_entry(name, source, build, what, key=key, builtin=builtin)
+
+
+def link_folder(source: Path, folder: Path) -> None:
+    """``folder`` made of hard links to ``source``'s files (copies across file systems)."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, folder, copy_function=link_or_copy, dirs_exist_ok=True)
 
 
 def ensure_entry(

@@ -42,6 +42,7 @@ class Settings:
     max_batch: int = 32  # rows (texts or prompts) in one forward pass
     max_wait_ms: float | None = None  # None: CLASSIFY_WAIT_MS or GENERATION_WAIT_MS
     max_queue: int | None = None  # rows waiting per model; None: batcher.QUEUE_BATCHES batches
+    index: str | None = None  # a vector index folder (nlpkit index build) /v1/search answers from
 
 
 def choose_models(

@@ -20,7 +20,7 @@ from nlpkit.errors import NlpkitError, OutputError
 from nlpkit.models.backends import FP32_FILE, ONNX_FOLDER, REPORT_FILE, export
 from nlpkit.models.backends.export import Int8Recipe, export_classifier
 from nlpkit.models.backends.gate import ACCURACY, GateData, GateMetric, run_gate
-from nlpkit.models.builtin import BuiltinAdapter, BuiltinModel
+from nlpkit.models.builtin import Builtin
 from nlpkit.models.store import entry_lock
 
 PARTIAL_PREFIX = ".partial-"
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 def export_gated(
-    loaded: Any,
+    write: Callable[[Path], Any],
     target: Path,
     data: GateData,
     reference: Callable[[], list],
@@ -36,19 +36,18 @@ def export_gated(
     int8: bool = True,
     recipes: Sequence[Int8Recipe] | None = None,
     metric: GateMetric = ACCURACY,
-    outputs: Sequence[str] = ("logits",),
 ) -> dict:
-    """Export ``loaded`` (model and tokenizer, its ``outputs`` named in order) into
-    ``target``, gate fp32 and int8 on ``data`` (``reference()``: PyTorch's predictions;
+    """``write(folder)`` the fp32 export (``model.onnx`` and what loads it) into a hidden
+    folder, gate fp32 and int8 on ``data`` (``reference()``: PyTorch's predictions;
     ``predict(file)``: an export's), save the chosen graph as optimized on this CPU, and
-    publish; returns the gate's report."""
+    publish it as ``target``; returns the gate's report."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = temp_dir_beside(target.parent, f"{PARTIAL_PREFIX}{target.name}-")
     except OSError as exc:
         raise OutputError(f"{target}: cannot write there ({exc.strerror})") from None
     try:
-        export_classifier(loaded.model, loaded.tokenizer, partial, FP32_FILE, outputs)
+        write(partial)
         recipes = export.INT8_RECIPES if recipes is None else recipes
         report = run_gate(partial, data, reference(), predict, int8, recipes, metric)
         if report["chosen"]:
@@ -58,6 +57,13 @@ def export_gated(
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return report
+
+
+def write_classifier(loaded: Any, outputs: Sequence[str] = ("logits",)) -> Callable[[Path], Any]:
+    """The ``write`` of ``export_gated`` for a model with a head (``outputs`` in order)."""
+    return lambda folder: export_classifier(
+        loaded.model, loaded.tokenizer, folder, FP32_FILE, outputs
+    )
 
 
 def _save_optimized(path: Path) -> None:
@@ -84,7 +90,7 @@ def publish(partial: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
-def prepare_builtin(builtin: BuiltinAdapter | BuiltinModel, folder: Path) -> None:
+def prepare_builtin(builtin: Builtin, folder: Path) -> None:
     """A built-in model's ONNX export, int8 if it passes the gate on the labelled data it
     ships with, made once in its store entry; a failure leaves PyTorch in charge, with a
     warning."""

@@ -45,6 +45,9 @@ class TaskPieces:
     gold_option: ClassVar[str] = "reference_column"
     # The batch keys the Trainer treats as labels (a QA head takes two: start and end).
     trainer_labels: ClassVar[tuple[str, ...]] = ("labels",)
+    # The function batch jobs and the CLI call for output rows (a list of results), when
+    # the Python API's function returns something else (embed returns one array).
+    row_function: ClassVar[str | None] = None
 
     # ---- serving (nlpkit serve) ------------------------------------------------
     # A pass of this task takes a second or more (it generates): a batch waits longer
@@ -54,6 +57,8 @@ class TaskPieces:
     chats: ClassVar[bool] = False
     # `nlpkit serve` picks the task's offline model when none is named, as its default.
     serves_offline_model: ClassVar[bool] = False
+    # It embeds texts: `nlpkit serve --index DIR` answers /v1/search through it.
+    searches: ClassVar[bool] = False
     # The first batch the server runs to load the model: (batch key, payload).
     warm_up_job: ClassVar[tuple[Any, Any]] = (1, ["Warm up."])
     # How a model's config names this task's head (``architectures``: BertFor...); None:
@@ -125,6 +130,27 @@ class TaskPieces:
         """The task's metrics from batches of logits and labels (None: this task is
         scored on generated text or the loss, not on logits)."""
         return None
+
+    # ---- a task trained by its own library's Trainer (its training.py module) -------
+    # It loads, trains and checks its model itself: sentence-transformers for embeddings.
+    own_training: ClassVar[bool] = False
+
+    def _training(self) -> Any:
+        return importlib.import_module(f"nlpkit.tasks.{self.task.module}.training")
+
+    def training_model(self, model: str, trust_remote_code: bool) -> tuple[Any, Any]:
+        """(model, tokenizer) to train, when ``own_training``."""
+        return self._training().training_model(model, trust_remote_code)
+
+    def own_trainer(
+        self, recipe: Recipe, model: Any, args: Any, train: Any, evaluation: Any, callbacks: list
+    ) -> Any:
+        """The task's Trainer over the recipe's TrainingArguments, when ``own_training``."""
+        return self._training().build_trainer(recipe, model, args, train, evaluation, callbacks)
+
+    def check_saved(self, trainer: Any, folder: Path) -> dict[str, Any]:
+        """The saved folder read back as inference reads it, against the trained model."""
+        return self._training().check_saved(trainer, folder)
 
     def final_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         """Metrics derived from the evaluation's own (perplexity from the loss)."""

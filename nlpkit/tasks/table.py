@@ -35,6 +35,7 @@ LOADER_CLASSES = {
     "seq2seq": "AutoModelForSeq2SeqLM",
     "token": "AutoModelForTokenClassification",
     "question": "AutoModelForQuestionAnswering",
+    "base": "AutoModel",
 }
 SEQ2SEQ_FIELDS = ("source_column", "target_column", "source_prefix", "max_target_length")
 TRANSLATION_MODEL_TEMPLATE = "Helsinki-NLP/opus-mt-{src}-{tgt}"
@@ -110,6 +111,18 @@ TASKS: tuple[Task, ...] = (
         data_fields=("text_column",),
         default_model="openai-community/gpt2",
         offline_model="smollm2",
+    ),
+    Task(
+        name="feature-extraction",
+        command="embed",
+        module="embed",
+        loader="base",
+        peft_task_type="FEATURE_EXTRACTION",
+        metrics=("spearman", "pearson", "loss"),
+        # fine-tuning reads pairs (text, text pair, score) or (anchor, positive) rows
+        data_fields=("text_column", "text_pair_column", "label_column"),
+        default_model="sentence-transformers/all-MiniLM-L6-v2",
+        offline_model="minilm",
     ),
 )
 TASK_NAMES = tuple(task.name for task in TASKS)

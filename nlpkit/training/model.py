@@ -22,8 +22,11 @@ def load_for_task(
     """(model, tokenizer) for ``task``, read by the loader inference uses too; a model
     that predicts labels gets ``label_names`` in its config (a new head when their number
     differs)."""
+    pieces = pieces_of(task)
+    if pieces.own_training:
+        return pieces.training_model(model, trust_remote_code)
     source = resolve_model(resolve_model_reference(model))
-    options = pieces_of(task).model_options(label_names)
+    options = pieces.model_options(label_names)
     kind = BY_NAME[task].loader
     loaded, tokenizer, _ = from_pretrained(kind, model, source, trust_remote_code, **options)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:

@@ -212,6 +212,10 @@ def _save_checked(recipe: Recipe, run: _Run) -> tuple[str | None, dict[str, Any]
     from nlpkit.training import verify
 
     trainer, out = run.trainer, Path(recipe.output_dir)
+    pieces = pieces_of(recipe.task)
+    if pieces.own_training:  # the task checks its own kind of model
+        outputs.save_final_model(trainer.model, run.tokenizer, out, lora=False)
+        return None, pieces.check_saved(trainer, out)
     rows = verify.eval_rows(trainer.eval_dataset) if trainer.eval_dataset else None
     batch, collate = trainer.args.per_device_eval_batch_size, trainer.data_collator
     pieces = pieces_of(recipe.task)

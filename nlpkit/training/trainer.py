@@ -118,21 +118,24 @@ def build_trainer(
                 recipe.training.early_stopping_patience, recipe.training.early_stopping_threshold
             )
         )
-    seq2seq = pieces_of(recipe.task).generates_at_eval
-    trainer = (Seq2SeqTrainer if seq2seq else Trainer)(
-        model=model,
-        args=args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=tokenizer,
-        data_collator=collator(recipe.task, tokenizer, model),
-        compute_metrics=_scorer(recipe, tokenizer, model, metrics, eval_dataset),
-        callbacks=callbacks,
-    )
+    pieces = pieces_of(recipe.task)
+    if pieces.own_training:
+        trainer = pieces.own_trainer(recipe, model, args, train_dataset, eval_dataset, callbacks)
+    else:
+        trainer = (Seq2SeqTrainer if pieces.generates_at_eval else Trainer)(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=tokenizer,
+            data_collator=collator(recipe.task, tokenizer, model),
+            compute_metrics=_scorer(recipe, tokenizer, model, metrics, eval_dataset),
+            callbacks=callbacks,
+        )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
     if trainer.pop_callback(ProgressCallback) is not None:  # the bar is kept, on stderr
         trainer.add_callback(_bar_only())
-    if trainer.model_accepts_loss_kwargs:
+    if trainer.model_accepts_loss_kwargs and not pieces.own_training:
         trainer.model_accepts_loss_kwargs = loss_counts_tokens(
             trainer.model, trainer.data_collator, train_dataset
         )

@@ -43,7 +43,8 @@ def export_classifier(
     model: Any, tokenizer: Any, folder: Path, file: str, outputs: Sequence[str] = ("logits",)
 ) -> Path:
     """Write ``folder/file`` (the ONNX graph) with the config and fast tokenizer beside it;
-    ``outputs`` name the model's outputs in order (a span head has two)."""
+    ``outputs`` name the model's outputs in order (a span head has two);
+    ``last_hidden_state`` (an encoder's token vectors) keeps the sequence axis dynamic."""
     import torch
 
     if not getattr(tokenizer, "is_fast", False):
@@ -69,7 +70,7 @@ def export_classifier(
                 str(path),
                 input_names=names,
                 output_names=list(outputs),
-                dynamic_axes={**axes, **{name: {0: "batch"} for name in outputs}},
+                dynamic_axes={**axes, **{name: _output_axes(name, axes) for name in outputs}},
                 opset_version=OPSET,
                 dynamo=False,
             )
@@ -79,6 +80,12 @@ def export_classifier(
     model.config.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return path
+
+
+def _output_axes(name: str, axes: dict[str, dict[int, str]]) -> dict[int, str]:
+    """An encoder's token vectors vary in batch and sequence; a head's logits are declared
+    by batch (the exporter carries the sequence axis to them)."""
+    return axes["input_ids"] if name == "last_hidden_state" else {0: "batch"}
 
 
 @contextlib.contextmanager

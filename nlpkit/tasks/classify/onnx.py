@@ -14,7 +14,7 @@ from nlpkit.inputs.readers import pick_text_column
 from nlpkit.models.backends.export import Int8Recipe
 from nlpkit.models.backends.gate import GateData
 from nlpkit.models.load import load_model, model_config, quiet_libraries
-from nlpkit.tasks.onnx_gate import export_gated, ignore_progress
+from nlpkit.tasks.onnx_gate import export_gated, ignore_progress, write_classifier
 from nlpkit.tasks.scores import CLASSIFY_BATCH, best_ids, onnx_scores, torch_scores
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def prepare_onnx(
         runner = open_runner(path, threads)
         return best_ids(onnx_scores(runner, data.texts, CLASSIFY_BATCH, ignore_progress))
 
-    return export_gated(loaded, target, data, reference, predict, int8, recipes)
+    return export_gated(write_classifier(loaded), target, data, reference, predict, int8, recipes)
 
 
 def builtin_gate_data(path: Path) -> GateData:

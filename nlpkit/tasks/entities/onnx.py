@@ -27,7 +27,7 @@ from nlpkit.tasks.entities.aggregate import entities_of
 from nlpkit.tasks.entities.gold import word_tags
 from nlpkit.tasks.entities.training import entity_scores, iob2
 from nlpkit.tasks.entities.windows import run_windows, split
-from nlpkit.tasks.onnx_gate import export_gated, ignore_progress
+from nlpkit.tasks.onnx_gate import export_gated, ignore_progress, write_classifier
 
 if TYPE_CHECKING:
     from nlpkit.recipe.schema import Recipe
@@ -82,7 +82,8 @@ def prepare_onnx(
     def predict(path: Path) -> list[list[str]]:
         return predicted_tags(onnx_tagger(name, open_runner(path, threads)), data.texts)
 
-    return export_gated(loaded, target, data, reference, predict, int8, recipes, ENTITY_F1)
+    write = write_classifier(loaded)
+    return export_gated(write, target, data, reference, predict, int8, recipes, ENTITY_F1)
 
 
 def builtin_gate_data(path: Path) -> GateData:

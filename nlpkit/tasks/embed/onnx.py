@@ -1,0 +1,159 @@
+"""ONNX Runtime for sentence embeddings: the encoder's token vectors, int8, a gate on STS.
+
+The export is the encoder's ``last_hidden_state`` (batch and sequence axes dynamic),
+with the model's pooling files beside it, so both backends pool the same way in numpy.
+The gate embeds STS Benchmark pairs: fp32 must give vectors within a mean cosine of
+0.99 of PyTorch's and int8 of fp32's, and each must keep the Spearman correlation of
+the pairs' cosines with the gold scores within 0.5 points.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nlpkit.devices import onnx_threads, use_threads
+from nlpkit.errors import InputError
+from nlpkit.models.backends import FP32_FILE
+from nlpkit.models.backends.export import Int8Recipe, export_classifier
+from nlpkit.models.backends.gate import GateData, GateMetric
+from nlpkit.models.load import load_model, quiet_libraries
+from nlpkit.tasks.embed.encoders import (
+    EMBED_BATCH,
+    TASK,
+    Embedder,
+    embed_with,
+    model_pooling,
+    torch_embedder,
+    unit_rows,
+)
+from nlpkit.tasks.embed.pooling import read_pooling
+from nlpkit.tasks.onnx_gate import export_gated, ignore_progress
+
+HIDDEN_OUTPUT = "last_hidden_state"
+
+
+def onnx_embedder(name: str, path: Path, threads: int | None, count: int) -> Embedder:
+    """An embedder over the cached ONNX Runtime session of ``path``."""
+    from nlpkit.models.backends.onnx import load_onnx
+
+    return runner_embedder(name, load_onnx(path, threads, count))
+
+
+def runner_embedder(name: str, runner: Any) -> Embedder:
+    """An embedder over an ONNX runner (nlpkit.models.backends.onnx), pooling as the
+    files beside its model say."""
+    import numpy as np
+
+    pooling = read_pooling(runner.path.parent, name)
+    max_length = min(pooling.max_length or runner.max_length, runner.max_length)
+    runner.tokenizer.enable_truncation(max_length)
+    names = [item.name for item in runner.session.get_inputs()]
+
+    def hidden(ids, mask):
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return runner.session.run(None, {name: feed[name] for name in names})[0]
+
+    dimension = int(runner.config.get("hidden_size") or 0)
+    return Embedder(name, runner.tokenizer, max_length, runner.pad_id, pooling, hidden, dimension)
+
+
+def vectors(embedder: Embedder, texts: list[str]) -> Any:
+    """Unit vectors of ``texts`` (the gate's own pass: no progress shown)."""
+    return unit_rows(embed_with(embedder, texts, EMBED_BATCH, False, ignore_progress))
+
+
+def sts_spearman(predicted: Any, scores: list) -> float:
+    """Spearman correlation of each pair's cosine with its gold score; ``predicted`` holds
+    the first sentences' unit vectors, then the second ones'."""
+    from scipy.stats import spearmanr
+
+    half = len(predicted) // 2
+    cosines = (predicted[:half] * predicted[half:]).sum(axis=1)
+    return float(spearmanr(cosines, scores).statistic)
+
+
+def mean_cosine(predicted: Any, reference: Any) -> float:
+    return float((predicted * reference).sum(axis=1).mean())
+
+
+STS_SPEARMAN = GateMetric("spearman", sts_spearman, mean_cosine)
+
+
+def sts_gate_data(path: Path) -> GateData:
+    """STS pairs from a tsv (gzip or not) with sentence1, sentence2 and score columns."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        first = [row["sentence1"] for row in rows]
+        second = [row["sentence2"] for row in rows]
+        scores = [float(row["score"]) for row in rows]
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise InputError(
+            f"{path}: not STS data ({exc}); the gate needs a tsv with sentence1, "
+            "sentence2 and score columns"
+        ) from None
+    return GateData(first + second, scores, f"{path.name} ({len(rows)} STS pairs)")
+
+
+@quiet_libraries()
+def prepare_onnx(
+    name: str,
+    target: Path,
+    data: GateData,
+    int8: bool = True,
+    recipes: Sequence[Int8Recipe] | None = None,
+) -> dict:
+    """Export encoder ``name`` to ``target`` (an ONNX folder), gate it on STS ``data``,
+    return the gate's report."""
+    from nlpkit.models.backends.onnx import open_runner
+
+    loaded = load_model(TASK.loader, name, "cpu", "float32")
+    pooling = model_pooling(name)
+    use_threads(None)
+    threads = onnx_threads(None, len(data.texts))
+
+    def write(folder: Path) -> None:
+        encoder = token_vectors(loaded.model)
+        export_classifier(encoder, loaded.tokenizer, folder, FP32_FILE, (HIDDEN_OUTPUT,))
+        dataclasses.replace(pooling, dimension=loaded.model.config.hidden_size).save(folder)
+
+    def reference() -> Any:
+        return vectors(torch_embedder(name, loaded, pooling), data.texts)
+
+    def predict(path: Path) -> Any:
+        return vectors(runner_embedder(name, open_runner(path, threads)), data.texts)
+
+    return export_gated(write, target, data, reference, predict, int8, recipes, STS_SPEARMAN)
+
+
+def token_vectors(model: Any) -> Any:
+    """``model`` as a module whose one output is its token vectors (traced with the
+    inputs by name: the full signature's cache arguments confuse the tracer)."""
+    import torch
+
+    class TokenVectors(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.config = model.config
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            given = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, **given)
+            return out.last_hidden_state
+
+        def set_attn_implementation(self, implementation: str) -> None:
+            self.model.set_attn_implementation(implementation)
+
+    return TokenVectors()
+
+
+def builtin_gate_data(path: Path) -> GateData:
+    """The STS pairs a built-in embedding model ships for its gate."""
+    return sts_gate_data(path)
