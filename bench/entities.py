@@ -17,6 +17,7 @@ import gzip
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -96,7 +97,8 @@ def throughput(texts: list[str], runs: dict, rounds: int) -> tuple[dict, dict]:
 
 
 def whole_process(folder: str, onnx: Path, runs: int) -> dict[str, float]:
-    """Median seconds of one `nlpkit entities SENTENCE` process per backend."""
+    """Median seconds of one `nlpkit entities SENTENCE` process per backend, run by this
+    interpreter (`python -m nlpkit`: no activated virtualenv needed)."""
     commands = {
         "torch": ["-m", folder, "--backend", "torch"],
         "onnx": ["-m", str(onnx), "--backend", "onnx"],
@@ -105,7 +107,8 @@ def whole_process(folder: str, onnx: Path, runs: int) -> dict[str, float]:
     for _ in range(runs):
         for backend, args in commands.items():
             start = time.perf_counter()
-            subprocess.run(["nlpkit", "entities", SENTENCE, *args], check=True, capture_output=True)
+            command = [sys.executable, "-m", "nlpkit", "entities", SENTENCE, *args]
+            subprocess.run(command, check=True, capture_output=True)
             times[backend].append(time.perf_counter() - start)
     return {backend: statistics.median(values) for backend, values in times.items()}
 
