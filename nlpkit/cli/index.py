@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -184,7 +185,7 @@ def _report(result: IndexResult, verb: str, format: opt.OutputFormat) -> None:
                     "added": result.added,
                     "skipped": result.skipped,
                     "seconds": result.seconds,
-                    **manifest.__dict__,
+                    **asdict(manifest),
                 }
             ],
             format,
