@@ -74,7 +74,7 @@ def build_cmd(
             "--kind",
             metavar="auto|flat|ivf",
             help="flat: exact search; ivf: approximate (FAISS IVF, its nprobe calibrated "
-            "for recall@10 >= 0.95); auto: flat below 100,000 rows.",
+            "on the corpus for recall@10 >= 0.99); auto: flat below 100,000 rows.",
         ),
     ] = Kind.auto,
     skip_bad_rows: SkipBadRows = False,

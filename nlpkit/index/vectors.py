@@ -22,7 +22,10 @@ KINDS = ("auto", "flat", "ivf")
 # bench/search.py: exact search over 100k MiniLM vectors answers one query in about
 # 10 ms on 2 cores, 1M in 10x that; IVF from here keeps p95 under 20 ms.
 APPROX_FROM = 100_000
-TARGET_RECALL = 0.95
+# nprobe is calibrated on the corpus's own vectors as queries; held-out queries (real
+# questions, not rows of the corpus) find less, so the target is above the 0.95 goal:
+# bench/search.py measures recall@10 with held-out queries.
+TARGET_RECALL = 0.99
 CALIBRATION_QUERIES = 256
 CALIBRATION_K = 10
 TRAIN_PER_CELL = 40  # k-means training vectors per cell (FAISS warns below 39)
