@@ -133,9 +133,9 @@ def serve(args) -> None:
 
 SENTENCE = "I love Python!"
 ONE_SENTENCE = {
-    "nlpkit embed (auto: ONNX int8)": ["embed", SENTENCE],
+    "nlpkit embed (auto: ONNX)": ["embed", SENTENCE],
     "nlpkit embed --backend torch": ["embed", SENTENCE, "--backend", "torch"],
-    "nlpkit classify (auto: ONNX int8)": ["classify", SENTENCE],
+    "nlpkit classify (auto: ONNX)": ["classify", SENTENCE],
 }
 
 
