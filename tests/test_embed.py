@@ -165,3 +165,17 @@ def test_the_similarity_command_prints_a_score_or_a_matrix(encoders, capsys, mon
     )
     rows = json.loads(out)
     assert code == 0 and [row["text"] for row in rows] == TEXTS and rows[1]["2"] == 1.0
+
+
+def test_the_pieces_export_a_model_gated_on_sts_pairs(encoders, tmp_path):
+    from nlpkit.tasks.pieces import pieces_of
+
+    pairs = tmp_path / "sts.tsv"
+    rows = [
+        f"{a}\t{b}\t{i % 5}"
+        for i, (a, b) in enumerate(zip(SENTENCES[:40], SENTENCES[40:80], strict=True))
+    ]
+    pairs.write_text("sentence1\tsentence2\tscore\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    report = pieces_of("embed").prepare_onnx(encoders["cls"], tmp_path / "onnx", False, pairs)
+    assert report["fp32"]["passed"] and report["chosen"] == "model.onnx"
+    assert report["samples"] == 80 and (tmp_path / "onnx" / "modules.json").is_file()

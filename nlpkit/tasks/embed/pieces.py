@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nlpkit.results import Embedding
@@ -46,6 +47,18 @@ class EmbedPieces(TaskPieces):
         """The pair's two text columns (a score column is optional: it picks the loss)."""
         data = recipe.data
         return {"text_column": data.text_column, "text_pair_column": data.text_pair_column or ""}
+
+    def prepare_onnx(
+        self, name: str, target: Path, int8: bool = True, eval_data: Path | None = None
+    ) -> dict:
+        """`nlpkit optimize` for an embedding model: export, gate on STS pairs (``eval_data``:
+        a tsv with sentence1, sentence2, score; default the STS-B validation nlpkit ships)."""
+        from nlpkit.models.builtin import BUILTIN_MODELS
+        from nlpkit.tasks.embed.onnx import builtin_sts_data, prepare_onnx, sts_gate_data
+
+        shipped = BUILTIN_MODELS[self.task.offline_model or ""]
+        data = sts_gate_data(Path(eval_data)) if eval_data else builtin_sts_data(shipped)
+        return prepare_onnx(name, Path(target), data, int8)
 
     def routes(self, engine: Any, limits: Any) -> Any:
         """/v1/embeddings and /v1/similarity; with ``--index DIR`` also /v1/search."""
