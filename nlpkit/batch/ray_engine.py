@@ -158,8 +158,27 @@ class RayPredictor:
         )
 
 
+VECTOR_KEY = "__nlpkit_vector__"
+
+
 def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """A row as json; a numpy vector (embeddings) travels as its values and dtype, so
+    the parent writes the same fixed-size list column as the other engines."""
+    return json.dumps(value, ensure_ascii=False, default=_encoded)
+
+
+def _encoded(value: Any) -> Any:
+    if getattr(value, "ndim", 0) == 1:
+        return {VECTOR_KEY: value.tolist(), "dtype": str(value.dtype)}
+    return str(value)
+
+
+def _decoded(item: dict[str, Any]) -> Any:
+    if VECTOR_KEY not in item:
+        return item
+    import numpy as np
+
+    return np.asarray(item[VECTOR_KEY], dtype=item["dtype"])
 
 
 def _collect(
@@ -175,7 +194,8 @@ def _collect(
         ):
             if current is None:
                 current, seen = ShardOutput(shard, [], []), 0
-            (current.rows if result else current.errors).append(json.loads(result or failure))
+            row = json.loads(result or failure, object_hook=_decoded)
+            (current.rows if result else current.errors).append(row)
             seen += 1
             if seen == expected[shard]:
                 yield current

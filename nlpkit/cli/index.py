@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -73,7 +74,7 @@ def build_cmd(
             "--kind",
             metavar="auto|flat|ivf",
             help="flat: exact search; ivf: approximate (FAISS IVF, its nprobe calibrated "
-            "for recall@10 >= 0.95); auto: flat below 100,000 rows.",
+            "on the corpus for recall@10 >= 0.99); auto: flat below 100,000 rows.",
         ),
     ] = Kind.auto,
     skip_bad_rows: SkipBadRows = False,
@@ -184,7 +185,7 @@ def _report(result: IndexResult, verb: str, format: opt.OutputFormat) -> None:
                     "added": result.added,
                     "skipped": result.skipped,
                     "seconds": result.seconds,
-                    **manifest.__dict__,
+                    **asdict(manifest),
                 }
             ],
             format,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from nlpkit.errors import InputError
 
@@ -91,8 +90,3 @@ def _check_files(folder: Path, manifest: IndexManifest) -> None:
                 f"{path}: {found} bytes, the manifest recorded {size} (truncated or "
                 f"changed); {REBUILD}"
             )
-
-
-def manifest_dict(manifest: IndexManifest) -> dict[str, Any]:
-    """The manifest as `nlpkit index info` / --format json show it."""
-    return asdict(manifest)

@@ -288,7 +288,7 @@ def ensure_builtin(builtin: BuiltinModel | BuiltinAdapter) -> Path:
         build = lambda gguf, folder: convert_gguf(gguf, folder)  # noqa: E731 (patched in tests)
     elif isinstance(builtin, BuiltinFolder):
         what = f"linking the built-in model '{builtin.name}' into the model store, once"
-        build = lambda _source, folder: link_folder(builtin.base_path(), folder)  # noqa: E731
+        build = lambda _source, folder: builtin.link_into(folder)  # noqa: E731
     else:
         from nlpkit.models.builtin.merge import merge_adapter
 
@@ -297,18 +297,6 @@ def ensure_builtin(builtin: BuiltinModel | BuiltinAdapter) -> Path:
     key = builtin_key(builtin)
     name = f"{builtin.name}-{key[:12]}"
     return ensure_entry(name, source, build, what, key=key, builtin=builtin)
-
-
-def link_folder(source: Path, folder: Path) -> None:
-    """``folder`` made of hard links to ``source``'s files (copies across file systems)."""
-
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source, folder, copy_function=link_or_copy, dirs_exist_ok=True)
 
 
 def ensure_entry(

@@ -184,6 +184,10 @@ class TaskPieces:
         self.serve_jobs(engine, [Job(None, key, payload)])
 
     # ---- ONNX export (nlpkit optimize, a built-in model's first use) -------------------
+    def owns_head(self, architectures: list[str]) -> bool:
+        """Whether a model with these ``architectures`` (its config's) does this task."""
+        return bool(self.head_suffix) and any(a.endswith(self.head_suffix) for a in architectures)
+
     def _onnx(self) -> Any:
         return importlib.import_module(f"nlpkit.tasks.{self.task.module}.onnx")
 
@@ -274,7 +278,7 @@ def pieces_for_head(name: str, architectures: list[str]) -> TaskPieces:
 
     exported = [p for p in map(pieces_of, TASKS) if p.head_suffix]
     for pieces in exported:
-        if any(a.endswith(pieces.head_suffix) for a in architectures):
+        if pieces.owns_head(architectures):
             return pieces
     kinds = ", ".join(f"*{p.head_suffix} ({p.task.command})" for p in exported)
     raise UsageError(

@@ -16,6 +16,8 @@ Packages are found with ``importlib.util.find_spec`` and never imported:
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,6 +155,21 @@ class BuiltinFolder:
     def source_path(self) -> Path | None:
         base = self.base_path()
         return base / "config.json" if base is not None else None
+
+    def link_into(self, folder: Path) -> None:
+        """``folder`` made of hard links to the wheel folder's files (copies across file
+        systems): the store entry costs no space."""
+
+        def link_or_copy(source: str, target: str) -> None:
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copy2(source, target)
+
+        base = self.base_path()
+        if base is None:
+            raise FileNotFoundError(f"{self.pip_name} is not installed: {self.install_hint}")
+        shutil.copytree(base, folder, copy_function=link_or_copy, dirs_exist_ok=True)
 
     def content_files(self) -> dict[str, Path]:
         """Every file of the wheel's folder (pooling config included) and the gate data."""

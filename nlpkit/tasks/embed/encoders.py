@@ -32,6 +32,7 @@ class Embedder:
     pooling: Pooling
     hidden: Hidden
     dimension: int
+    on_cpu: bool = True  # ONNX Runtime always; PyTorch when the model sits on the CPU
 
 
 def embed_with(
@@ -152,4 +153,5 @@ def torch_embedder(name: str, loaded: Any, pooling: Pooling) -> Embedder:
             return loaded.model(**feed).last_hidden_state.float().cpu().numpy()
 
     dimension = int(loaded.model.config.hidden_size)
-    return Embedder(name, tokenizer, max_length, pad_id, pooling, hidden, dimension)
+    on_cpu = loaded.device.type == "cpu"
+    return Embedder(name, tokenizer, max_length, pad_id, pooling, hidden, dimension, on_cpu)

@@ -154,6 +154,23 @@ def token_vectors(model: Any) -> Any:
     return TokenVectors()
 
 
+def gate_data(name: str, plan: Any, rows: Any, source: str) -> GateData:
+    """STS pairs from a recipe's eval rows: its text and pair columns (default sentence1,
+    sentence2) and its label column (default score)."""
+    data = plan.data
+    first = data.text_column if data.text_pair_column else "sentence1"
+    second = data.text_pair_column or "sentence2"
+    score = data.label_column if data.label_column in rows.column_names else "score"
+    missing = [c for c in (first, second, score) if c not in rows.column_names]
+    if missing:
+        raise InputError(
+            f"{source}: no column {', '.join(missing)}; the gate needs STS pairs "
+            "(sentence1, sentence2, score)"
+        )
+    texts = [str(t) for t in rows[first]] + [str(t) for t in rows[second]]
+    return GateData(texts, [float(v) for v in rows[score]], source)
+
+
 def builtin_gate_data(path: Path) -> GateData:
     """The STS pairs a built-in embedding model ships for its gate."""
     return sts_gate_data(path)

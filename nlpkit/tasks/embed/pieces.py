@@ -36,6 +36,8 @@ class EmbedPieces(TaskPieces):
     warm_up_job = (None, ["Warm up."])
     # Fine-tuning: sentence-transformers' Trainer and losses (training.py).
     own_training = True
+    # `nlpkit optimize` exports a bare encoder (BertModel: no head), see owns_head.
+    head_suffix = "Model"
 
     def encoder(self, recipe: Recipe, tokenizer: Any, names: list[str] | None) -> Encoder:
         from nlpkit.tasks.embed.training import encoder
@@ -46,6 +48,12 @@ class EmbedPieces(TaskPieces):
         """The pair's two text columns (a score column is optional: it picks the loss)."""
         data = recipe.data
         return {"text_column": data.text_column, "text_pair_column": data.text_pair_column or ""}
+
+    def owns_head(self, architectures: list[str]) -> bool:
+        """A bare encoder (``BertModel``, no task head) is what this task exports."""
+        return any(
+            a.endswith("Model") and "For" not in a and "LMHead" not in a for a in architectures
+        )
 
     def routes(self, engine: Any, limits: Any) -> Any:
         """/v1/embeddings and /v1/similarity; with ``--index DIR`` also /v1/search."""

@@ -76,19 +76,36 @@ def read_pooling(folder: str | Path | None, name: str) -> Pooling:
     modules = _json(root / MODULES_FILE, name)
     types = {str(m.get("type", "")): str(m.get("path", "")) for m in modules}
     mode, dimension = "mean", None
-    declared = POOLING_TYPE in types
+    # sentence-transformers 6 saves the module as ...sentence_transformer.modules.pooling.Pooling
+    found = [path for kind, path in types.items() if kind.endswith(".Pooling")]
+    declared = bool(found)
     if declared:
-        config = _json(root / types[POOLING_TYPE] / "config.json", name)
-        chosen = [MODE_KEYS[key] for key in MODE_KEYS if config.get(key)]
+        config = _json(root / found[0] / "config.json", name)
+        chosen = _modes(config)
         if len(chosen) != 1 or chosen[0] not in MODES:
             raise ModelLoadError(
                 f"model '{name}': pooling {' + '.join(chosen) or 'none'} is not supported "
                 f"(nlpkit pools with one of {', '.join(MODES)})"
             )
         mode = chosen[0]
-        dimension = config.get("word_embedding_dimension")
+        dimension = config.get("word_embedding_dimension") or config.get("embedding_dimension")
     normalize = any(t.endswith(".Normalize") for t in types)
     return Pooling(mode, normalize, _max_length(root), declared, dimension)
+
+
+def _modes(config: dict[str, Any]) -> list[str]:
+    """The pooling modes a 1_Pooling/config.json turns on: flags (sentence-transformers
+    before 6) or ``pooling_mode`` (6: a name or a list, e.g. "mean_sqrt_len_tokens")."""
+    if "pooling_mode" not in config:
+        return [MODE_KEYS[key] for key in MODE_KEYS if config.get(key)]
+    named = config["pooling_mode"]
+    names = named if isinstance(named, list) else [named]
+    return [
+        MODE_KEYS.get(
+            f"pooling_mode_{name}", MODE_KEYS.get(f"pooling_mode_{name}_tokens", str(name))
+        )
+        for name in names
+    ]
 
 
 def _max_length(root: Path | None) -> int | None:

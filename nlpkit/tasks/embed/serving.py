@@ -16,6 +16,10 @@ from nlpkit.serve.engine import split_jobs
 from nlpkit.serve.limits import Limits, check_texts
 from nlpkit.serve.schemas import Loose, Strict
 
+# On a CPU a gathered batch runs as length-sorted passes of 8 texts, as classify's do
+# (its serving.py: passes of 8 ran faster per text than one pass of 32).
+CPU_EMBED_BATCH = 8
+
 
 class EmbeddingsRequest(Loose):
     """OpenAI's embeddings body; ``user`` and other keys clients send are ignored."""
@@ -104,7 +108,8 @@ def jobs(engine: Any, command: str, batch: Sequence[Job]) -> list[list]:
             engine.models[command], options["device"], threads=options["threads"], count=len(texts)
         )
         tokens: list[int] = []
-        vectors = embed_with(embedder, texts, options["batch_size"], False, _ignore, tokens)
+        passes = CPU_EMBED_BATCH if embedder.on_cpu else options["batch_size"]
+        vectors = embed_with(embedder, texts, passes, False, _ignore, tokens)
         return list(zip(unit_rows(vectors), tokens, strict=True))
 
     return split_jobs(batch, run)
