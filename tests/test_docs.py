@@ -17,7 +17,7 @@ def test_the_readme_has_checked_examples():
 @pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda example: example.id)
 def test_example_prints_what_the_document_shows(example):
-    differences = mismatches(run(example.command), example.expected)
+    differences = mismatches(run(example.command), example.expected, example.tolerance)
     assert not differences, (
         f"{example.id}: `{example.command}` prints something else now: {differences[:3]}; "
         "if that is intended, regenerate with `python -m tests.doc_examples --update "
@@ -49,6 +49,21 @@ def test_scores_may_differ_in_their_last_digits_between_cpus():
 )
 def test_a_wrong_label_number_or_shape_still_fails(printed):
     assert mismatches(printed, SHOWN)
+
+
+def test_a_block_may_state_a_wider_bound_for_its_numbers(tmp_path):
+    page = tmp_path / "page.md"
+    fence = "```"
+    page.write_text(
+        f"<!-- checked within 0.02 -->\n{fence}console\n$ nlpkit x\n0.50\n{fence}\n"
+        f"<!-- checked -->\n{fence}console\n$ nlpkit y\n0.50\n{fence}\n",
+        encoding="utf-8",
+    )
+    wide, default = examples_in(page)
+    assert (wide.tolerance, default.tolerance) == (0.02, TOLERANCE)
+    assert not mismatches(["0.515"], wide.expected, wide.tolerance)
+    assert mismatches(["0.515"], default.expected, default.tolerance)
+    assert mismatches(["0.53"], wide.expected, wide.tolerance)
 
 
 def python_block_after(heading: str) -> str:
