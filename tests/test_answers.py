@@ -285,3 +285,13 @@ def test_onnx_int8_passes_the_f1_gate_and_finds_the_spans_torch_finds(reader, tm
     assert [(a.start, a.end) for a in fast] == [(a.start, a.end) for a in slow]
     for a, b in zip(fast, slow, strict=True):
         assert a.score == pytest.approx(b.score, abs=0.05)
+
+
+def test_the_recipe_refuses_a_stride_not_below_the_window():
+    from nlpkit.errors import RecipeError
+    from nlpkit.recipe.schema import load_recipe
+
+    recipe = ROOT / "recipes" / "squad-minilm.yaml"
+    assert load_recipe(recipe).data.stride == 128
+    with pytest.raises(RecipeError, match=r"data.stride: must be smaller than data.max_length"):
+        load_recipe(recipe, ["data.stride=256"])
