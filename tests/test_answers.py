@@ -295,3 +295,25 @@ def test_the_recipe_refuses_a_stride_not_below_the_window():
     assert load_recipe(recipe).data.stride == 128
     with pytest.raises(RecipeError, match=r"data.stride: must be smaller than data.max_length"):
         load_recipe(recipe, ["data.stride=256"])
+
+
+def test_evaluation_reads_back_the_answers_answer_gives(reader, tmp_path):
+    """Gold answers set to what `answer` finds score 100: evaluation reads each question's
+    windows back in their own order (the Trainer's length grouping would shuffle them)."""
+    from nlpkit import evaluate_model
+
+    contexts = [" ".join(QA_CONTEXTS[i:] * (1 + i)) for i in range(3)] * 2  # unequal lengths
+    questions = QA_QUESTIONS * 2
+    found = nlpkit.answer(
+        list(zip(questions, contexts, strict=True)), model=reader, max_length=48, stride=16
+    )
+    rows = [
+        {"question": q, "context": c, "answers": {"text": [a.answer], "answer_start": [a.start]}}
+        for q, c, a in zip(questions, contexts, found, strict=True)
+    ]
+    data = tmp_path / "gold.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    overrides = {"data.max_length": 48, "data.stride": 16, "training.eval_batch_size": 2}
+    scores = evaluate_model(reader, data=data, task="question-answering", overrides=overrides)
+    assert scores["samples"] > len(rows)  # several windows per long context
+    assert scores["exact_match"] == scores["f1"] == 100.0

@@ -113,6 +113,9 @@ class TaskPieces:
         task's ``scorer``, unless reading predictions back needs the rows themselves."""
         return self.scorer(tokenizer, model, named)
 
+    def prepare_trainer(self, trainer: Any) -> None:
+        """Changes the task makes to the Trainer built for it (none by default)."""
+
     def check_outputs(self, output: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         """(logits, labels) of one batch, for the saved-model check (training/verify.py):
         positions labelled -100 are not compared."""
@@ -199,6 +202,9 @@ class LabelPieces(TaskPieces):
         """The Trainer's ``compute_metrics`` for the tokenized eval split ``dataset``: the
         task's ``scorer``, unless reading predictions back needs the rows themselves."""
         return self.scorer(tokenizer, model, named)
+
+    def prepare_trainer(self, trainer: Any) -> None:
+        """Changes the task makes to the Trainer built for it (none by default)."""
 
     def check_outputs(self, output: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         """(logits, labels) of one batch, for the saved-model check (training/verify.py):
