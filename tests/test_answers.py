@@ -276,7 +276,11 @@ def test_onnx_int8_passes_the_f1_gate_and_finds_the_spans_torch_finds(reader, tm
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     result = optimize(model, int8=True, eval_data=data)
     assert result.chosen == "model-int8.onnx"
-    assert result.report["gate"] == {"max_f1_drop": 0.005, "min_agreement": 0.99}
+    assert result.report["gate"] == {
+        "max_f1_drop": 0.005,
+        "min_agreement": 0.99,
+        "min_int8_agreement": 0.9,
+    }
     long_context = " ".join(QA_CONTEXTS * 4)
     pairs = [*zip(QA_QUESTIONS, QA_CONTEXTS, strict=True), (QA_QUESTIONS[2], long_context)]
     options = {"model": str(model), "top_k": 2, "max_length": 48, "stride": 16}
