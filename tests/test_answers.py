@@ -262,7 +262,7 @@ def test_the_endpoint_batches_questions_and_limits_contexts(reader):
     assert body["results"] == [dataclasses.asdict(r) for r in expected]
 
 
-def test_onnx_int8_passes_the_f1_gate_and_finds_the_spans_torch_finds(reader, tmp_path):
+def test_onnx_finds_the_spans_torch_finds_and_int8_is_gated_on_f1(reader, tmp_path):
     import shutil
 
     from nlpkit import optimize
@@ -274,21 +274,28 @@ def test_onnx_int8_passes_the_f1_gate_and_finds_the_spans_torch_finds(reader, tm
     ]
     data = tmp_path / "gate.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    result = optimize(model, int8=True, eval_data=data)
-    assert result.chosen == "model-int8.onnx"
-    assert result.report["gate"] == {
+    long_context = " ".join(QA_CONTEXTS * 4)
+    pairs = [*zip(QA_QUESTIONS, QA_CONTEXTS, strict=True), (QA_QUESTIONS[2], long_context)]
+    options = {"top_k": 2, "max_length": 48, "stride": 16}
+    slow = nlpkit.answer(pairs, model=str(model), backend="torch", **options)
+    fp32 = optimize(model, eval_data=data, output=tmp_path / "fp32")
+    assert fp32.chosen == "model.onnx"
+    fast = nlpkit.answer(pairs, model=str(fp32.folder), backend="onnx", **options)
+    assert [(a.start, a.end) for a in fast] == [(a.start, a.end) for a in slow]
+    for a, b in zip(fast, slow, strict=True):
+        assert a.score == pytest.approx(b.score, abs=1e-3)
+    int8 = optimize(model, int8=True, eval_data=data)
+    # a random model's near-ties may flip at int8: kept or not, the gate scored it on F1
+    assert int8.chosen in ("model-int8.onnx", "model.onnx") and int8.report["int8"]
+    assert all("f1" in attempt and "agreement" in attempt for attempt in int8.report["int8"])
+    assert int8.report["gate"] == {
         "max_f1_drop": 0.005,
         "min_agreement": 0.99,
         "min_int8_agreement": 0.9,
     }
-    long_context = " ".join(QA_CONTEXTS * 4)
-    pairs = [*zip(QA_QUESTIONS, QA_CONTEXTS, strict=True), (QA_QUESTIONS[2], long_context)]
-    options = {"model": str(model), "top_k": 2, "max_length": 48, "stride": 16}
-    fast = nlpkit.answer(pairs, backend="auto", **options)
-    slow = nlpkit.answer(pairs, backend="torch", **options)
-    assert [(a.start, a.end) for a in fast] == [(a.start, a.end) for a in slow]
-    for a, b in zip(fast, slow, strict=True):
-        assert a.score == pytest.approx(b.score, abs=0.05)
+    found_int8 = nlpkit.answer(pairs, model=str(model), **options)
+    for (_, context), found in zip(pairs, found_int8, strict=True):
+        assert found.answer == context[found.start : found.end] != ""
 
 
 def test_the_recipe_refuses_a_stride_not_below_the_window():
