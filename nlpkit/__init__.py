@@ -36,6 +36,8 @@ _EXPORTS = {
     "Translation": "nlpkit.results",
     "Entity": "nlpkit.results",
     "Entities": "nlpkit.results",
+    "Answer": "nlpkit.results",
+    "AnswerSpan": "nlpkit.results",
     "NlpkitError": "nlpkit.errors",
     "load_policy": "nlpkit.models.safety",
     "run_job": "nlpkit.batch.job",

@@ -47,7 +47,9 @@ class AnswerFields(BaseModel):
     question_column: str = Field("question", description="question column")
     context_column: str = Field("context", description="context (passage) column")
     answers_column: str = Field("answers", description="{text: [...], answer_start: [...]} column")
-    stride: int = Field(128, gt=0, description="tokens shared by a long context's windows")
+    stride: int = Field(
+        32, gt=0, description="tokens a long context's windows share (< max_length)"
+    )
     n_best_size: int = Field(20, gt=0, description="eval: best starts and ends read per window")
     max_answer_length: int = Field(30, gt=0, description="eval: longest answer, in tokens")
 

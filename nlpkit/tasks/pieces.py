@@ -121,6 +121,9 @@ class TaskPieces:
         task's ``scorer``, unless reading predictions back needs the rows themselves."""
         return self.scorer(tokenizer, model, named)
 
+    def prepare_trainer(self, trainer: Any) -> None:
+        """Changes the task makes to the Trainer built for it (none by default)."""
+
     def check_outputs(self, output: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         """(logits, labels) of one batch, for the saved-model check (training/verify.py):
         positions labelled -100 are not compared."""
@@ -242,18 +245,6 @@ class LabelPieces(TaskPieces):
     def config_options(self, recipe: Recipe) -> dict[str, Any]:
         names = recipe.data.label_names
         return {"num_labels": len(names)} if names else {}
-
-    def eval_scorer(
-        self, recipe: Recipe, tokenizer: Any, model: Any, named: Score | None, dataset: Any
-    ) -> Callable | None:
-        """The Trainer's ``compute_metrics`` for the tokenized eval split ``dataset``: the
-        task's ``scorer``, unless reading predictions back needs the rows themselves."""
-        return self.scorer(tokenizer, model, named)
-
-    def check_outputs(self, output: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
-        """(logits, labels) of one batch, for the saved-model check (training/verify.py):
-        positions labelled -100 are not compared."""
-        return output.logits, batch["labels"]
 
     def logits_metrics(self, model: Any, logits: list, labels: list) -> dict[str, float]:
         """Batches of different lengths padded to one array, as the Trainer does."""

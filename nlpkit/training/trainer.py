@@ -132,6 +132,7 @@ def build_trainer(
             compute_metrics=_scorer(recipe, tokenizer, model, metrics, eval_dataset),
             callbacks=callbacks,
         )
+        pieces.prepare_trainer(trainer)
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
     if trainer.pop_callback(ProgressCallback) is not None:  # the bar is kept, on stderr
         trainer.add_callback(_bar_only())

@@ -53,6 +53,9 @@ class GateMetric:
     name: str = "accuracy"
     score: Callable[[list, list], float] = accuracy
     agreement: Callable[[list, list], float] = accuracy
+    # int8 against fp32: a task whose outputs move with tiny logit changes (a span's edge)
+    # may ask less here, its score's bound still holding
+    int8_agreement: float = MIN_AGREEMENT
 
 
 ACCURACY = GateMetric()
@@ -91,7 +94,7 @@ def run_gate(
     started = time.monotonic()
     torch_score = metric.score(torch_labels, data.labels)
     fp32_labels, fp32 = _scored(folder / FP32_FILE, FP32_FILE, predict, data, torch_labels, metric)
-    fp32["passed"] = _passes(fp32, torch_score, metric)
+    fp32["passed"] = _passes(fp32, torch_score, MIN_AGREEMENT, metric)
     attempts: list[dict] = []
     if int8 and fp32["passed"]:
         for number, recipe in enumerate(recipes, 1):
@@ -107,7 +110,15 @@ def run_gate(
     report = {
         "eval_data": data.source,
         "samples": len(data.texts),
-        "gate": {f"max_{metric.name}_drop": MAX_ACCURACY_DROP, "min_agreement": MIN_AGREEMENT},
+        "gate": {
+            f"max_{metric.name}_drop": MAX_ACCURACY_DROP,
+            "min_agreement": MIN_AGREEMENT,
+            **(
+                {"min_int8_agreement": metric.int8_agreement}
+                if metric.int8_agreement != MIN_AGREEMENT
+                else {}
+            ),
+        },
         "torch": {metric.name: round(torch_score, 4)},
         "fp32": fp32,
         "int8": attempts,
@@ -134,7 +145,7 @@ def _try_int8(
     try:
         recipe.apply(folder / FP32_FILE, candidate)
         _, scored = _scored(candidate, INT8_FILE, predict, data, fp32_labels, metric)
-        scored["passed"] = _passes(scored, fp32_score, metric)
+        scored["passed"] = _passes(scored, fp32_score, metric.int8_agreement, metric)
         if scored["passed"]:
             candidate.replace(folder / INT8_FILE)
     finally:
@@ -142,8 +153,8 @@ def _try_int8(
     return {"recipe": recipe.description, **scored}
 
 
-def _passes(scored: dict, reference_score: float, metric: GateMetric) -> bool:
+def _passes(scored: dict, reference_score: float, agreement: float, metric: GateMetric) -> bool:
     return (
-        scored["agreement"] >= MIN_AGREEMENT
+        scored["agreement"] >= agreement
         and scored[metric.name] >= reference_score - MAX_ACCURACY_DROP - 1e-9
     )

@@ -71,6 +71,16 @@ class AnswerPieces(TaskPieces):
 
         return answer_scorer(recipe, dataset, named) if dataset is not None else None
 
+    def prepare_trainer(self, trainer: Any) -> None:
+        """Evaluation reads each question's windows back by their place in the eval set:
+        the Trainer's length grouping (group_by_length) must not reorder them there."""
+        from torch.utils.data import SequentialSampler
+
+        def in_order(dataset: Any) -> Any:
+            return SequentialSampler(dataset) if dataset is not None else None
+
+        trainer._get_eval_sampler = in_order
+
     def check_outputs(self, output: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         """The start and end token each window predicts, against its labelled ones."""
         import torch
