@@ -230,7 +230,7 @@ def test_library_generator(tiny):
 def test_ctrl_c_on_a_real_run(tiny, tmp_path):
     """SIGINT to `nlpkit classify -i FILE -o FILE` (a batch job): exit 130, a message, the
     done shards kept; the same command with --resume finishes every row once."""
-    total = 12_000
+    total = 60_000  # long enough that the job is still running when the signal lands
     source = lines_file(tmp_path, total)
     out = tmp_path / "out.jsonl"
     command = [*nlpkit_command(), "classify", "-i", str(source), "-m", tiny["bert"]]

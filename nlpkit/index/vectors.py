@@ -49,7 +49,14 @@ class Layout:
 
 def faiss_module() -> Any:
     """faiss, imported on first use (it loads OpenMP and BLAS)."""
-    import faiss
+    try:
+        import faiss
+    except ImportError:
+        from nlpkit.errors import DependencyError
+
+        raise DependencyError(
+            'vector search needs faiss-cpu: pip install "nlpkit[embed]"'
+        ) from None
 
     return faiss
 
