@@ -64,8 +64,10 @@ def build_index(
     out = Path(output)
     if out.exists() and not overwrite:
         raise OutputError(f"{out}: already exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise OutputError(f"{out}: cannot write there (no such folder)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # as a run folder's parents are made
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write there ({exc.strerror})") from None
     source = RowsIn(Path(input_file), text_column, id_column, vector_column, skip_bad_rows)
     pick_model = model_name(model)
     vx.pick_kind(1_000_000, kind)  # a bad kind fails before any embedding
