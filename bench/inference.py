@@ -63,7 +63,7 @@ import nlpkit.cli.app
 lap()
 import numpy, onnxruntime, tokenizers
 lap()
-from nlpkit.tasks.classify import onnx_model_file
+from nlpkit.tasks.onnx_choice import onnx_model_file
 path = onnx_model_file("sentiment", "auto", "auto", None)
 lap()
 from nlpkit.models.backends.onnx import load_onnx

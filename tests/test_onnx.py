@@ -15,7 +15,7 @@ from nlpkit.devices import onnx_threads
 from nlpkit.errors import DeviceError, OutputError, UsageError
 from nlpkit.models.backends import INT8_FILE, REPORT_FILE, chosen_file, export
 from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_MODELS
-from nlpkit.tasks.classify import onnx_model_file
+from nlpkit.tasks.onnx_choice import onnx_model_file
 from tests.conftest import invoke, run_import_check
 
 TEXTS = [

@@ -131,7 +131,7 @@ def open_reader(
     count: int = 1,
 ) -> Reader:
     """The backend that reads answers for model ``name``: ONNX Runtime or PyTorch."""
-    from nlpkit.tasks.classify import onnx_model_file
+    from nlpkit.tasks.onnx_choice import onnx_model_file
 
     onnx_file = onnx_model_file(name, backend, device, device_map)
     if onnx_file is not None:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 
 from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
 from nlpkit.inputs.readers import text_list
-from nlpkit.models.backends import onnx_available, onnx_folder, select_backend
-from nlpkit.models.builtin import builtin_model
 from nlpkit.models.load import load_model, quiet_libraries
-from nlpkit.models.resolve import default_model, resolve_model
+from nlpkit.models.resolve import default_model
 from nlpkit.results import Classification, LabelScore
+from nlpkit.tasks.onnx_choice import onnx_model_file
 from nlpkit.tasks.progress import Progress, progress_bar
 from nlpkit.tasks.scores import CLASSIFY_BATCH, label_names, onnx_scores, torch_scores
 from nlpkit.tasks.table import BY_COMMAND
@@ -125,28 +123,6 @@ def _open(
     config = loaded.model.config
     names = label_names(name, config.num_labels, config.id2label, labels)
     return names, partial(torch_scores, loaded)
-
-
-def onnx_model_file(name: str, backend: str, device: str, device_map: str | None) -> Path | None:
-    """The ONNX file ``backend`` runs for model ``name``, or None for PyTorch.
-
-    ONNX runs on the CPU: a GPU device or a device map means PyTorch. The built-in
-    model is exported (and gated) into the model store the first time it is asked for.
-    """
-    if backend != "torch" and (device not in ("auto", "cpu") or device_map):
-        if backend == "onnx":
-            raise UsageError("backend='onnx' runs on the CPU; use device='cpu'", param="backend")
-        backend = "torch"
-    if backend == "torch":
-        return select_backend(None, backend, name)
-    source = resolve_model(name)
-    folder = source.path if source.is_local_folder else None
-    builtin = builtin_model(name)
-    if builtin and folder and onnx_available() and onnx_folder(folder) is None:
-        from nlpkit.tasks.onnx_gate import prepare_builtin
-
-        prepare_builtin(builtin, Path(folder))
-    return select_backend(folder, backend, name)
 
 
 def _result(text: str, scores: list[float], names: list[str], top_k: int) -> Classification:

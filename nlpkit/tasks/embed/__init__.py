@@ -10,14 +10,13 @@ warning counts them), or with ``chunk=True`` read in windows whose vectors are a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from nlpkit.devices import use_threads
 from nlpkit.errors import UsageError
 from nlpkit.inputs.readers import text_list
 from nlpkit.models.load import load_model, quiet_libraries
-from nlpkit.models.resolve import default_model, resolve_model
+from nlpkit.models.resolve import default_model
 from nlpkit.results import Embedding, EmbeddingPreview
 from nlpkit.tasks.embed.encoders import (
     EMBED_BATCH,
@@ -90,7 +89,9 @@ def open_embedder(
 ) -> Embedder:
     """The backend that embeds texts for ``model`` (default: the task's model)."""
     name = model or default_model(TASK.command)
-    onnx_file = embed_onnx_file(name, backend, device)
+    from nlpkit.tasks.onnx_choice import onnx_model_file
+
+    onnx_file = onnx_model_file(name, backend, device, None)
     if onnx_file is not None:
         from nlpkit.tasks.embed.onnx import onnx_embedder
 
@@ -98,25 +99,3 @@ def open_embedder(
     loaded = load_model(TASK.loader, name, device, dtype)
     use_threads(threads)
     return torch_embedder(name, loaded, model_pooling(name))
-
-
-def embed_onnx_file(name: str, backend: str, device: str) -> Any:
-    """The ONNX file ``backend`` runs for ``name`` (None: PyTorch). ONNX Runtime runs on
-    the CPU; the built-in model gets its gated export the first time it could run."""
-    from nlpkit.models.backends import onnx_available, select_backend
-    from nlpkit.models.builtin import builtin_model
-
-    if backend != "torch" and device not in ("auto", "cpu"):
-        if backend == "onnx":
-            raise UsageError("backend='onnx' runs on the CPU; use device='cpu'", param="backend")
-        backend = "torch"
-    if backend == "torch":
-        return select_backend(None, backend, name)
-    source = resolve_model(name)
-    folder = source.path if source.is_local_folder else None
-    builtin = builtin_model(name)
-    if builtin and builtin.task == TASK.command and folder and onnx_available():
-        from nlpkit.tasks.onnx_gate import prepare_builtin
-
-        prepare_builtin(builtin, Path(folder))
-    return select_backend(folder, backend, name)
