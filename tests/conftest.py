@@ -13,9 +13,14 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="nlpkit-test-hf-")
-# The model store of the whole session: GGUF conversions are made once and shared.
-SESSION_HOME = tempfile.mkdtemp(prefix="nlpkit-test-home-")
+# The model store of the whole session: GGUF conversions and built-in models' ONNX
+# exports are made once and shared. pytest-xdist's worker processes start after the
+# controller imported this file, so they inherit its folders (the store is safe to share).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if not (WORKER and os.environ.get("NLPKIT_TEST_HOME")):
+    os.environ["NLPKIT_TEST_HOME"] = tempfile.mkdtemp(prefix="nlpkit-test-home-")
+    os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="nlpkit-test-hf-")
+SESSION_HOME = os.environ["NLPKIT_TEST_HOME"]
 os.environ["NLPKIT_HOME"] = SESSION_HOME
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -30,8 +35,11 @@ NETGUARD = Path(__file__).resolve().parent / "netguard"
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """The session's store may hold a 540 MB conversion (SmolLM2): leave nothing in /tmp."""
-    shutil.rmtree(SESSION_HOME, ignore_errors=True)
+    """The session's store may hold a 540 MB conversion (SmolLM2): leave nothing in /tmp
+    (the controller cleans up, once every worker is done)."""
+    if not WORKER:
+        shutil.rmtree(SESSION_HOME, ignore_errors=True)
+        shutil.rmtree(os.environ["HF_HOME"], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

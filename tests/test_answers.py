@@ -36,16 +36,17 @@ def dev_rows(count: int) -> list[dict]:
 def test_answers_are_the_context_at_their_offsets(reader):
     long_context = " ".join(QA_CONTEXTS * 6)  # many windows of 40 tokens
     pairs = [*zip(QA_QUESTIONS, QA_CONTEXTS, strict=True), (QA_QUESTIONS[0], long_context)]
-    results = nlpkit.answer(pairs, model=reader, top_k=3, max_length=40, stride=10)
+    results = nlpkit.answer(pairs, model=reader, top_k=10, max_length=40, stride=10)
     assert [r.question for r in results] == [q for q, _ in pairs]
     for (_, context), result in zip(pairs, results, strict=True):
         assert result.answer == context[result.start : result.end] != ""
-        assert len(result.top) == 3 and result.top[0].answer == result.answer
+        assert len(result.top) == 10 and result.top[0].answer == result.answer
         scores = [span.score for span in result.top]
         assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
         for span in result.top:
             assert span.answer == context[span.start : span.end]
-    assert results[-1].start > len(QA_CONTEXTS[0])  # found past the first window too
+    # candidates come from windows past the first too (which one wins is the random model's)
+    assert max(span.start for span in results[-1].top) > len(QA_CONTEXTS[0])
 
 
 def test_one_context_for_many_questions_and_a_shared_context(reader):

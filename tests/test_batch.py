@@ -200,6 +200,7 @@ def local_ray():
         ray.shutdown()
 
 
+@pytest.mark.xdist_group("ray")  # one Ray at a time
 def test_ray_engine_writes_the_single_process_output(
     tiny, tmp_path, local_ray, capsys, monkeypatch
 ):

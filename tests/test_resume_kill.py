@@ -111,16 +111,16 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tiny, tmp_path):
 # The shipped LoRA recipe on a slice of SST-2 that still learns: the best evaluation
 # (kept by load_best_model_at_end) comes well after the first checkpoint.
 SST2_MINILM = ROOT / "recipes" / "sst2-minilm.yaml"
-MINILM_STEPS = 40
+MINILM_STEPS = 12
 MINILM_SLICE = {
-    "data.max_train_samples": 640,
-    "data.max_eval_samples": 64,
+    "data.max_train_samples": 192,
+    "data.max_eval_samples": 32,
     "training.max_steps": MINILM_STEPS,
     "training.batch_size": 16,
     "training.learning_rate": 1e-3,
-    "training.eval_steps": 5,
-    "training.save_steps": 5,
-    "training.logging_steps": 5,
+    "training.eval_steps": 4,
+    "training.save_steps": 4,
+    "training.logging_steps": 4,
 }
 
 

@@ -21,7 +21,7 @@ from tests.serve_helpers import free_port, tiny_chat_model
 from tests.test_serve_workers import _wait_for
 
 pytest.importorskip("ray.serve")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one Ray at a time
 
 
 def _local_ray_env() -> dict[str, str]:

@@ -230,13 +230,20 @@ def test_library_generator(tiny):
 def test_ctrl_c_on_a_real_run(tiny, tmp_path):
     """SIGINT to `nlpkit classify -i FILE -o FILE` (a batch job): exit 130, a message, the
     done shards kept; the same command with --resume finishes every row once."""
-    total = 60_000  # long enough that the job is still running when the signal lands
+    total = 20_000  # long enough that the job is still running when the signal lands
     source = lines_file(tmp_path, total)
     out = tmp_path / "out.jsonl"
     command = [*nlpkit_command(), "classify", "-i", str(source), "-m", tiny["bert"]]
     command += ["-o", str(out), "--shard-rows", "500"]
     process = subprocess.Popen(
-        command, stderr=subprocess.PIPE, text=True, env=subprocess_env(), cwd=tmp_path
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+        cwd=tmp_path,
+        # as from a terminal: a suite started in the background (nohup, `&`) would hand
+        # its children an ignored SIGINT, and Python keeps it ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     manifest = tmp_path / "out.jsonl.parts" / "manifest.json"
     start = time.monotonic()

@@ -65,22 +65,29 @@ def _fast_tokenizer(kind: str, corpus: list[str] = SENTENCES):
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=MAX_LENGTH, **names)
 
 
-def build_bert_classifier(folder: Path, labels=("negative", "positive")) -> Path:
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
+def _bert_config(tokenizer, labels=(), max_length: int = MAX_LENGTH):
+    """The tiny BERT every builder shares: 2 layers of 32, ``labels`` as its head's."""
+    from transformers import BertConfig
 
-    torch.manual_seed(0)
-    tokenizer = _fast_tokenizer("bert")
-    config = BertConfig(
+    named = {"id2label": dict(enumerate(labels)), "label2id": {n: i for i, n in enumerate(labels)}}
+    return BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=MAX_LENGTH,
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
+        max_position_embeddings=max_length,
+        **(named if labels else {}),
     )
+
+
+def build_bert_classifier(folder: Path, labels=("negative", "positive")) -> Path:
+    import torch
+    from transformers import BertForSequenceClassification
+
+    torch.manual_seed(0)
+    tokenizer = _fast_tokenizer("bert")
+    config = _bert_config(tokenizer, labels)
     return _save(BertForSequenceClassification(config), tokenizer, folder)
 
 
@@ -88,18 +95,11 @@ def build_bert_encoder(folder: Path, pooling: str | None = "mean", normalize: bo
     """A random BERT encoder; with ``pooling`` a sentence-transformers folder (modules.json,
     1_Pooling/config.json, Normalize when ``normalize``), else a plain encoder."""
     import torch
-    from transformers import BertConfig, BertModel
+    from transformers import BertModel
 
     torch.manual_seed(0)
     tokenizer = _fast_tokenizer("bert")
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=MAX_LENGTH,
-    )
+    config = _bert_config(tokenizer)
     _save(BertModel(config), tokenizer, folder)
     if pooling is not None:
         from nlpkit.tasks.embed.pooling import Pooling
@@ -115,23 +115,13 @@ def build_bert_tagger(
     ## sub-words) or "bpe" (no sub-word prefix). ``context_free``: attention and position
     add nothing, so a token's labels are the same in any window around it."""
     import torch
-    from transformers import BertConfig, BertForTokenClassification
+    from transformers import BertForTokenClassification
 
     torch.manual_seed(0)
     corpus = SENTENCES + NER_SENTENCES
     fast = _fast_tokenizer("bert" if tokenizer == "bert" else "causal", corpus)
     fast.model_max_length = max_length
-    config = BertConfig(
-        vocab_size=len(fast),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=max_length,
-        id2label=dict(enumerate(NER_LABELS)),
-        label2id={name: i for i, name in enumerate(NER_LABELS)},
-    )
-    model = BertForTokenClassification(config)
+    model = BertForTokenClassification(_bert_config(fast, NER_LABELS, max_length))
     with torch.no_grad():
         model.classifier.weight.normal_(0, 2.0)  # labels vary from token to token
         if context_free:
@@ -162,6 +152,16 @@ def build_gpt2(folder: Path) -> Path:
     return _save(GPT2LMHeadModel(config), tokenizer, folder)
 
 
+def _seq2seq_ids(tokenizer) -> dict[str, int]:
+    """Padding, end, and the decoder's first token (the padding, as T5 and Marian do)."""
+    pad = tokenizer.pad_token_id
+    return {
+        "pad_token_id": pad,
+        "eos_token_id": tokenizer.eos_token_id,
+        "decoder_start_token_id": pad,
+    }
+
+
 def build_t5(folder: Path) -> Path:
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
@@ -175,9 +175,7 @@ def build_t5(folder: Path) -> Path:
         d_kv=16,
         num_layers=2,
         num_heads=2,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
+        **_seq2seq_ids(tokenizer),
     )
     return _save(T5ForConditionalGeneration(config), tokenizer, folder)
 
@@ -198,9 +196,7 @@ def build_marian(folder: Path) -> Path:
         encoder_ffn_dim=64,
         decoder_ffn_dim=64,
         max_position_embeddings=MAX_LENGTH,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
+        **_seq2seq_ids(tokenizer),
         forced_eos_token_id=None,
     )
     return _save(MarianMTModel(config), tokenizer, folder)
@@ -234,20 +230,12 @@ QA_QUESTIONS = ["Who wrote Hamlet ?", "Where is the Eiffel Tower ?", "Who create
 def build_bert_reader(folder: Path, max_length: int = MAX_LENGTH) -> Path:
     """A random BERT question-answering model (start/end span head)."""
     import torch
-    from transformers import BertConfig, BertForQuestionAnswering
+    from transformers import BertForQuestionAnswering
 
     torch.manual_seed(0)
     fast = _fast_tokenizer("bert", SENTENCES + QA_CONTEXTS + QA_QUESTIONS)
     fast.model_max_length = max_length
-    config = BertConfig(
-        vocab_size=len(fast),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=max_length,
-    )
-    model = BertForQuestionAnswering(config)
+    model = BertForQuestionAnswering(_bert_config(fast, max_length=max_length))
     with torch.no_grad():
         model.qa_outputs.weight.normal_(0, 2.0)  # spans vary from context to context
     return _save(model, fast, folder)

