@@ -42,6 +42,14 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         shutil.rmtree(os.environ["HF_HOME"], ignore_errors=True)
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Files with real-model tests (trainings, first-use exports: the longest) run first,
+    so that the two test processes finish together instead of one waiting on the other's
+    last long test."""
+    heavy = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("real_model")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in heavy)  # stable
+
+
 @pytest.fixture(autouse=True)
 def network_guard(monkeypatch):
     """Fail any test that opens a non-local connection."""
