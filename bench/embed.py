@@ -43,8 +43,7 @@ def settings(folder: Path, threads: int) -> dict:
     from nlpkit.models.backends import FP32_FILE, INT8_FILE
     from nlpkit.models.resolve import resolve_model
     from nlpkit.tasks.embed import embed, open_embedder
-    from nlpkit.tasks.embed.encoders import EMBED_BATCH, embed_with, unit_rows
-    from nlpkit.tasks.embed.onnx import onnx_embedder
+    from nlpkit.tasks.embed.encoders import EMBED_BATCH, embed_with, onnx_embedder, unit_rows
 
     torch.set_num_threads(threads)
     model = SentenceTransformer(str(folder), device="cpu")

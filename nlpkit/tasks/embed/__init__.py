@@ -93,7 +93,7 @@ def open_embedder(
 
     onnx_file = onnx_model_file(name, backend, device, None)
     if onnx_file is not None:
-        from nlpkit.tasks.embed.onnx import onnx_embedder
+        from nlpkit.tasks.embed.encoders import onnx_embedder
 
         return onnx_embedder(name, onnx_file, threads, count)
     loaded = load_model(TASK.loader, name, device, dtype)

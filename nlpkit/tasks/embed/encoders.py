@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import NlpkitWarning, UsageError
@@ -155,3 +156,28 @@ def torch_embedder(name: str, loaded: Any, pooling: Pooling) -> Embedder:
     dimension = int(loaded.model.config.hidden_size)
     on_cpu = loaded.device.type == "cpu"
     return Embedder(name, tokenizer, max_length, pad_id, pooling, hidden, dimension, on_cpu)
+
+
+def onnx_embedder(name: str, path: Path, threads: int | None, count: int) -> Embedder:
+    """An embedder over the cached ONNX Runtime session of ``path``."""
+    from nlpkit.models.backends.onnx import load_onnx
+
+    return runner_embedder(name, load_onnx(path, threads, count))
+
+
+def runner_embedder(name: str, runner: Any) -> Embedder:
+    """An embedder over an ONNX runner (nlpkit.models.backends.onnx), pooling as the
+    files beside its model say."""
+    import numpy as np
+
+    pooling = read_pooling(runner.path.parent, name)
+    max_length = min(pooling.max_length or runner.max_length, runner.max_length)
+    runner.tokenizer.enable_truncation(max_length)
+    names = [item.name for item in runner.session.get_inputs()]
+
+    def hidden(ids, mask):
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return runner.session.run(None, {name: feed[name] for name in names})[0]
+
+    dimension = int(runner.config.get("hidden_size") or 0)
+    return Embedder(name, runner.tokenizer, max_length, runner.pad_id, pooling, hidden, dimension)

@@ -28,38 +28,13 @@ from nlpkit.tasks.embed.encoders import (
     Embedder,
     embed_with,
     model_pooling,
+    runner_embedder,
     torch_embedder,
     unit_rows,
 )
-from nlpkit.tasks.embed.pooling import read_pooling
 from nlpkit.tasks.onnx_gate import export_gated, ignore_progress
 
 HIDDEN_OUTPUT = "last_hidden_state"
-
-
-def onnx_embedder(name: str, path: Path, threads: int | None, count: int) -> Embedder:
-    """An embedder over the cached ONNX Runtime session of ``path``."""
-    from nlpkit.models.backends.onnx import load_onnx
-
-    return runner_embedder(name, load_onnx(path, threads, count))
-
-
-def runner_embedder(name: str, runner: Any) -> Embedder:
-    """An embedder over an ONNX runner (nlpkit.models.backends.onnx), pooling as the
-    files beside its model say."""
-    import numpy as np
-
-    pooling = read_pooling(runner.path.parent, name)
-    max_length = min(pooling.max_length or runner.max_length, runner.max_length)
-    runner.tokenizer.enable_truncation(max_length)
-    names = [item.name for item in runner.session.get_inputs()]
-
-    def hidden(ids, mask):
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        return runner.session.run(None, {name: feed[name] for name in names})[0]
-
-    dimension = int(runner.config.get("hidden_size") or 0)
-    return Embedder(name, runner.tokenizer, max_length, runner.pad_id, pooling, hidden, dimension)
 
 
 def vectors(embedder: Embedder, texts: list[str]) -> Any:
