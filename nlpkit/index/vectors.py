@@ -27,10 +27,10 @@ APPROX_FROM = 100_000
 # measures recall@10 with held-out queries against this target.
 TARGET_RECALL = 0.98
 QUERY_NOISE = 0.05  # per dimension: a unit vector's cosine to its moved copy is about 0.7
-# A query scans at least 1/32 of the cells, whatever the calibration says: a corpus of
+# A query scans at least 1/16 of the cells, whatever the calibration says: a corpus of
 # near-duplicates calibrates too low (bench/search.py's 1M set: 4 cells, recall 0.60 for
-# held-out queries; 128 of its 4000 cells: 0.94).
-MIN_CELL_SHARE = 32
+# held-out queries; 128 of its 4000 cells: 0.935, p95 9.5 ms; 256: 0.967, p95 15.7 ms).
+MIN_CELL_SHARE = 16
 CALIBRATION_QUERIES = 256
 CALIBRATION_K = 10
 TRAIN_PER_CELL = 40  # k-means training vectors per cell (FAISS warns below 39)
