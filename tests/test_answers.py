@@ -329,3 +329,11 @@ def test_evaluation_reads_back_the_answers_answer_gives(reader, tmp_path):
     scores = evaluate_model(reader, data=data, task="question-answering", overrides=overrides)
     assert scores["samples"] > len(rows)  # several windows per long context
     assert scores["exact_match"] == scores["f1"] == 100.0
+
+
+def test_the_default_model_offline_is_one_error_line(tmp_path):
+    """No built-in QA model ships: the default Hub model, absent offline, is named."""
+    done = run_nlpkit("answer", "Who?", "--context", "Paris.", NLPKIT_HOME=str(tmp_path))
+    assert done.returncode != 0 and "unexpected" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: model 'distilbert/distilbert-base-cased-distilled-squad'")

@@ -122,3 +122,18 @@ def test_package_reference_classifies(model_package, capsys, monkeypatch):
         capsys, monkeypatch, "classify", "great", "-m", "package:nlpkit_fake_models/tiny"
     )
     assert code == 0 and "great" in out, err
+
+
+@pytest.mark.parametrize("command", ["classify", "entities", "answer", "embed", "generate"])
+def test_every_default_hub_model_offline_is_one_line_with_its_fix(command):
+    """The Hub model a task uses with no --model, missing offline: the error says so and,
+    where the task has a built-in model, names it (answer has none: no hint, no crash)."""
+    from nlpkit.models.resolve import require_hub
+    from nlpkit.tasks.table import BY_COMMAND
+
+    task = BY_COMMAND[command]
+    with pytest.raises(ModelNotFoundError, match="Hub is offline") as caught:
+        require_hub(task.default_model)
+    message = str(caught.value)
+    assert "\n" not in message and task.default_model in message
+    assert ("built-in" in message) == bool(task.offline_model), message

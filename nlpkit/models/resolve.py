@@ -198,8 +198,10 @@ def require_hub(name: str) -> None:
 
 def _offline_hint(name: str) -> str:
     """Point users of a default Hub model at the built-in one, which needs no network."""
-    tasks = [task for task, default in DEFAULT_MODELS.items() if default == name]
-    if not tasks:
+    tasks = [
+        t for t, default in DEFAULT_MODELS.items() if default == name and t in OFFLINE_ALTERNATIVES
+    ]
+    if not tasks:  # not a default, or a task with no built-in model (answer)
         return ""
     builtin = BUILTIN_MODELS[OFFLINE_ALTERNATIVES[tasks[0]]]
     if builtin.source_path() is not None:
