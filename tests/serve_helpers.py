@@ -49,6 +49,22 @@ def running(app, timeout: float = 20):
         thread.join(timeout)
 
 
+@contextmanager
+def serving(models: dict[str, str], api_key: str | None = None, **settings):
+    """An Engine for ``models`` on one CPU thread (``settings`` beside), loaded and served
+    on 127.0.0.1; yields (base URL, engine) and closes the engine afterwards."""
+    from nlpkit.serve.app import create_app
+    from nlpkit.serve.engine import Engine, Settings
+
+    engine = Engine(models, Settings(device="cpu", threads=1, **settings))
+    engine.load()
+    try:
+        with running(create_app(engine, api_key=api_key)) as url:
+            yield url, engine
+    finally:
+        engine.close()
+
+
 def slow_recorded_generation(monkeypatch, generation) -> list:
     """Each token takes 20 ms (a tiny model is too quick to hang up on); returns the list
     the finished completions are added to."""

@@ -12,10 +12,8 @@ import openai
 import pytest
 
 import nlpkit
-from nlpkit.serve.app import create_app
-from nlpkit.serve.engine import Engine, Settings
 from tests.conftest import invoke
-from tests.serve_helpers import running
+from tests.serve_helpers import serving
 from tests.test_serve_browser import browser  # noqa: F401 (the fixture)
 from tests.tiny_models import SENTENCES, build_bert_encoder
 
@@ -23,11 +21,8 @@ from tests.tiny_models import SENTENCES, build_bert_encoder
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = str(build_bert_encoder(tmp_path_factory.mktemp("encoder") / "st"))
-    engine = Engine({"embed": folder}, Settings(device="cpu", threads=1))
-    engine.load()
-    with running(create_app(engine)) as url:
+    with serving({"embed": folder}) as (url, _engine):
         yield url, folder
-    engine.close()
 
 
 @pytest.fixture

@@ -193,27 +193,22 @@ def test_serve_answers_v1_search_from_the_index(tiny, index, tmp_path):
 
     from nlpkit.serve.app import create_app
     from nlpkit.serve.engine import Engine, Settings
-    from tests.serve_helpers import running
+    from tests.serve_helpers import serving
 
-    engine = Engine({"embed": tiny["bert"]}, Settings(device="cpu", threads=1, index=str(index)))
-    engine.load()
-    try:
-        with running(create_app(engine)) as url:
-            body = {"query": [SENTENCES[3], SENTENCES[9]], "top_k": 2}
-            reply = httpx.post(f"{url}/v1/search", json=body, timeout=30)
-            assert reply.status_code == 200, reply.text
-            results = reply.json()["results"]
-            assert [r["hits"][0]["id"] for r in results] == ["doc-3", "doc-9"]
-            assert results[0]["hits"][0]["columns"] == {"n": 3}
-            expected = nlpkit.search(index, SENTENCES[3], top_k=2)
-            assert [h["score"] for h in results[0]["hits"]] == pytest.approx(
-                [h.score for h in expected], abs=1e-5
-            )
-            for bad in ({"query": "x", "top_k": 0}, {"query": " "}, {"query": "x", "k": 1}):
-                refused = httpx.post(f"{url}/v1/search", json=bad, timeout=30)
-                assert refused.status_code in (400, 422), (bad, refused.text)
-    finally:
-        engine.close()
+    with serving({"embed": tiny["bert"]}, index=str(index)) as (url, _engine):
+        body = {"query": [SENTENCES[3], SENTENCES[9]], "top_k": 2}
+        reply = httpx.post(f"{url}/v1/search", json=body, timeout=30)
+        assert reply.status_code == 200, reply.text
+        results = reply.json()["results"]
+        assert [r["hits"][0]["id"] for r in results] == ["doc-3", "doc-9"]
+        assert results[0]["hits"][0]["columns"] == {"n": 3}
+        expected = nlpkit.search(index, SENTENCES[3], top_k=2)
+        assert [h["score"] for h in results[0]["hits"]] == pytest.approx(
+            [h.score for h in expected], abs=1e-5
+        )
+        for bad in ({"query": "x", "top_k": 0}, {"query": " "}, {"query": "x", "k": 1}):
+            refused = httpx.post(f"{url}/v1/search", json=bad, timeout=30)
+            assert refused.status_code in (400, 422), (bad, refused.text)
     other = Engine({"embed": str(Path(tiny["bert"]).parent / "gpt2")}, Settings(index=str(index)))
     with pytest.raises(UsageError, match="built with model"):
         create_app(other)

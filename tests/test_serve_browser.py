@@ -10,9 +10,7 @@ import shutil
 import pytest
 
 from nlpkit.models.builtin import BUILTIN_CLASSIFIER, BUILTIN_MODELS
-from nlpkit.serve.app import create_app
-from nlpkit.serve.engine import Engine, Settings
-from tests.serve_helpers import running, slow_recorded_generation, tiny_chat_model
+from tests.serve_helpers import serving, slow_recorded_generation, tiny_chat_model
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -47,11 +45,8 @@ def browser():
 def url(tiny, tmp_path_factory):
     chat = tiny_chat_model(tiny["gpt2"], tmp_path_factory.mktemp("chat") / "gpt2-chat")
     models = {"classify": BUILTIN_CLASSIFIER, "generate": chat, "summarize": tiny["t5"]}
-    engine = Engine(models, Settings(device="cpu", threads=1))
-    engine.load()
-    with running(create_app(engine)) as url:
+    with serving(models) as (url, _engine):
         yield url
-    engine.close()
 
 
 def test_the_page_classifies_and_streams(browser, url, tmp_path, monkeypatch):
@@ -129,11 +124,8 @@ def entities_server(tmp_path_factory):
     from tests.tiny_models import build_bert_tagger
 
     tagger = str(build_bert_tagger(tmp_path_factory.mktemp("tagger") / "tagger"))
-    engine = Engine({"entities": tagger}, Settings(device="cpu", threads=1))
-    engine.load()
-    with running(create_app(engine)) as url:
+    with serving({"entities": tagger}) as (url, _engine):
         yield url, tagger
-    engine.close()
 
 
 # An emoji (two UTF-16 units, one Python character) before the entities, and markup.
@@ -192,11 +184,8 @@ def answer_server(tmp_path_factory):
     from tests.tiny_models import build_bert_reader
 
     reader = str(build_bert_reader(tmp_path_factory.mktemp("reader") / "reader"))
-    engine = Engine({"answer": reader}, Settings(device="cpu", threads=1))
-    engine.load()
-    with running(create_app(engine)) as url:
+    with serving({"answer": reader}) as (url, _engine):
         yield url, reader
-    engine.close()
 
 
 QUESTIONS = ["Who wrote Hamlet ?", "When was it written ?"]

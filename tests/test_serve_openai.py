@@ -9,9 +9,7 @@ import httpx
 import openai
 import pytest
 
-from nlpkit.serve.app import create_app
-from nlpkit.serve.engine import Engine, Settings
-from tests.serve_helpers import running, slow_recorded_generation, tiny_chat_model
+from tests.serve_helpers import serving, slow_recorded_generation, tiny_chat_model
 
 KEY = "test-key"
 
@@ -19,11 +17,8 @@ KEY = "test-key"
 @pytest.fixture(scope="module")
 def served(tiny, tmp_path_factory):
     chat = tiny_chat_model(tiny["gpt2"], tmp_path_factory.mktemp("chat") / "gpt2-chat")
-    engine = Engine({"classify": tiny["bert"], "generate": chat}, Settings(device="cpu", threads=1))
-    engine.load()
-    with running(create_app(engine, api_key=KEY)) as url:
+    with serving({"classify": tiny["bert"], "generate": chat}, api_key=KEY) as (url, engine):
         yield url, engine
-    engine.close()
 
 
 @pytest.fixture
