@@ -32,15 +32,24 @@ def export_gated(
     target: Path,
     data: GateData,
     reference: Callable[[], list],
-    predict: Callable[[Path], list],
+    predict: Callable[[Any], list],
     int8: bool = True,
     recipes: Sequence[Int8Recipe] | None = None,
     metric: GateMetric = ACCURACY,
 ) -> dict:
     """``write(folder)`` the fp32 export (``model.onnx`` and what loads it) into a hidden
     folder, gate fp32 and int8 on ``data`` (``reference()``: PyTorch's predictions;
-    ``predict(file)``: an export's), save the chosen graph as optimized on this CPU, and
-    publish it as ``target``; returns the gate's report."""
+    ``predict(runner)``: an export's, over an ONNX Runtime runner with the threads the
+    data's size calls for), save the chosen graph as optimized on this CPU, and publish
+    it as ``target``; returns the gate's report."""
+    from nlpkit.devices import onnx_threads
+    from nlpkit.models.backends.onnx import open_runner
+
+    threads = onnx_threads(None, len(data.texts))
+
+    def predict_file(path: Path) -> list:
+        return predict(open_runner(path, threads))
+
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = temp_dir_beside(target.parent, f"{PARTIAL_PREFIX}{target.name}-")
@@ -49,7 +58,7 @@ def export_gated(
     try:
         write(partial)
         recipes = export.INT8_RECIPES if recipes is None else recipes
-        report = run_gate(partial, data, reference(), predict, int8, recipes, metric)
+        report = run_gate(partial, data, reference(), predict_file, int8, recipes, metric)
         if report["chosen"]:
             _save_optimized(partial / report["chosen"])
         widen_to_umask(partial)

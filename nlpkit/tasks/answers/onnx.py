@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nlpkit.devices import onnx_threads, use_threads
+from nlpkit.devices import use_threads
 from nlpkit.models.backends.export import Int8Recipe
 from nlpkit.models.backends.gate import GateData, GateMetric
 from nlpkit.models.load import load_model, quiet_libraries
@@ -73,19 +73,16 @@ def prepare_onnx(
 ) -> dict:
     """Export question-answering model ``name`` to ``target`` (an ONNX folder), gate it on
     ``data`` (``texts``: (question, context) pairs, ``labels``: gold answer lists)."""
-    from nlpkit.models.backends.onnx import open_runner
     from nlpkit.tasks.answers import TASK, onnx_reader, torch_reader
 
     loaded = load_model(TASK.loader, name, "cpu", "float32")
     use_threads(None)
-    threads = onnx_threads(None, len(data.texts))
 
     def reference() -> list:
         return predicted_spans(torch_reader(name, loaded), data.texts, data.settings)
 
-    def predict(path: Path) -> list:
-        reader = onnx_reader(name, open_runner(path, threads))
-        return predicted_spans(reader, data.texts, data.settings)
+    def predict(runner: Any) -> list:
+        return predicted_spans(onnx_reader(name, runner), data.texts, data.settings)
 
     write = write_classifier(loaded, OUTPUTS)
     return export_gated(write, target, data, reference, predict, int8, recipes, SQUAD_F1)

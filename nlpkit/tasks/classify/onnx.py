@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nlpkit.devices import onnx_threads, use_threads
+from nlpkit.devices import use_threads
 from nlpkit.inputs.readers import pick_text_column
 from nlpkit.models.backends.export import Int8Recipe
 from nlpkit.models.backends.gate import GateData
@@ -32,17 +32,13 @@ def prepare_onnx(
     """Export classifier ``name`` to ``target`` (an ONNX folder), gate it on ``data``, and
     return the gate's report (also in ``target/report.json``). ``recipes``: the int8
     recipes to try (default: export.INT8_RECIPES)."""
-    from nlpkit.models.backends.onnx import open_runner
-
     loaded = load_model("sequence", name, "cpu", "float32")
     use_threads(None)
-    threads = onnx_threads(None, len(data.texts))
 
     def reference() -> list[int]:
         return best_ids(torch_scores(loaded, data.texts, CLASSIFY_BATCH, ignore_progress))
 
-    def predict(path: Path) -> list[int]:
-        runner = open_runner(path, threads)
+    def predict(runner: Any) -> list[int]:
         return best_ids(onnx_scores(runner, data.texts, CLASSIFY_BATCH, ignore_progress))
 
     return export_gated(write_classifier(loaded), target, data, reference, predict, int8, recipes)

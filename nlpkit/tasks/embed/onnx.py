@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nlpkit.devices import onnx_threads, use_threads
+from nlpkit.devices import use_threads
 from nlpkit.errors import InputError
 from nlpkit.models.backends import FP32_FILE
 from nlpkit.models.backends.export import Int8Recipe, export_classifier
@@ -86,12 +86,9 @@ def prepare_onnx(
 ) -> dict:
     """Export encoder ``name`` to ``target`` (an ONNX folder), gate it on STS ``data``,
     return the gate's report."""
-    from nlpkit.models.backends.onnx import open_runner
-
     loaded = load_model(TASK.loader, name, "cpu", "float32")
     pooling = model_pooling(name)
     use_threads(None)
-    threads = onnx_threads(None, len(data.texts))
 
     def write(folder: Path) -> None:
         encoder = token_vectors(loaded.model)
@@ -101,8 +98,8 @@ def prepare_onnx(
     def reference() -> Any:
         return vectors(torch_embedder(name, loaded, pooling), data.texts)
 
-    def predict(path: Path) -> Any:
-        return vectors(runner_embedder(name, open_runner(path, threads)), data.texts)
+    def predict(runner: Any) -> Any:
+        return vectors(runner_embedder(name, runner), data.texts)
 
     return export_gated(write, target, data, reference, predict, int8, recipes, STS_SPEARMAN)
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nlpkit.devices import onnx_threads, use_threads
+from nlpkit.devices import use_threads
 from nlpkit.errors import InputError
 from nlpkit.models.backends.export import Int8Recipe
 from nlpkit.models.backends.gate import GateData, GateMetric
@@ -70,17 +70,14 @@ def prepare_onnx(
 ) -> dict:
     """Export token classifier ``name`` to ``target`` (an ONNX folder), gate it on ``data``
     (``texts`` are sentences as word lists, ``labels`` their IOB2 tags), return the report."""
-    from nlpkit.models.backends.onnx import open_runner
-
     loaded = load_model(TASK.loader, name, "cpu", "float32")
     use_threads(None)
-    threads = onnx_threads(None, len(data.texts))
 
     def reference() -> list[list[str]]:
         return predicted_tags(torch_tagger(name, loaded), data.texts)
 
-    def predict(path: Path) -> list[list[str]]:
-        return predicted_tags(onnx_tagger(name, open_runner(path, threads)), data.texts)
+    def predict(runner: Any) -> list[list[str]]:
+        return predicted_tags(onnx_tagger(name, runner), data.texts)
 
     write = write_classifier(loaded)
     return export_gated(write, target, data, reference, predict, int8, recipes, ENTITY_F1)
