@@ -147,7 +147,9 @@ def test_int8_runs_only_where_it_is_faster_than_fp32(tmp_path, int8_seconds, cho
 def test_int8_preparation_is_repeatable_and_reports_its_recipe_and_cpu(
     model_copy, eval_file, tmp_path
 ):
-    """Same model, same data: the same files byte for byte, so the gate decides the same."""
+    """Same model, same data: the same graphs byte for byte, so the accuracy gate decides
+    the same. (Which graph runs also depends on a speed probe, so the optimized copy saved
+    for the chosen one may differ between two preparations on a busy machine.)"""
     import hashlib
 
     results = [
@@ -155,10 +157,17 @@ def test_int8_preparation_is_repeatable_and_reports_its_recipe_and_cpu(
         for name in ("first", "second")
     ]
     digests = [
-        {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in r.folder.glob("*.onnx*")}
+        {
+            f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in r.folder.glob("*.onnx*")
+            if ".optimized." not in f.name
+        }
         for r in results
     ]
     assert digests[0] == digests[1] and "model.onnx" in digests[0]
+    assert [a["passed"] for a in results[0].report["int8"]] == [
+        a["passed"] for a in results[1].report["int8"]
+    ]
     first = results[0].folder
     again = tmp_path / "again.onnx"
     export.quantize_int8(first / "model.onnx", again, export.INT8_RECIPES[1])
