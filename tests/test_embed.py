@@ -169,13 +169,17 @@ def test_the_similarity_command_prints_a_score_or_a_matrix(encoders, capsys, mon
 
 def test_optimize_exports_an_encoder_gated_on_sts_pairs(encoders, tmp_path):
     pairs = tmp_path / "sts.tsv"
-    # identical pairs score 5, others 0: a random encoder's cosines still rank them apart
+    # near-identical pairs score 5, others 0: a random encoder's mean-pooled cosines set
+    # the two kinds apart (in one direction or the other; its CLS vectors are all alike, so
+    # their ranks would be float noise). Not identical pairs: cosines tied at 1.0 under one
+    # backend and a hair below under the other would move ranks.
     rows = [
-        f"{a}\t{a if i % 2 else b}\t{5 * (i % 2)}"
+        f"{a}\t{f'{a} again' if i % 2 else b}\t{5 * (i % 2)}"
         for i, (a, b) in enumerate(zip(SENTENCES[:40], SENTENCES[40:80], strict=True))
     ]
     pairs.write_text("sentence1\tsentence2\tscore\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    result = nlpkit.optimize(encoders["cls"], eval_data=pairs, output=tmp_path / "onnx")
+    result = nlpkit.optimize(encoders["mean"], eval_data=pairs, output=tmp_path / "onnx")
     report = result.report
-    assert report["fp32"]["passed"] and report["chosen"] == "model.onnx", report["fp32"]
-    assert report["samples"] == 80 and (tmp_path / "onnx" / "modules.json").is_file()
+    assert report["fp32"]["passed"] and report["chosen"] == "model.onnx", report
+    assert abs(report["torch"]["spearman"]) > 0.3 and report["samples"] == 80
+    assert (tmp_path / "onnx" / "modules.json").is_file()
