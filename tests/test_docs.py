@@ -94,7 +94,7 @@ def test_the_ten_line_fine_tune_runs_as_printed(tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
-        env=subprocess_env(OMP_NUM_THREADS="2"),
+        env=subprocess_env(),
     )
     assert done.returncode == 0, done.stderr[-2000:]
     accuracy, output_dir = done.stdout.splitlines()[0].split()

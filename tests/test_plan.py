@@ -67,7 +67,8 @@ def recipe_path(tiny, tmp_path_factory):
     return classifier_recipe(tmp_path_factory.mktemp("plan"), tiny["bert"], max_steps=None)
 
 
-def test_plan_one_and_two_cpu_processes(recipe_path):
+def test_plan_one_and_two_cpu_processes(recipe_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # as a user's shell has it
     one = plan(recipe_path, machine=CPU)
     assert one.distributed == "single process (cpu)" and one.world_size == 1
     assert (one.precision, one.per_device_batch_size, one.effective_batch_size) == ("fp32", 8, 8)

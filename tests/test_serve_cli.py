@@ -43,10 +43,14 @@ def test_serve_starts_answers_and_drains_on_sigterm(tiny, tmp_path):
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
+        held_while_loading = False  # nothing else can take the port meanwhile
         while "serving" not in log.read_text():
             assert server.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
+            if "models ready" not in log.read_text() and not _bindable(port):
+                held_while_loading = True
             time.sleep(0.1)
+        assert held_while_loading, log.read_text()
         assert _get(f"{url}/health") == {"status": "ok", "tasks": ["classify", "generate"]}
         reply = _get(f"{url}/v1/classify", {"texts": ["I love it", "awful"]})
         assert [set(row) for row in reply["results"]] == [{"label", "score", "top"}] * 2
@@ -79,6 +83,15 @@ def test_a_port_in_use_is_one_error_line_before_any_model_loads(tiny):
         f"error: --port {port} on 127.0.0.1 is in use by another program; "
         "pick another with --port N (0: any free port)"
     ]
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _request_across(port: int, act) -> str:

@@ -133,6 +133,7 @@ def test_more_workers_than_cores_warn_and_a_port_in_use_is_a_usage_error(monkeyp
     import socket
 
     from nlpkit.serve import workers
+    from nlpkit.serve.server import listen
 
     monkeypatch.setattr(workers, "cpu_cores", lambda: 2)
     with warnings.catch_warnings(record=True) as caught:
@@ -147,7 +148,7 @@ def test_more_workers_than_cores_warn_and_a_port_in_use_is_a_usage_error(monkeyp
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         with pytest.raises(UsageError, match="in use"):
-            workers.listen("127.0.0.1", taken.getsockname()[1])
+            listen("127.0.0.1", taken.getsockname()[1])
 
 
 def test_threads_are_split_between_workers_unless_given(monkeypatch):

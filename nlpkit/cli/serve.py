@@ -233,17 +233,25 @@ def _announce(served: list[str]):
 
 
 def _serve_here(spec, host: str, port: int, ready) -> str | None:
-    """One process: load the models here, then serve."""
+    """One process: hold the port, load the models here, then serve."""
     import time
 
     from nlpkit.serve.engine import Engine
-    from nlpkit.serve.server import run_server
+    from nlpkit.serve.server import listen, run_server
 
+    sock = listen(host, port)
     engine = Engine(spec.models, spec.settings)
     start = time.perf_counter()
-    engine.load(lambda task, model, seconds: out.note(f"loaded {task}: {model} ({seconds:.1f} s)"))
+    try:
+        engine.load(
+            lambda task, model, seconds: out.note(f"loaded {task}: {model} ({seconds:.1f} s)")
+        )
+    except BaseException:
+        sock.close()
+        raise
     out.note(f"models ready in {time.perf_counter() - start:.1f} s")
-    return run_server(engine, host, port, spec.limits, spec.api_key, list(spec.cors_origins), ready)
+    settings = (spec.limits, spec.api_key, list(spec.cors_origins))
+    return run_server(engine, host, port, *settings, on_ready=ready, sock=sock)
 
 
 def _serve_workers(spec, workers: int, host: str, port: int, ready) -> str | None:

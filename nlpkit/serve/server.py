@@ -31,10 +31,12 @@ def run_server(
     api_key: str | None = None,
     cors_origins: Sequence[str] = (),
     on_ready: Callable[[str], None] | None = None,
+    sock: socket.socket | None = None,
 ) -> str | None:
     """Serve ``engine`` (models loaded) until stopped; returns the signal's name, if any.
 
-    ``on_ready(url)`` is called once the socket listens.
+    ``on_ready(url)`` is called once the socket listens. ``sock``: the socket bound by
+    ``listen`` before the models loaded (else uvicorn binds ``host:port`` now).
     """
     import uvicorn
 
@@ -60,12 +62,29 @@ def run_server(
         for sig in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        server.run()
+        server.run(sockets=[sock] if sock is not None else None)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         engine.close()
     return stopped[0] if stopped else None
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` now, to serve from once the models are loaded:
+    held while they load, the port cannot be taken meanwhile. A port in use is a
+    UsageError now, not after the load."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        check_port(host, port)  # says why
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def check_port(host: str, port: int) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -36,6 +35,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 from nlpkit.errors import ModelLoadError, NlpkitError, NlpkitWarning, first_line
 from nlpkit.serve.metrics import MULTIPROCESS_ENV
 from nlpkit.serve.replicas import AppSpec, build_app, cpu_cores
+from nlpkit.serve.server import listen
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -112,23 +112,6 @@ def check_workers(workers: int) -> None:
             ),
             stacklevel=3,
         )
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """The one socket every worker serves from; a port in use is a UsageError now."""
-    from nlpkit.serve.server import check_port
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        check_port(host, port)  # says why, as the one-process server does
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 def worker_app() -> FastAPI:
