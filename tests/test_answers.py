@@ -337,3 +337,4 @@ def test_the_default_model_offline_is_one_error_line(tmp_path):
     assert done.returncode != 0 and "unexpected" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: model 'distilbert/distilbert-base-cased-distilled-squad'")
+    assert line.endswith("nlpkit finetune recipes/squad-minilm.yaml")

@@ -8,6 +8,7 @@ import pytest
 
 from nlpkit.errors import ModelNotFoundError
 from nlpkit.models.resolve import default_translation_model, resolve_model
+from tests.conftest import ROOT
 
 
 def test_local_folder_loads_without_hub(tiny):
@@ -127,7 +128,7 @@ def test_package_reference_classifies(model_package, capsys, monkeypatch):
 @pytest.mark.parametrize("command", ["classify", "entities", "answer", "embed", "generate"])
 def test_every_default_hub_model_offline_is_one_line_with_its_fix(command):
     """The Hub model a task uses with no --model, missing offline: the error says so and,
-    where the task has a built-in model, names it (answer has none: no hint, no crash)."""
+    where the task has a built-in model, names it, else the recipe that trains one."""
     from nlpkit.models.resolve import require_hub
     from nlpkit.tasks.table import BY_COMMAND
 
@@ -137,3 +138,6 @@ def test_every_default_hub_model_offline_is_one_line_with_its_fix(command):
     message = str(caught.value)
     assert "\n" not in message and task.default_model in message
     assert ("built-in" in message) == bool(task.offline_model), message
+    assert (f"nlpkit finetune {task.offline_recipe}" in message) == bool(task.offline_recipe)
+    if task.offline_recipe:
+        assert (ROOT / task.offline_recipe).is_file()

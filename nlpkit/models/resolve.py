@@ -27,7 +27,7 @@ from nlpkit.models.builtin import (
     builtin_model,
 )
 from nlpkit.models.store import find_entry
-from nlpkit.tasks.table import TASKS, TRANSLATION_MODEL_TEMPLATE
+from nlpkit.tasks.table import BY_COMMAND, TASKS, TRANSLATION_MODEL_TEMPLATE
 
 # command -> the Hub model it uses by default (translate's depends on the languages)
 DEFAULT_MODELS = {
@@ -197,12 +197,14 @@ def require_hub(name: str) -> None:
 
 
 def _offline_hint(name: str) -> str:
-    """Point users of a default Hub model at the built-in one, which needs no network."""
-    tasks = [
-        t for t, default in DEFAULT_MODELS.items() if default == name and t in OFFLINE_ALTERNATIVES
-    ]
-    if not tasks:  # not a default, or a task with no built-in model (answer)
+    """Point users of a default Hub model at the built-in one, which needs no network, or
+    at the shipped recipe that trains one offline."""
+    tasks = [t for t, default in DEFAULT_MODELS.items() if default == name]
+    if not tasks:  # not a default
         return ""
+    if tasks[0] not in OFFLINE_ALTERNATIVES:
+        recipe = BY_COMMAND[tasks[0]].offline_recipe
+        return f"; or train one offline (in a checkout): nlpkit finetune {recipe}" if recipe else ""
     builtin = BUILTIN_MODELS[OFFLINE_ALTERNATIVES[tasks[0]]]
     if builtin.source_path() is not None:
         return f"; or use the built-in model offline: model='{builtin.name}'"

@@ -23,6 +23,8 @@ class Task:
     data_fields: tuple[str, ...]  # the recipe's data.* keys that only this task reads
     default_model: str  # the Hub model a user gets with no --model
     offline_model: str | None = None  # the built-in model that does this job offline
+    # with no built-in model: the shipped recipe (in a checkout) that trains one offline
+    offline_recipe: str | None = None
 
     @property
     def best_metric(self) -> str:
@@ -79,6 +81,7 @@ TASKS: tuple[Task, ...] = (
             "max_answer_length",
         ),
         default_model="distilbert/distilbert-base-cased-distilled-squad",
+        offline_recipe="recipes/squad-minilm.yaml",
     ),
     Task(
         name="summarization",
