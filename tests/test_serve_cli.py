@@ -86,7 +86,9 @@ def test_a_port_in_use_is_one_error_line_before_any_model_loads(tiny):
 
 
 def _bindable(port: int) -> bool:
+    """Whether a second server (SO_REUSEADDR, as uvicorn and nlpkit bind) could bind."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

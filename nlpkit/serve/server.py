@@ -71,14 +71,16 @@ def run_server(
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` now, to serve from once the models are loaded:
-    held while they load, the port cannot be taken meanwhile. A port in use is a
-    UsageError now, not after the load."""
+    """A socket listening on ``host:port`` now, to serve from once the models are loaded:
+    held while they load, the port cannot be taken meanwhile (a socket only bound would
+    not stop another SO_REUSEADDR one binding it too), and clients that connect early
+    wait in the backlog. A port in use is a UsageError now, not after the load."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen()
     except OSError:
         sock.close()
         check_port(host, port)  # says why
