@@ -185,7 +185,7 @@ def onnx_threads(threads: int | None, texts: int) -> int:
     exported = os.environ.get(THREADS_ENV, "").strip()
     if exported.isdigit() and int(exported) > 0:
         return int(exported)
-    return 1 if texts <= SMALL_WORK_TEXTS else _cached_default(_cores())
+    return 1 if texts <= SMALL_WORK_TEXTS else _cached_default(cpu_cores())
 
 
 def _cached_default(most: int) -> int:
@@ -199,11 +199,12 @@ def _cached_default(most: int) -> int:
 def default_threads(most: int | None = None) -> int:
     """The cores this process may use, less those other processes keep busy (at least 1,
     at most ``most``, torch's own default)."""
-    free = max(1, _cores() - round(busy_cores()))
+    free = max(1, cpu_cores() - round(busy_cores()))
     return min(free, most) if most else free
 
 
-def _cores() -> int:
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity, e.g. under taskset or a container)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return cores or 1
 

@@ -27,9 +27,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # read OMP_NUM_THREADS), as `nlpkit finetune --processes` gives its workers. Two
 # processes with two threads each on two cores spend their time waiting on each other.
 if WORKER and "OMP_NUM_THREADS" not in os.environ:
+    from nlpkit.devices import cpu_cores
+
     _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (_cores or 1) // _workers))
+    os.environ["OMP_NUM_THREADS"] = str(max(1, cpu_cores() // _workers))
 
 import pytest  # noqa: E402
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from nlpkit.batch.predict import Predictor, ShardInput, ShardOutput, predict_shard, shard_inputs
 from nlpkit.batch.rows import RowSource
+from nlpkit.devices import cpu_cores
 from nlpkit.tasks.pieces import pieces_of
 
 IN_FLIGHT_PER_WORKER = 2  # shards read ahead per worker: enough to keep each one busy
@@ -79,7 +80,7 @@ def worker_options(predict: Predictor, processes: int) -> Predictor:
     taskset), unless threads were given."""
     if predict.options.get("threads") is not None:
         return predict
-    return predict.with_options(threads=max(1, _cores() // processes))
+    return predict.with_options(threads=max(1, cpu_cores() // processes))
 
 
 def worth_processes(command: str, rows: int, shards: int, processes: int) -> str | None:
@@ -99,10 +100,6 @@ def worth_processes(command: str, rows: int, shards: int, processes: int) -> str
             f"{least:,} rows to win that back), so this job runs in one process"
         )
     return None
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _finished(running: set[Future], ticks, advance) -> list[ShardOutput]:

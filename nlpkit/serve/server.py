@@ -71,47 +71,43 @@ def run_server(
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host:port`` now, to serve from once the models are loaded:
-    held while they load, the port cannot be taken meanwhile (a socket only bound would
-    not stop another SO_REUSEADDR one binding it too), and clients that connect early
-    wait in the backlog. A port in use is a UsageError now, not after the load."""
+    """A socket listening on ``host:port`` now, bound as uvicorn binds, to serve from once
+    the models are loaded: held while they load, the port cannot be taken meanwhile (a
+    socket only bound would not stop another SO_REUSEADDR one binding it too), and clients
+    that connect early wait in the backlog. A port in use is a UsageError now, not after
+    the load. Port 0 always finds a free one."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
         sock.listen()
-    except OSError:
+    except OSError as exc:
         sock.close()
-        check_port(host, port)  # says why
-        raise
+        raise _bind_error(exc, host, port) from None
     sock.set_inheritable(True)
     return sock
 
 
 def check_port(host: str, port: int) -> None:
-    """Bind ``host:port`` once and let go, as uvicorn will bind it: a port in use is found
-    before the models load (seconds), not after. Port 0 always finds a free one."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
-            sock.bind(address)
-    except socket.gaierror:
-        raise UsageError(f"host={host}: not an address of this machine", param="host") from None
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            why = "is in use by another program"
-        elif exc.errno == errno.EACCES:
-            why = "needs root (ports below 1024)"
-        else:
-            why = f"cannot be bound ({exc.strerror})"
-        raise UsageError(
-            f"port={port} on {host} {why}; pick another with port=N (0: any free port)",
-            param="port",
-        ) from None
+    """Take ``host:port`` once and let go: for servers that bind it themselves later
+    (Ray Serve's proxy), a port in use is found before anything starts."""
+    listen(host, port).close()
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> UsageError:
+    if isinstance(exc, socket.gaierror):
+        return UsageError(f"host={host}: not an address of this machine", param="host")
+    if exc.errno == errno.EADDRINUSE:
+        why = "is in use by another program"
+    elif exc.errno == errno.EACCES:
+        why = "needs root (ports below 1024)"
+    else:
+        why = f"cannot be bound ({exc.strerror})"
+    return UsageError(
+        f"port={port} on {host} {why}; pick another with port=N (0: any free port)",
+        param="port",
+    )
 
 
 def check_exposure(host: str, api_key: str | None) -> None:

@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING
 
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
+from nlpkit.devices import cpu_cores
 from nlpkit.errors import ModelLoadError, NlpkitError, NlpkitWarning, first_line
 from nlpkit.serve.metrics import MULTIPROCESS_ENV
-from nlpkit.serve.replicas import AppSpec, build_app, cpu_cores
+from nlpkit.serve.replicas import AppSpec, build_app
 from nlpkit.serve.server import listen
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from nlpkit.devices import cpu_cores as available_cores
 from nlpkit.errors import TrainingError, UsageError
 
 # Set by torchrun and by accelerate launch in every worker: already inside a launch.
@@ -194,7 +195,7 @@ def build_launch(
     if topology.device == "cpu":
         args += ["--set", "training.use_cpu=true"]  # gloo workers, even where a GPU exists
         if "OMP_NUM_THREADS" not in os.environ:  # torchrun would set 1 thread per worker
-            cores = cpu_cores or len(os.sched_getaffinity(0))
+            cores = cpu_cores or available_cores()
             env["OMP_NUM_THREADS"] = str(max(1, cores // topology.processes))
     if topology.gpu_ids is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, topology.gpu_ids))

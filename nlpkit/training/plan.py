@@ -12,13 +12,12 @@ cannot drift from what `nlpkit finetune` then does.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlpkit.devices import DeviceKind, choose_precision
+from nlpkit.devices import DeviceKind, choose_precision, cpu_cores
 from nlpkit.errors import first_line
 from nlpkit.recipe.schema import Recipe, load_recipe, override_recipe
 from nlpkit.training.estimate import (
@@ -61,7 +60,7 @@ def detect_machine() -> Machine:
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     properties = [torch.cuda.get_device_properties(i) for i in range(count)]
     return Machine(
-        cpu_cores=len(os.sched_getaffinity(0)),
+        cpu_cores=cpu_cores(),
         gpus=tuple(p.name for p in properties),
         gpu_memory=tuple(p.total_memory for p in properties),
         bf16=bool(count and torch.cuda.is_bf16_supported()),
